@@ -1,0 +1,158 @@
+"""Reading answer records: one test per rule of SPEC §5."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import triage
+
+FSHD = {"red_flags": [], "cause": "fshd", "severity": "mild"}
+PARALYSIS = {
+    "red_flags": [],
+    "cause": "peripheral_facial_paralysis",
+    "severity": "mild",
+    "months_since_paralysis": 3,
+    "treated_early": "yes",
+}
+OTHER = {"red_flags": [], "cause": "other", "severity": "mild", "worsening": "no", "related_findings": []}
+
+
+def problems(record: object) -> dict[str, str]:
+    with pytest.raises(triage.InvalidAnswers) as caught:
+        triage.read_answers(record, triage.load_rulepack())
+    return {p.field: p.message for p in caught.value.problems}
+
+
+def values(record: dict[str, Any]) -> dict[str, object]:
+    return dict(triage.read_answers(record, triage.load_rulepack()).values)
+
+
+def test_missing_red_flags_is_an_error_never_none() -> None:
+    """A record without red_flags is invalid: a missing screen is never read as 'no red flags'."""
+    record = {k: v for k, v in FSHD.items() if k != "red_flags"}
+    message = problems(record)["red_flags"]
+    assert "never read as none" in message
+    assert 'write "none" or []' in message
+
+
+@pytest.mark.parametrize("none", [[], "none", ["none"], "None", " none "])
+def test_forms_of_none(none: object) -> None:
+    """[], "none" and ["none"] all mean no red flags."""
+    assert values(FSHD | {"red_flags": none})["red_flags"] == frozenset()
+
+
+@pytest.mark.parametrize("flags", [["none", "stroke_signs"], "none;sudden_onset"])
+def test_none_next_to_a_flag_is_a_contradiction(flags: object) -> None:
+    """'none' together with a flag is an error, not a guess either way."""
+    assert "cannot be combined" in problems({"red_flags": flags})["red_flags"]
+
+
+@pytest.mark.parametrize("field", ["cause", "severity"])
+def test_cause_and_severity_required_without_red_flags(field: str) -> None:
+    """Without red flags, cause and severity must be answered; the message lists the choices."""
+    record = {k: v for k, v in FSHD.items() if k != field}
+    message = problems(record)[field]
+    assert "needs an answer" in message
+    assert "Allowed:" in message
+
+
+@pytest.mark.parametrize("field", ["months_since_paralysis", "treated_early"])
+def test_questions_enabled_by_a_paralysis_are_required(field: str) -> None:
+    """A paralysis cause makes months_since_paralysis and treated_early required."""
+    record = {k: v for k, v in PARALYSIS.items() if k != field}
+    assert field in problems(record)
+
+
+@pytest.mark.parametrize("field", ["worsening", "related_findings"])
+def test_questions_enabled_by_other_cause_are_required(field: str) -> None:
+    """An other or unknown cause makes worsening and related_findings required."""
+    record = {k: v for k, v in OTHER.items() if k != field}
+    assert field in problems(record)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    """All problems of a record come together, so a person can fix them in one go."""
+    found = problems({"red_flags": [], "cuase": "fshd", "severity": "worst", "id": 1.5})
+    assert set(found) == {"cuase", "cause", "severity", "id"}
+
+
+def test_unasked_answers_are_ignored_with_a_warning() -> None:
+    """Answers to questions that were not asked are dropped and reported as warnings."""
+    read = triage.read_answers(
+        FSHD | {"months_since_paralysis": 4, "worsening": "yes"}, triage.load_rulepack()
+    )
+    assert "months_since_paralysis" not in read.values
+    assert {w.field for w in read.warnings} == {"months_since_paralysis", "worsening"}
+    assert all("ignored" in w.message for w in read.warnings)
+
+
+def test_unknown_key_names_the_closest_id() -> None:
+    """An unknown key is an error naming the key's closest known id."""
+    assert "Did you mean 'severity'?" in problems(FSHD | {"severty": "mild"})["severty"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "hint"), [("cause", "FSHD", "'fshd'"), ("severity", "milde", "'mild'")]
+)
+def test_option_values_are_exact_ids(field: str, value: str, hint: str) -> None:
+    """Option values must be the ids exactly; a near miss is named."""
+    message = problems(FSHD | {field: value})[field]
+    assert f"Did you mean {hint}?" in message
+    assert "Allowed:" in message
+
+
+def test_multi_select_as_one_string() -> None:
+    """A multi-select may be one string of ids separated by ';' (the CSV form)."""
+    read = values(OTHER | {"related_findings": "family_history; shoulder_arm_weakness"})
+    assert read["related_findings"] == frozenset({"family_history", "shoulder_arm_weakness"})
+
+
+def test_unknown_multi_select_option() -> None:
+    """An unknown id inside a multi-select is named with the allowed ids."""
+    message = problems(OTHER | {"related_findings": ["family_histroy"]})["related_findings"]
+    assert "'family_histroy'" in message
+    assert "Did you mean 'family_history'?" in message
+
+
+@pytest.mark.parametrize(("raw", "read"), [(True, "yes"), (False, "no")])
+def test_booleans_read_as_yes_and_no(raw: bool, read: str) -> None:
+    """YAML's unquoted yes/no arrive as booleans and are read as yes and no."""
+    assert values(PARALYSIS | {"treated_early": raw})["treated_early"] == read
+
+
+def test_booleans_are_not_accepted_elsewhere() -> None:
+    """A boolean is no answer to a question without yes and no options."""
+    assert "severity" in problems(FSHD | {"severity": True})
+
+
+@pytest.mark.parametrize("months", [6, "6", 6.0, " 6 ", "6.0"])
+def test_whole_numbers_accepted(months: object) -> None:
+    """6, "6" and 6.0 are all the whole number 6."""
+    assert values(PARALYSIS | {"months_since_paralysis": months})["months_since_paralysis"] == 6
+
+
+@pytest.mark.parametrize("months", [6.5, -1, 1201, True, "", "six", "1_0", float("nan"), None, [6]])
+def test_whole_numbers_rejected(months: object) -> None:
+    """6.5, -1, 1201, true and "" are errors that state the allowed range."""
+    message = problems(PARALYSIS | {"months_since_paralysis": months})["months_since_paralysis"]
+    assert "0 to 1200" in message
+
+
+@pytest.mark.parametrize("record", [None, 3, "answers", ["red_flags"]])
+def test_a_record_must_be_a_mapping(record: object) -> None:
+    """Anything but a mapping is one clear error about the record."""
+    assert "must be a mapping" in problems(record)["(record)"]
+
+
+def test_record_id_is_kept() -> None:
+    """The optional id names the respondent in the result; a number id is read as text."""
+    assert triage.evaluate(FSHD | {"id": "resp-17"}).id == "resp-17"
+    assert triage.evaluate(FSHD | {"id": 17}).id == "17"
+    assert "id" in problems(FSHD | {"id": ["x"]})
+
+
+def test_undetermined_questions_are_not_reported_twice() -> None:
+    """When the cause is invalid, the questions that depend on it are not also called missing."""
+    assert set(problems({"red_flags": [], "cause": "bells", "severity": "mild"})) == {"cause"}

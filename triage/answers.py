@@ -1,0 +1,204 @@
+"""Reading answer records: every rule of the answer format (SPEC §5), driven by a pack.
+
+A record is a flat mapping from question id to answer, plus an optional `id`.
+`read_answers` walks the pack's questions in order, decides which were asked
+given the answers before them, and normalises each answer: an option id, a
+whole number, or a frozenset of option ids. Every problem of a record is
+collected, so a person can fix them all at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+
+from triage.conditions import AnswerValue
+from triage.errors import InvalidAnswers
+from triage.models import Answers, Problem
+from triage.rulepack import NONE, Question, RulePack
+
+ID_FIELD = "id"
+RECORD = "(record)"
+_WHOLE = re.compile(r"[+-]?\d+(\.0*)?")
+_BOOLEANS = {True: "yes", False: "no"}
+
+
+def read_answers(record: object, pack: RulePack) -> Answers:
+    """Validate and normalise one answer record; raise `InvalidAnswers` listing every problem."""
+    if isinstance(record, Answers):
+        return record
+    if not isinstance(record, Mapping):
+        raise InvalidAnswers([Problem(field=RECORD, message=_not_a_record(record))])
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    record_id = _read_id(record.get(ID_FIELD), errors)
+    for key in record:
+        if not isinstance(key, str):
+            errors.append(Problem(field=str(key), message="question ids are text; this key is not"))
+        elif key != ID_FIELD and key not in pack.questions:
+            errors.append(Problem(field=key, message=_unknown_key(key, pack)))
+
+    values: dict[str, AnswerValue] = {}
+    failed: set[str] = set()
+    for question in pack.document.questions:
+        raw = record.get(question.id)
+        given = raw is not None
+        if question.asked_when is not None:
+            depends_on = pack.asked_depends_on[question.id]
+            if depends_on & failed:
+                # Whether it was asked cannot be told; still say if the answer itself is wrong.
+                failed.add(question.id)
+                if given and isinstance(problem := _read_value(question, raw), Problem):
+                    errors.append(problem)
+                continue
+            if not question.asked_when.holds(values, pack):
+                if given:
+                    warnings.append(Problem(field=question.id, message=_not_asked(depends_on)))
+                continue
+        if not given:
+            errors.append(Problem(field=question.id, message=_missing(question)))
+            failed.add(question.id)
+            continue
+        value = _read_value(question, raw)
+        if isinstance(value, Problem):
+            errors.append(value)
+            failed.add(question.id)
+        else:
+            values[question.id] = value
+    if errors:
+        raise InvalidAnswers(errors, record_id)
+    return Answers(id=record_id, values=values, warnings=tuple(warnings))
+
+
+def _read_value(question: Question, raw: object) -> AnswerValue | Problem:
+    try:
+        if question.type == "single":
+            return _read_single(question, raw)
+        if question.type == "multi":
+            return _read_multi(question, raw)
+        return _read_number(question, raw)
+    except ValueError as exc:
+        return Problem(field=question.id, message=str(exc))
+
+
+def _read_single(question: Question, raw: object) -> str:
+    allowed = question.option_ids()
+    if isinstance(raw, bool) and _BOOLEANS[raw] in allowed:
+        return _BOOLEANS[raw]
+    if not isinstance(raw, str):
+        raise ValueError(f"{_shown(raw)} is not one of the choices. {_allowed(allowed)}")
+    value = raw.strip()
+    if value in allowed:
+        return value
+    if not value:
+        raise ValueError(f"the answer is empty. {_allowed(allowed)}")
+    raise ValueError(
+        f"{value!r} is not one of the choices.{_did_you_mean(value, allowed)} {_allowed(allowed)}"
+    )
+
+
+def _read_multi(question: Question, raw: object) -> frozenset[str]:
+    allowed = question.option_ids()
+    hint = f'For none, write "{NONE}" or []. {_allowed(allowed)}'
+    if isinstance(raw, str):
+        if not raw.strip():
+            raise ValueError(f"the answer is empty. {hint}")
+        parts = [p.strip() for p in raw.split(";") if p.strip()]
+    elif isinstance(raw, (list, tuple)):
+        if not all(isinstance(p, str) for p in raw):
+            raise ValueError(f"every choice must be an option id written as text. {hint}")
+        parts = [p.strip() for p in raw]
+    else:
+        raise ValueError(f"{_shown(raw)} is not a list of choices. {hint}")
+    if any(p.lower() == NONE for p in parts):
+        if len(parts) > 1:
+            raise ValueError(
+                f'"{NONE}" cannot be combined with other choices: say none, or list the choices.'
+            )
+        return frozenset()
+    unknown = [p for p in parts if p not in allowed]
+    if unknown:
+        shown = ", ".join(repr(p) for p in unknown)
+        raise ValueError(
+            f"{shown} {'is' if len(unknown) == 1 else 'are'} not among the choices."
+            f"{_did_you_mean(unknown[0], allowed)} {hint}"
+        )
+    return frozenset(parts)
+
+
+def _read_number(question: Question, raw: object) -> int:
+    assert question.min is not None
+    assert question.max is not None
+    span = f"Allowed: a whole number from {question.min} to {question.max}"
+    span += f" ({question.unit})." if question.unit else "."
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise ValueError(f"{_shown(raw)} is not a whole number. {span}")
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not _WHOLE.fullmatch(text):
+            raise ValueError(f"{raw!r} is not a whole number. {span}")
+        raw = int(text.split(".")[0])
+    if isinstance(raw, float):
+        if not math.isfinite(raw) or not raw.is_integer():
+            raise ValueError(f"{raw} is not a whole number. {span}")
+        raw = int(raw)
+    if not question.min <= raw <= question.max:
+        raise ValueError(f"{raw} is out of range. {span}")
+    return raw
+
+
+def _read_id(raw: object, errors: list[Problem]) -> str | None:
+    if raw is None or isinstance(raw, str):
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    errors.append(
+        Problem(field=ID_FIELD, message=f"{_shown(raw)} cannot name a respondent: write the id as text.")
+    )
+    return None
+
+
+def _missing(question: Question) -> str:
+    message = "this question was asked, so it needs an answer."
+    if question.type == "multi":
+        return f'{message} For none, write "{NONE}" or []; a missing answer is never read as none.'
+    if question.type == "number":
+        return f"{message} Allowed: a whole number from {question.min} to {question.max}."
+    return f"{message} {_allowed(question.option_ids())}"
+
+
+def _not_asked(depends_on: frozenset[str]) -> str:
+    names = ", ".join(sorted(depends_on))
+    return f"ignored: this question is not asked with these answers (it depends on {names})."
+
+
+def _unknown_key(key: str, pack: RulePack) -> str:
+    known = [ID_FIELD, *pack.questions]
+    return f"unknown question id.{_did_you_mean(key, known)} Known ids: {', '.join(known)}."
+
+
+def _did_you_mean(value: str, candidates: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in candidates if c.lower() == value.lower()]
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _allowed(options: tuple[str, ...]) -> str:
+    return f"Allowed: {', '.join(options)}."
+
+
+def _shown(raw: object) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, (dict, list)):
+        return "a " + ("mapping" if isinstance(raw, dict) else "list")
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _not_a_record(record: object) -> str:
+    kind = "a list" if isinstance(record, list) else _shown(record)
+    return f"a record must be a mapping of question ids to answers, not {kind}."

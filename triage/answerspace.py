@@ -1,0 +1,63 @@
+"""The whole answer space of a pack: every complete answer set the questionnaire can give.
+
+Choices are finite; a whole-number answer matters only on which side of each
+threshold the pack's conditions test it lies, so numbers are enumerated at their
+range ends and on both sides of every threshold. Checking a property for each
+answer set here checks it for every possible record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import combinations
+
+from triage.conditions import AnswerValue, AtLeast, Below, ParamRef, walk
+from triage.rulepack import Question, RulePack
+
+
+def answer_space(pack: RulePack) -> Iterator[dict[str, AnswerValue]]:
+    """Yield every complete, normalised answer set, following the questions' asked_when."""
+    questions = pack.document.questions
+    domains = {q.id: domain(pack, q) for q in questions}
+    values: dict[str, AnswerValue] = {}
+
+    def extend(index: int) -> Iterator[dict[str, AnswerValue]]:
+        if index == len(questions):
+            yield dict(values)
+            return
+        question = questions[index]
+        if question.asked_when is not None and not question.asked_when.holds(values, pack):
+            yield from extend(index + 1)
+            return
+        for value in domains[question.id]:
+            values[question.id] = value
+            yield from extend(index + 1)
+        del values[question.id]
+
+    return extend(0)
+
+
+def domain(pack: RulePack, question: Question) -> tuple[AnswerValue, ...]:
+    """The answers worth trying for one question: every option, subset or boundary number."""
+    if question.type == "single":
+        return question.option_ids()
+    if question.type == "multi":
+        ids = question.option_ids()
+        return tuple(frozenset(c) for size in range(len(ids) + 1) for c in combinations(ids, size))
+    assert question.min is not None
+    assert question.max is not None
+    points = {question.min, question.max}
+    for threshold in thresholds(pack, question.id):
+        points.update({threshold - 1, threshold})
+    return tuple(sorted(p for p in points if question.min <= p <= question.max))
+
+
+def thresholds(pack: RulePack, question_id: str) -> set[int]:
+    """Every number the pack's conditions compare a question's answer with."""
+    found: set[int] = set()
+    for _, condition in pack.conditions():
+        for node in walk(condition):
+            if isinstance(node, (AtLeast, Below)) and node.question == question_id:
+                bound = node.at_least if isinstance(node, AtLeast) else node.below
+                found.add(pack.param(bound.param) if isinstance(bound, ParamRef) else bound)
+    return found

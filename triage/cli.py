@@ -1,0 +1,110 @@
+"""The `triage` command: argument parsing, exit codes and wiring; nothing else.
+
+Library errors are caught in exactly one place (`main`) and printed plainly.
+Exit codes: 0 success; 1 some input was invalid (or a pack has problems);
+2 usage error (a missing file, an unknown option, a pack that cannot be read);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import triage
+from triage.errors import RulePackError, TriageError
+from triage.rulepack import RulePack, load_rulepack
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except RulePackError as exc:
+        print(f"triage: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except TriageError as exc:
+        print(f"triage: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("\ntriage: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`triage questions | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triage",
+        description=(
+            "Symptom triage for facial atrophy: a short questionnaire, and the urgency, "
+            "prognosis and care suggestions its rules give. Not a diagnosis: see a doctor."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {triage.__version__}")
+    parser.add_argument(
+        "--rules", metavar="PATH", type=Path, help="use another rule pack (a folder with pack.yaml)"
+    )
+    parser.set_defaults(run=lambda args: _help(parser))
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    questions = commands.add_parser("questions", help="list the questions and the answers they accept")
+    questions.set_defaults(run=run_questions)
+
+    rules = commands.add_parser("rules", help="work with rule packs")
+    rules_commands = rules.add_subparsers(title="rules commands", metavar="COMMAND", required=True)
+    check = rules_commands.add_parser("check", help="verify a rule pack; exit 1 on any problem")
+    check.add_argument("pack", nargs="?", type=Path, help="the pack folder (default: the bundled pack)")
+    check.set_defaults(run=run_rules_check)
+    return parser
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_OK
+
+
+def _pack(args: argparse.Namespace) -> RulePack:
+    return load_rulepack(args.rules)
+
+
+def run_questions(args: argparse.Namespace) -> int:
+    """Print every question with its id, when it is asked, and the answers it accepts."""
+    pack = _pack(args)
+    for question in pack.document.questions:
+        print(f"{question.id}  ({question.type})")
+        print(f"  {question.prompt}")
+        if question.asked_when is not None:
+            depends = ", ".join(sorted(pack.asked_depends_on[question.id]))
+            print(f"  asked only for some answers to: {depends}")
+        if question.type == "number":
+            print(f"  a whole number from {question.min} to {question.max} {question.unit or ''}".rstrip())
+        for option in question.options:
+            print(f"  - {option.id}: {option.label}")
+        if question.type == "multi":
+            print('  - none: write "none" (or []) when none applies; separate several with ";"')
+        print()
+    return EXIT_OK
+
+
+def run_rules_check(args: argparse.Namespace) -> int:
+    """Load and verify a pack, printing every problem."""
+    path = args.pack or args.rules
+    try:
+        pack = load_rulepack(path)
+    except RulePackError as exc:
+        for problem in exc.problems:
+            print(f"{exc.path}: {problem}")
+        print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{pack.path}: {pack.info.name} {pack.info.version} is valid (sha256 {pack.info.sha256}).")
+    return EXIT_OK
