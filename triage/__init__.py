@@ -12,7 +12,6 @@ from triage.answers import read_answers
 from triage.engine import evaluate, evaluate_many
 from triage.errors import InvalidAnswers, RulePackError, TriageError
 from triage.models import (
-    Advice,
     Answers,
     ArticleCitation,
     Citation,
@@ -24,13 +23,13 @@ from triage.models import (
     RecordError,
     Result,
     Suggestion,
+    UrgencyAdvice,
 )
 from triage.rulepack import RulePack, load_rulepack
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Advice",
     "Answers",
     "ArticleCitation",
     "Citation",
@@ -46,6 +45,7 @@ __all__ = [
     "RulePackError",
     "Suggestion",
     "TriageError",
+    "UrgencyAdvice",
     "__version__",
     "evaluate",
     "evaluate_many",

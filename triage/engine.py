@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from triage.answers import read_answers
 from triage.conditions import AnswerMap, Condition
 from triage.errors import InvalidAnswers, TriageError
-from triage.models import Advice, Answers, Explanation, Prognosis, RecordError, Result, Suggestion
+from triage.models import Answers, Explanation, Prognosis, RecordError, Result, Suggestion, UrgencyAdvice
 from triage.rulepack import Rule, RulePack, load_rulepack
 
 
@@ -28,7 +28,7 @@ class Decision:
     """Everything in a result that depends only on the answers' values."""
 
     urgency: str
-    urgency_advice: Advice
+    urgency_advice: UrgencyAdvice
     prognosis: Prognosis
     suggestions: tuple[Suggestion, ...]
     explanation: tuple[Explanation, ...]
@@ -109,13 +109,13 @@ def _decide(pack: RulePack, values: AnswerMap) -> Decision:
     for rule in document.suggestions:
         if rule.when.holds(values, pack):
             suggestions.append(Suggestion(id=rule.id, text=rule.text, citations=rule.citations))
-            explanation.append(
-                _explain(pack, rule.id, f"Suggestion {rule.id}", rule.reason, rule.when, values)
-            )
+            explanation.append(_explain(pack, rule.id, None, rule.reason, rule.when, values))
     return Decision(
         urgency=level.id,
-        urgency_advice=Advice(text=level.text, citations=level.citations),
-        prognosis=Prognosis(category=category.id, text=category.text, citations=category.citations),
+        urgency_advice=UrgencyAdvice(label=level.label, text=level.text, citations=level.citations),
+        prognosis=Prognosis(
+            category=category.id, label=category.label, text=category.text, citations=category.citations
+        ),
         suggestions=tuple(suggestions),
         explanation=tuple(explanation),
     )
@@ -130,10 +130,10 @@ def _first_match(pack: RulePack, rules: tuple[Rule, ...], values: AnswerMap, tab
 
 
 def _explain(
-    pack: RulePack, rule_id: str, outcome: str, reason: str, when: Condition, values: AnswerMap
+    pack: RulePack, rule_id: str, outcome: str | None, reason: str, when: Condition, values: AnswerMap
 ) -> Explanation:
     facts = list(dict.fromkeys(when.reasons(values, pack, True)))
-    text = f"{outcome}: {reason}"
+    text = f"{outcome}: {reason}" if outcome else reason
     if facts:
         text += f" (Answers: {'; '.join(facts)}.)"
     return Explanation(rule=rule_id, text=text)

@@ -53,9 +53,10 @@ class ExternalCitation(_Frozen):
 Citation = ArticleCitation | ExternalCitation
 
 
-class Advice(_Frozen):
-    """A text for the person answering, with where it comes from."""
+class UrgencyAdvice(_Frozen):
+    """How soon to see a doctor, in words for the person answering, with sources."""
 
+    label: str
     text: str
     citations: tuple[Citation, ...] = Field(min_length=1)
 
@@ -64,6 +65,7 @@ class Prognosis(_Frozen):
     """What the source article says about recovery for these answers."""
 
     category: str
+    label: str
     text: str
     citations: tuple[Citation, ...] = Field(min_length=1)
 
@@ -97,7 +99,7 @@ class Result(_Frozen):
     id: str | None
     source: str | None = None
     urgency: str
-    urgency_advice: Advice
+    urgency_advice: UrgencyAdvice
     prognosis: Prognosis
     suggestions: tuple[Suggestion, ...] = Field(min_length=1)
     explanation: tuple[Explanation, ...]

@@ -86,7 +86,7 @@ class Outcome(_Spec):
     """An urgency level or a prognosis category: its text for the reader, and sources."""
 
     id: str = Field(min_length=1)
-    label: str | None = None
+    label: str = Field(min_length=1)
     text: str = Field(min_length=1)
     citations: tuple[Citation, ...] = Field(min_length=1)
 

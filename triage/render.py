@@ -1,0 +1,115 @@
+"""Results as text for a terminal, Markdown, or JSON. Pure: strings in, strings out.
+
+The order is fixed by what matters most: the urgency first, impossible to miss
+even without colour; then the prognosis, the suggestions with their sources,
+why; and the disclaimer last, always.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from triage.models import ArticleCitation, Citation, Result
+
+_BOLD, _RED, _YELLOW, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[0m"
+_COLOURS = {"emergency": _BOLD + _RED, "urgent": _BOLD + _RED, "soon": _BOLD + _YELLOW}
+_BANNER_LEVELS = {"emergency": "!", "urgent": "!"}
+
+
+def citation_text(citation: Citation) -> str:
+    """One citation in words: `paragraph 3: "…quote…"` or the external basis."""
+    if isinstance(citation, ArticleCitation):
+        return f'paragraph {citation.paragraph}: "{citation.quote}"'
+    return f"external: {citation.external}"
+
+
+def render_json(result: Result) -> str:
+    """The result as indented JSON (the shape of SPEC §6)."""
+    return result.model_dump_json(indent=2)
+
+
+def render_text(result: Result, *, width: int = 80, color: bool = False) -> str:
+    """The result for a terminal, wrapped to `width` columns (never cut off)."""
+    width = max(width, 20)
+    out: list[str] = []
+
+    def para(text: str, indent: str = "", first: str | None = None) -> None:
+        out.extend(
+            textwrap.wrap(
+                text,
+                width=width,
+                initial_indent=indent if first is None else first,
+                subsequent_indent=indent,
+                break_long_words=True,
+                break_on_hyphens=False,
+            )
+            or [indent]
+        )
+
+    level = result.urgency
+    mark = _BANNER_LEVELS.get(level)
+    label = result.urgency_advice.label.upper() if mark else result.urgency_advice.label
+    rule = (mark or "=") * width
+    start, end = (_COLOURS[level], _RESET) if color and level in _COLOURS else ("", "")
+    out.append(start + rule)
+    heading_lines = textwrap.wrap(label, width=width - 4) if mark else textwrap.wrap(label, width=width)
+    for line in heading_lines:
+        out.append(f"{mark}{mark} {line}" if mark else line)
+    out.append(rule + end)
+    para(result.urgency_advice.text)
+    _sources(para, result.urgency_advice.citations)
+
+    out.append("")
+    para(f"Outlook: {result.prognosis.label}")
+    para(result.prognosis.text, "  ")
+    _sources(para, result.prognosis.citations, "  ")
+
+    out.append("")
+    para("What you can do:")
+    for number, suggestion in enumerate(result.suggestions, 1):
+        para(suggestion.text, "      ", f"  {number:>2}. ")
+        _sources(para, suggestion.citations, "      ")
+
+    if result.warnings:
+        out.append("")
+        para("Notes on your answers:")
+        for warning in result.warnings:
+            para(f"{warning.field}: {warning.message}", "    ", "  - ")
+
+    out.append("")
+    para("Why:")
+    for item in result.explanation:
+        para(f"{item.rule}: {item.text}", "    ", "  - ")
+
+    out.append("")
+    para(f"IMPORTANT: {result.disclaimer}")
+    return "\n".join(out) + "\n"
+
+
+def _sources(para: object, citations: tuple[Citation, ...], indent: str = "") -> None:
+    assert callable(para)
+    for citation in citations:
+        para(f"Source: {citation_text(citation)}", indent + "  ", indent)
+
+
+def render_markdown(result: Result) -> str:
+    """The result as Markdown, for a report or a web page."""
+    lines = [f"## {result.urgency_advice.label}", "", result.urgency_advice.text, ""]
+    lines += [f"- Source: {_md(citation_text(c))}" for c in result.urgency_advice.citations]
+    lines += ["", f"### Outlook: {result.prognosis.label}", "", result.prognosis.text, ""]
+    lines += [f"- Source: {_md(citation_text(c))}" for c in result.prognosis.citations]
+    lines += ["", "### What you can do", ""]
+    for number, suggestion in enumerate(result.suggestions, 1):
+        lines.append(f"{number}. {suggestion.text}")
+        lines += [f"   - Source: {_md(citation_text(c))}" for c in suggestion.citations]
+    if result.warnings:
+        lines += ["", "### Notes on your answers", ""]
+        lines += [f"- `{w.field}`: {w.message}" for w in result.warnings]
+    lines += ["", "### Why", ""]
+    lines += [f"- **{e.rule}**: {_md(e.text)}" for e in result.explanation]
+    lines += ["", f"> **Important:** {result.disclaimer}", ""]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("*", r"\*").replace("_", r"\_")
