@@ -179,7 +179,9 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
                 yield f"{row[0]}"
                 for name, cell in zip(header[1:], row[1:], strict=True):
                     yield f"    {name}: {cell}"
-        yield ""
+                yield ""
+        if md:
+            yield ""
 
     yield from heading(1, f"{doc.title} (rule pack {doc.name} {doc.version})")
     yield f"sha256 {pack.info.sha256}"
