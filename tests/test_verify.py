@@ -9,7 +9,7 @@ import pytest
 
 import triage
 from triage.answers import read_answers
-from triage.errors import PackProblem, answers_record
+from triage.errors import DuplicateKey, PackProblem, UnreadablePack, answers_record
 from triage.rulepack import default_pack_path, read_pack
 from triage.verify import PROBLEM_KINDS, add_lines, verify
 
@@ -115,6 +115,13 @@ def test_problem_kinds_have_fixed_descriptions(kind: type[PackProblem]) -> None:
     assert kind.description
     assert "\n" not in kind.description
     assert len({k.description for k in PROBLEM_KINDS}) == len(PROBLEM_KINDS)
+
+
+def test_the_pack_format_doc_lists_every_kind_with_its_description() -> None:
+    """docs/RULEPACK.md has a row for each problem kind, with the description the code reports."""
+    doc = (Path(__file__).parent.parent / "docs" / "RULEPACK.md").read_text(encoding="utf-8")
+    for kind in (UnreadablePack, PackProblem, DuplicateKey, *PROBLEM_KINDS):
+        assert f"| `{kind.kind}` | {kind.description} |" in doc
 
 
 def test_problems_carry_the_line_of_pack_yaml() -> None:

@@ -95,7 +95,7 @@ class IndistinguishableOptions(PackProblem):
 
 class UnguardedRead(PackProblem):
     kind = "unguarded"
-    description = "a condition depends on a question that was not asked"
+    description = "a condition holds only because a question it reads was not asked"
 
 
 class TableGap(PackProblem):
