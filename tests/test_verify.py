@@ -9,9 +9,10 @@ import pytest
 
 import triage
 from triage.answers import read_answers
+from triage.answerspace import answer_space
 from triage.errors import DuplicateKey, PackProblem, UnreadablePack, answers_record
-from triage.rulepack import default_pack_path, read_pack
-from triage.verify import PROBLEM_KINDS, add_lines, verify
+from triage.rulepack import Rule, default_pack_path, read_pack
+from triage.verify import PROBLEM_KINDS, AnswerSpace, add_lines, check_tables, verify
 
 PACKS = Path(__file__).parent / "data" / "packs"
 
@@ -223,3 +224,60 @@ def test_checking_the_bundled_pack_takes_well_under_a_second() -> None:
     start = time.perf_counter()
     assert verify(pack) == []
     assert time.perf_counter() - start < 0.5
+
+
+def _dense_answer_sets(pack: triage.RulePack) -> list[dict[str, object]]:
+    """The answer space with number answers at many more values than the thresholds need."""
+    months = [*range(13), 100, 1199, 1200]
+    dense: list[dict[str, object]] = []
+    for values in answer_space(pack):
+        if "months_since_paralysis" in values:
+            dense.extend({**values, "months_since_paralysis": m} for m in months)
+        else:
+            dense.append(dict(values))
+    return dense
+
+
+def _with_rules(pack: triage.RulePack, table: str, rules: tuple[Rule, ...]) -> triage.RulePack:
+    doc = pack.document
+    changed = getattr(doc, table).model_copy(update={"rules": rules})
+    return triage.RulePack(doc.model_copy(update={table: changed}), pack.paragraphs, "test", pack.path)
+
+
+RULE_IDS = [("urgency", r.id) for r in triage.load_rulepack().document.urgency.rules] + [
+    ("prognosis", r.id) for r in triage.load_rulepack().document.prognosis.rules
+]
+
+
+@pytest.mark.parametrize(("table", "removed"), RULE_IDS, ids=[f"{t}-{r}" for t, r in RULE_IDS])
+def test_a_gap_is_reported_exactly_when_some_answers_match_no_rule(
+    pack: triage.RulePack, table: str, removed: str
+) -> None:
+    """Removing a rule gives a gap report if and only if a dense enumeration finds answers no rule matches."""
+    rules = tuple(r for r in getattr(pack.document, table).rules if r.id != removed)
+    broken = _with_rules(pack, table, rules)
+    gaps = [
+        p
+        for p in check_tables(broken, AnswerSpace.of(broken))
+        if p.kind == "gap" and p.where == f"{table}.rules"
+    ]
+    unmatched = [a for a in _dense_answer_sets(broken) if not any(r.when.holds(a, broken) for r in rules)]
+    assert bool(gaps) == bool(unmatched)
+    if gaps:
+        example = gaps[0].counterexample
+        assert example is not None
+        assert not any(r.when.holds(example, broken) for r in rules)
+
+
+@pytest.mark.parametrize("copied", [r.id for r in triage.load_rulepack().document.prognosis.rules])
+def test_a_copied_prognosis_rule_overlaps_its_original(pack: triage.RulePack, copied: str) -> None:
+    """A second rule with the same condition is reported as overlapping, on answers both really match."""
+    original = next(r for r in pack.document.prognosis.rules if r.id == copied)
+    rules = (*pack.document.prognosis.rules, original.model_copy(update={"id": "COPY"}))
+    broken = _with_rules(pack, "prognosis", rules)
+    overlaps = [p for p in check_tables(broken, AnswerSpace.of(broken)) if p.kind == "overlap"]
+    assert len(overlaps) == 1
+    assert f"rules {copied}, COPY all match" in overlaps[0].message
+    example = overlaps[0].counterexample
+    assert example is not None
+    assert [r.id for r in rules if r.when.holds(example, broken)] == [copied, "COPY"]
