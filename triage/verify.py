@@ -561,6 +561,7 @@ class ExampleRun:
 
 def run_examples(pack: RulePack) -> Iterator[ExampleRun]:
     """Run each example of the pack through the engine, in order."""
+    from triage.answers import read_answers
     from triage.engine import evaluate
 
     for example in pack.document.examples:
@@ -579,8 +580,18 @@ def run_examples(pack: RulePack) -> Iterator[ExampleRun]:
             )
             yield ExampleRun(example.name, expected, None, problems)
             continue
-        except TriageError as exc:
-            yield ExampleRun(example.name, expected, None, (ExampleMismatch(where, str(exc)),))
+        except TriageError:
+            # The engine found no matching rule in a table: name the table, show the answers.
+            values = read_answers(example.answers, pack).values
+            tables = [
+                table
+                for table in ("urgency", "prognosis")
+                if not any(r.when.holds(values, pack) for r in getattr(pack.document, table).rules)
+            ]
+            problem = ExampleMismatch(
+                where, f"no {' and no '.join(tables)} rule matches its answers", counterexample=values
+            )
+            yield ExampleRun(example.name, expected, None, (problem,))
             continue
         actual = {
             "urgency": result.urgency,
