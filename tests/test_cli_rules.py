@@ -136,7 +136,7 @@ def test_show_covers_the_whole_decision_logic(pack: triage.RulePack, fmt: str) -
 def test_show_markdown_states_conditions_in_words() -> None:
     """Conditions appear as phrases built from labels: the asked-when of months and rule U3."""
     out = triage_cli("rules", "show", "--format", "markdown").stdout
-    assert "- asked: when *paralysis*" in out
+    assert '- asked: when *paralysis*: `cause` is "After a facial paralysis such as Bell\'s palsy" or ' in out
     assert '| *paralysis* | `cause` is "After a facial paralysis such as Bell\'s palsy" or ' in out
     assert (
         "| *long_standing* | `months_since_paralysis` is 6 months (*long_standing_months*) or more |" in out

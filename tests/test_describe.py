@@ -90,7 +90,9 @@ def test_asked_when_in_words(mini: triage.RulePack) -> None:
     """A question without a condition is always asked; the others say when."""
     questions = {q.id: q for q in mini.document.questions}
     assert asked_when_words(questions["red_flags"], mini) == "always"
-    assert asked_when_words(questions["months"], mini, PLAIN) == "when paralysis"
+    assert (
+        asked_when_words(questions["months"], mini, PLAIN) == 'when paralysis: cause is "A facial paralysis"'
+    )
 
 
 def test_citations_in_words(pack: triage.RulePack) -> None:

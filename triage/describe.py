@@ -140,9 +140,13 @@ def citations_in_words(citations: Sequence[Citation]) -> str:
 
 def asked_when_words(question: Question, pack: RulePack, style: Style = PLAIN) -> str:
     """When a question is asked, in words."""
-    if question.asked_when is None:
+    condition = question.asked_when
+    if condition is None:
         return "always"
-    return f"when {to_words(question.asked_when, pack, style)}"
+    words = f"when {to_words(condition, pack, style)}"
+    if isinstance(condition, Term) and condition.term in pack.document.terms:
+        words += f": {to_words(pack.term(condition.term), pack, style)}"
+    return words
 
 
 # -- the whole pack ---------------------------------------------------------------------------------
