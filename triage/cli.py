@@ -9,14 +9,17 @@ Exit codes: 0 success; 1 some input was invalid (or a pack has problems);
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import triage
-from triage.errors import RulePackError, TriageError
-from triage.rulepack import RulePack, load_rulepack
+from triage.describe import mermaid, show
+from triage.errors import PackProblem, RulePackError, TriageError, UnreadablePack, answers_record
+from triage.rulepack import RulePack, default_pack_path, load_rulepack, read_pack
+from triage.verify import add_lines, check_references, run_examples
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -62,9 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="work with rule packs")
     rules_commands = rules.add_subparsers(title="rules commands", metavar="COMMAND", required=True)
-    check = rules_commands.add_parser("check", help="verify a rule pack; exit 1 on any problem")
+    check = rules_commands.add_parser(
+        "check", help="verify a rule pack, reporting every problem; exit 1 on any, 2 if unreadable"
+    )
     check.add_argument("pack", nargs="?", type=Path, help="the pack folder (default: the bundled pack)")
+    check.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     check.set_defaults(run=run_rules_check)
+    show = rules_commands.add_parser("show", help="the questions and decision tables in words, for review")
+    show.add_argument("pack", nargs="?", type=Path, help="the pack folder (default: the bundled pack)")
+    show.add_argument("--format", choices=["text", "markdown"], default="text", help="output format")
+    show.set_defaults(run=run_rules_show)
+    graph = rules_commands.add_parser(
+        "graph", help="the questionnaire flow and decisions as a Mermaid flowchart"
+    )
+    graph.add_argument("pack", nargs="?", type=Path, help="the pack folder (default: the bundled pack)")
+    graph.set_defaults(run=run_rules_graph)
+    test = rules_commands.add_parser("test", help="run the pack's examples; exit 1 if any fails")
+    test.add_argument("pack", nargs="?", type=Path, help="the pack folder (default: the bundled pack)")
+    test.set_defaults(run=run_rules_test)
     return parser
 
 
@@ -96,15 +114,105 @@ def run_questions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pack_path(args: argparse.Namespace) -> Path:
+    path: Path | None = args.pack or args.rules
+    return path if path is not None else default_pack_path()
+
+
 def run_rules_check(args: argparse.Namespace) -> int:
-    """Load and verify a pack, printing every problem."""
-    path = args.pack or args.rules
+    """Verify a pack and print every problem, one a line; the pack's sha256 when it is clean."""
+    path = _pack_path(args)
     try:
         pack = load_rulepack(path)
     except RulePackError as exc:
-        for problem in exc.problems:
-            print(f"{exc.path}: {problem}")
-        print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
-        return EXIT_INVALID
-    print(f"{pack.path}: {pack.info.name} {pack.info.version} is valid (sha256 {pack.info.sha256}).")
+        problems, pack_file = exc.problems, Path(exc.path)
+        add_lines(pack_file, problems)
+        unreadable = any(isinstance(p, UnreadablePack) for p in problems)
+        if args.format == "json":
+            report = {
+                "pack": str(pack_file),
+                "valid": False,
+                "problems": [_problem_json(p) for p in problems],
+            }
+            print(json.dumps(report, indent=2))
+        else:
+            for problem in problems:
+                print(_problem_line(pack_file, problem))
+            print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return EXIT_USAGE if unreadable else EXIT_INVALID
+    if args.format == "json":
+        info = pack.info.model_dump()
+        print(json.dumps({"pack": str(pack.path), "valid": True, **info, "problems": []}, indent=2))
+    else:
+        print(f"{pack.path}: {pack.info.name} {pack.info.version} is valid (sha256 {pack.info.sha256}).")
     return EXIT_OK
+
+
+def _problem_line(pack_file: Path, problem: PackProblem) -> str:
+    place = f"{pack_file}:{problem.line}" if problem.line is not None else str(pack_file)
+    if not problem.where.startswith("line "):  # a YAML position is already in `place`
+        place += f": {problem.where}"
+    return f"{place}: {problem.message} [{problem.kind}]" + (
+        f"; counter-example: {json.dumps(answers_record(problem.counterexample))}"
+        if problem.counterexample is not None
+        else ""
+    )
+
+
+def _problem_json(problem: PackProblem) -> dict[str, object]:
+    return {
+        "kind": problem.kind,
+        "description": problem.description,
+        "where": problem.where,
+        "line": problem.line,
+        "message": problem.message,
+        "counterexample": (
+            answers_record(problem.counterexample) if problem.counterexample is not None else None
+        ),
+    }
+
+
+def run_rules_show(args: argparse.Namespace) -> int:
+    """Print the whole decision logic of a pack in words."""
+    pack = load_rulepack(_pack_path(args))
+    sys.stdout.write(show(pack, markdown=args.format == "markdown"))
+    return EXIT_OK
+
+
+def run_rules_graph(args: argparse.Namespace) -> int:
+    """Print the questionnaire flow and the decisions as a Mermaid flowchart."""
+    pack = load_rulepack(_pack_path(args))
+    sys.stdout.write(mermaid(pack))
+    return EXIT_OK
+
+
+def run_rules_test(args: argparse.Namespace) -> int:
+    """Run the pack's examples, reporting each failing one with expected and actual results."""
+    pack = read_pack(_pack_path(args))
+    problems = list(check_references(pack))
+    if problems:
+        for problem in problems:
+            print(_problem_line(pack.path, problem))
+        print("the pack's names do not resolve; fix these first (see `triage rules check`).", file=sys.stderr)
+        return EXIT_INVALID
+    runs = list(run_examples(pack))
+    failed = [run for run in runs if not run.passed]
+    for run in runs:
+        print(f"{'ok  ' if run.passed else 'FAIL'} {run.name}")
+        if run.passed:
+            continue
+        for problem in run.problems:
+            print(f"     {problem.where}: {problem.message}")
+        print(f"     expected: {_outcome(run.expected)}")
+        print(f"     actual:   {_outcome(run.actual) if run.actual is not None else '(no result)'}")
+    print(f"{len(runs) - len(failed)} passed, {len(failed)} failed.")
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def _outcome(outcome: Mapping[str, object]) -> str:
+    suggestions = outcome["suggestions"]
+    assert isinstance(suggestions, list)
+    return (
+        f"urgency {outcome['urgency']}, prognosis {outcome['prognosis']}, "
+        f"suggestions [{', '.join(str(s) for s in suggestions)}]"
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from triage.models import Problem
 
@@ -22,12 +24,52 @@ class InvalidAnswers(TriageError):
 
 
 class PackProblem(Exception):
-    """Not raised: one problem found in a rule pack, with where it is."""
+    """Not raised: one problem found in a rule pack, with where it is.
 
-    def __init__(self, where: str, message: str) -> None:
+    Each kind of problem is a subclass with a fixed `kind` and `description`
+    (see `triage.verify`); `message` says what exactly is wrong. Table problems
+    carry a `counterexample`: an answer set on which the problem really happens.
+    `line` is the line of pack.yaml where it is, when known.
+    """
+
+    kind: ClassVar[str] = "schema"
+    description: ClassVar[str] = "the pack does not fit the pack format"
+
+    def __init__(
+        self,
+        where: str,
+        message: str,
+        *,
+        counterexample: Mapping[str, object] | None = None,
+        line: int | None = None,
+    ) -> None:
         self.where = where
         self.message = message
-        super().__init__(f"{where}: {message}")
+        self.counterexample = counterexample
+        self.line = line
+        text = f"{where}: {message}"
+        if counterexample is not None:
+            text += f"; for example {json.dumps(answers_record(counterexample))}"
+        super().__init__(text)
+
+
+def answers_record(values: Mapping[str, object]) -> dict[str, object]:
+    """An answer set as an answer record a person could write (sets become sorted lists)."""
+    return {k: sorted(v) if isinstance(v, (frozenset, set)) else v for k, v in values.items()}
+
+
+class UnreadablePack(PackProblem):
+    """The pack cannot be read at all: a missing file, or text that is not YAML."""
+
+    kind = "unreadable"
+    description = "the pack cannot be read"
+
+
+class DuplicateKey(PackProblem):
+    """A YAML mapping names the same key twice (the later one would silently win)."""
+
+    kind = "duplicate-key"
+    description = "a YAML mapping has the same key twice"
 
 
 class RulePackError(TriageError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from triage.conditions import KINDS, Condition, Term, walk
-from triage.errors import PackProblem, RulePackError
+from triage.errors import DuplicateKey, PackProblem, RulePackError, UnreadablePack
 from triage.models import Citation, PackInfo
 
 PACK_FILE = "pack.yaml"
@@ -241,26 +241,34 @@ def _default_pack() -> RulePack:
 
 
 def _load(path: Path) -> RulePack:
+    pack = read_pack(path)
+
+    from triage.verify import verify  # verify needs the engine, which needs this module
+
+    problems = verify(pack)
+    if problems:
+        raise RulePackError(str(pack.path), problems)
+    return pack
+
+
+def read_pack(path: Path) -> RulePack:
+    """Read a pack and check its schema, without verifying it: for tools that inspect broken packs.
+
+    The engine must only be given a verified pack (`load_rulepack`).
+    """
     document, pack_bytes, pack_file = read_document(path)
     source_file = pack_file.parent / document.source.file
     try:
         source_bytes = source_file.read_bytes()
     except OSError as exc:
         raise RulePackError(
-            str(pack_file), [PackProblem("source.file", f"cannot read {source_file}: {exc.strerror}")]
+            str(pack_file), [UnreadablePack("source.file", f"cannot read {source_file}: {exc.strerror}")]
         ) from None
     paragraphs = split_paragraphs(source_bytes.decode("utf-8-sig"), document.source.header_lines)
     digest = hashlib.sha256()
     for blob in (pack_bytes, source_bytes):
         digest.update(len(blob).to_bytes(8, "big") + blob)
-    pack = RulePack(document, paragraphs, digest.hexdigest(), pack_file)
-
-    from triage.verify import verify  # verify needs the engine, which needs this module
-
-    problems = verify(pack)
-    if problems:
-        raise RulePackError(str(pack_file), problems)
-    return pack
+    return RulePack(document, paragraphs, digest.hexdigest(), pack_file)
 
 
 def read_document(path: Path) -> tuple[PackDocument, bytes, Path]:
@@ -270,14 +278,19 @@ def read_document(path: Path) -> tuple[PackDocument, bytes, Path]:
         raw_bytes = pack_file.read_bytes()
     except OSError as exc:
         raise RulePackError(
-            str(pack_file), [PackProblem("file", f"cannot read it: {exc.strerror}")]
+            str(pack_file), [UnreadablePack("file", f"cannot read it: {exc.strerror}")]
         ) from None
+    loader = _PackLoader(raw_bytes)
     try:
-        data = yaml.load(raw_bytes, Loader=_PackLoader)  # noqa: S506 - a SafeLoader subclass
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         raise RulePackError(str(pack_file), [_yaml_problem(exc)]) from None
+    finally:
+        loader.dispose()
+    if loader.duplicates:
+        raise RulePackError(str(pack_file), loader.duplicates)
     if not isinstance(data, dict):
-        raise RulePackError(str(pack_file), [PackProblem("document", "must be a mapping of pack fields")])
+        raise RulePackError(str(pack_file), [UnreadablePack("document", "must be a mapping of pack fields")])
     try:
         document = PackDocument.model_validate(data)
     except ValidationError as exc:
@@ -337,21 +350,34 @@ def _yaml_problem(exc: yaml.YAMLError) -> PackProblem:
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
-    return PackProblem(where, f"{context}: {problem}" if context else str(problem))
+    line = mark.line + 1 if mark is not None else None
+    return UnreadablePack(where, f"{context}: {problem}" if context else str(problem), line=line)
 
 
 class _PackLoader(yaml.SafeLoader):
-    """The safe loader, refusing duplicate keys (a silent overwrite hides a rule)."""
+    """The safe loader, noting duplicate keys (a silent overwrite hides a rule) to report them all."""
+
+    def __init__(self, stream: bytes) -> None:
+        super().__init__(stream)
+        self.duplicates: list[PackProblem] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
-        seen: set[object] = set()
+        seen: dict[object, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, Hashable):
+                continue  # the safe loader itself refuses it below
             if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+                self.duplicates.append(
+                    DuplicateKey(
+                        f"line {line}, column {key_node.start_mark.column + 1}",
+                        f"duplicate key {key!r} (first at line {seen[key]})",
+                        line=line,
+                    )
                 )
-            seen.add(key)
+            else:
+                seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
 
