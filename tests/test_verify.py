@@ -18,11 +18,11 @@ PACKS = Path(__file__).parent / "data" / "packs"
 
 # (fixture, kind, where, message): the problem each broken pack must report.
 BROKEN = [
-    ("unreadable-yaml", "unreadable", "line 73", "expected ',' or ']'"),
+    ("unreadable-yaml", "unreadable", "line 76", "expected ',' or ']'"),
     ("missing-source", "unreadable", "source.file", "cannot read"),
     ("unknown-field", "schema", "urgency.rules[U4].priority", "unknown field"),
     ("wrong-type", "schema", "questions[months].max", "valid integer"),
-    ("duplicate-key", "duplicate-key", "line 81", "duplicate key 'then' (first at line 80)"),
+    ("duplicate-key", "duplicate-key", "line 84", "duplicate key 'then' (first at line 83)"),
     ("duplicate-id", "duplicate-id", "rules", "'U2' is defined 2 times"),
     ("undefined-term", "undefined", "prognosis.rules[P1].when", "term 'inherited' is not defined"),
     ("undefined-option", "undefined", "prognosis.rules[P2].when", "'critical' is not an option of severity"),
