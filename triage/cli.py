@@ -9,6 +9,7 @@ Exit codes: 0 success; 1 some input was invalid (or a pack has problems);
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import triage
 from triage.errors import RulePackError, TriageError
+from triage.fhir import FhirUnavailable
 from triage.rulepack import RulePack, load_rulepack
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -27,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except RulePackError as exc:
+    except (RulePackError, FhirUnavailable) as exc:
         print(f"triage: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TriageError as exc:
@@ -65,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = rules_commands.add_parser("check", help="verify a rule pack; exit 1 on any problem")
     check.add_argument("pack", nargs="?", type=Path, help="the pack folder (default: the bundled pack)")
     check.set_defaults(run=run_rules_check)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of an answer record or of a result")
+    schema.add_argument("kind", choices=["answers", "result"], help="which schema")
+    schema.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
+    schema.set_defaults(run=run_schema)
+
+    export = commands.add_parser("export", help="write the questionnaire for other systems")
+    export_commands = export.add_subparsers(title="export formats", metavar="FORMAT", required=True)
+    fhir = export_commands.add_parser("fhir", help="as an HL7 FHIR R4 Questionnaire (JSON)")
+    fhir.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
+    fhir.set_defaults(run=run_export_fhir)
     return parser
 
 
@@ -107,4 +120,33 @@ def run_rules_check(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
         return EXIT_INVALID
     print(f"{pack.path}: {pack.info.name} {pack.info.version} is valid (sha256 {pack.info.sha256}).")
+    return EXIT_OK
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    """Print (or write) the JSON Schema of an answer record or of a result for the pack."""
+    from triage.schema import answers_schema, result_schema
+
+    pack = _pack(args)
+    schema = answers_schema(pack) if args.kind == "answers" else result_schema(pack)
+    return _write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", args.output)
+
+
+def run_export_fhir(args: argparse.Namespace) -> int:
+    """Print (or write) the pack's questionnaire as a FHIR R4 Questionnaire."""
+    from triage.fhir import questionnaire_json
+
+    return _write(questionnaire_json(_pack(args)), args.output)
+
+
+def _write(text: str, output: Path | None) -> int:
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"triage: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
