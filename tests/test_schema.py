@@ -6,20 +6,22 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from itertools import product
 from typing import Any
 
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 import triage
-from triage.answerspace import answer_space
-from triage.conditions import AnswerValue
+from triage.answerspace import answer_space, domain
+from triage.conditions import AnswerValue, Condition
 from triage.engine import evaluate
 from triage.models import RecordError
 from triage.rulepack import RulePack
-from triage.schema import answers_schema, result_schema
+from triage.schema import answers_schema, condition_schema, result_schema
 
 PARALYSIS = {
     "red_flags": [],
@@ -304,3 +306,59 @@ def test_schema_command_refuses_an_unknown_kind() -> None:
     )
     assert done.returncode == 2
     assert "'answers', 'result'" in done.stderr
+
+
+CONDITIONS = {
+    "includes": {"question": "red_flags", "includes": "sudden_onset"},
+    "not empty": {"question": "related_findings", "empty": False},
+    "at least a parameter": {
+        "question": "months_since_paralysis",
+        "at_least": {"param": "long_standing_months"},
+    },
+    "below": {"question": "months_since_paralysis", "below": 1},
+    "not below": {"not": {"question": "months_since_paralysis", "below": 1}},
+    "a term of all and any": {"term": "flagged"},
+    "any with a negation": {
+        "any": [
+            {"term": "hereditary"},
+            {"not": {"question": "related_findings", "includes": "family_history"}},
+        ]
+    },
+    "always": {"always": True},
+}
+
+
+def records_over(
+    pack: RulePack, question_ids: set[str]
+) -> Iterator[tuple[dict[str, object], dict[str, AnswerValue]]]:
+    """Raw records answering (or not) the given questions, each with the values the engine reads from it."""
+    questions = [q for q in pack.document.questions if q.id in question_ids]
+    choices = [(*domain(pack, q), None) for q in questions]
+    for index, combination in enumerate(product(*choices)):
+        raw: dict[str, object] = {}
+        values: dict[str, AnswerValue] = {}
+        for question, value in zip(questions, combination, strict=True):
+            if value is None:
+                continue
+            raw[question.id] = list(renderings(pack, {question.id: value}))[index % 3][question.id]
+            if question.asked_when is None or question.asked_when.holds(values, pack):
+                values[question.id] = value
+        yield raw, values
+
+
+@pytest.mark.parametrize("raw", CONDITIONS.values(), ids=CONDITIONS.keys())
+def test_compiled_conditions_hold_exactly_when_the_engine_s_do(raw: dict[str, Any], pack: RulePack) -> None:
+    """A condition compiled to JSON Schema holds on a raw record exactly when the engine's condition holds."""
+    condition = TypeAdapter(Condition).validate_python(raw)
+    read = set(pack.questions_read(condition))
+    while (wider := read.union(*(pack.asked_depends_on[q] for q in read))) != read:
+        read = wider  # and the questions that decide whether those were asked
+    schema = answers_schema(pack)
+    checker = jsonschema.Draft202012Validator(
+        {"$defs": schema["$defs"], "allOf": [condition_schema(pack, condition)]}
+    )
+    count = 0
+    for record, values in records_over(pack, read):
+        assert checker.is_valid(record) == condition.holds(values, pack), (record, values)
+        count += 1
+    assert count >= 1

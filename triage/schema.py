@@ -150,6 +150,16 @@ def result_schema(pack: RulePack) -> dict[str, Any]:
     }
 
 
+def condition_schema(pack: RulePack, condition: Condition) -> Schema:
+    """A schema that holds on a raw record exactly when `condition` holds on its answers.
+
+    It refers to the `$defs` of `answers_schema(pack)` (asked.*, term.*), so use
+    it inside that schema. A test of a question holds only on an answer that was
+    asked, given and valid, as in the engine.
+    """
+    return _Compiler(pack).compile(condition)
+
+
 # Answer forms ---------------------------------------------------------------------------------
 
 
