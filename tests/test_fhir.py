@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -477,8 +478,18 @@ def test_missing_answer_is_never_read_as_none(pack: RulePack) -> None:
         (lambda r: r["item"].append(r["item"][0]), "red_flags", "more than once"),
         (lambda r: r["item"][0].update(item=[{"linkId": "x"}]), "red_flags", "no nested items"),
         (lambda r: r["item"].append({"text": "?"}), "item[5]", "needs a linkId"),
+        (lambda r: r.update(item=r["item"][0]), "item", "must be a list"),
+        (lambda r: r["item"][1].update(answer={"valueCoding": {"code": "fshd"}}), "cause", "must be a list"),
     ],
-    ids=["entered-in-error", "other-questionnaire", "duplicate-linkId", "nested-items", "no-linkId"],
+    ids=[
+        "entered-in-error",
+        "other-questionnaire",
+        "duplicate-linkId",
+        "nested-items",
+        "no-linkId",
+        "item-not-a-list",
+        "answer-not-a-list",
+    ],
 )
 def test_response_level_problems(pack: RulePack, change: Any, field: str, expected: str) -> None:
     """Responses withdrawn, answering another questionnaire, or malformed are refused with a reason."""
@@ -571,3 +582,26 @@ def test_other_commands_do_not_load_fhir_resources() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_export_refuses_a_pack_whose_branching_fhir_cannot_express(tmp_path: Any) -> None:
+    """A pack whose asked_when mixes all and any is refused with the question named, not exported wrongly."""
+    source = triage.load_rulepack().path.parent
+    shutil.copytree(source, tmp_path / "pack")
+    pack_file = tmp_path / "pack" / "pack.yaml"
+    text = pack_file.read_text(encoding="utf-8")
+    before = "    asked_when: {term: paralysis}\n    prompt: How many months"
+    assert before in text
+    pack_file.write_text(
+        text.replace(
+            before,
+            "    asked_when: {all: [{term: paralysis}, {term: no_red_flag}]}\n    prompt: How many months",
+        ),
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "triage", "--rules", str(tmp_path / "pack"), "export", "fhir"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "questions[months_since_paralysis].asked_when cannot be written as FHIR enableWhen" in done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr

@@ -336,7 +336,8 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
         )
     items = resource.get("item", [])
     if not isinstance(items, list):
-        items = [items]
+        problems.append(Problem(field="item", message="item must be a list of answered items."))
+        items = []
     failed: set[str] = set()
     for index, item in enumerate(items):
         link_id = item.get("linkId") if isinstance(item, Mapping) else None
@@ -392,7 +393,7 @@ def _item_answer(pack: RulePack, question: Question, item: Mapping[str, Any]) ->
     """The record's value for one response item: None when unanswered, or a Problem."""
     if "item" in item:
         return Problem(field=question.id, message="this question has no nested items.")
-    answers = item.get("answer") or []
+    answers = item.get("answer", [])
     if not isinstance(answers, list) or not all(isinstance(a, Mapping) for a in answers):
         return Problem(field=question.id, message="answer must be a list of answer objects.")
     if not answers:
