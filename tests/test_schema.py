@@ -362,3 +362,13 @@ def test_compiled_conditions_hold_exactly_when_the_engine_s_do(raw: dict[str, An
         assert checker.is_valid(record) == condition.holds(values, pack), (record, values)
         count += 1
     assert count >= 1
+
+
+def test_schema_command_reports_an_unwritable_file(tmp_path: Any) -> None:
+    """`-o` into a missing folder is a usage error naming the file, without a traceback."""
+    target = tmp_path / "missing" / "answers.schema.json"
+    command = [sys.executable, "-m", "triage", "schema", "answers", "-o", str(target)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert f"cannot write {target}" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import triage
 from triage.errors import RulePackError, TriageError
-from triage.fhir import FhirUnavailable
+from triage.fhir import FhirUnavailable, questionnaire_json
 from triage.rulepack import RulePack, load_rulepack
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -134,8 +134,6 @@ def run_schema(args: argparse.Namespace) -> int:
 
 def run_export_fhir(args: argparse.Namespace) -> int:
     """Print (or write) the pack's questionnaire as a FHIR R4 Questionnaire."""
-    from triage.fhir import questionnaire_json
-
     return _write(questionnaire_json(_pack(args)), args.output)
 
 
