@@ -18,6 +18,7 @@ from pathlib import Path
 import triage
 from triage.describe import mermaid, show
 from triage.errors import PackProblem, RulePackError, TriageError, UnreadablePack, answers_record
+from triage.fhir import FhirUnavailable, questionnaire_json
 from triage.rulepack import RulePack, default_pack_path, load_rulepack, read_pack
 from triage.verify import add_lines, check_references, run_examples
 
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except RulePackError as exc:
+    except (RulePackError, FhirUnavailable) as exc:
         print(f"triage: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TriageError as exc:
@@ -83,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     test = rules_commands.add_parser("test", help="run the pack's examples; exit 1 if any fails")
     test.add_argument("pack", nargs="?", type=Path, help="the pack folder (default: the bundled pack)")
     test.set_defaults(run=run_rules_test)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of an answer record or of a result")
+    schema.add_argument("kind", choices=["answers", "result"], help="which schema")
+    schema.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
+    schema.set_defaults(run=run_schema)
+
+    export = commands.add_parser("export", help="write the questionnaire for other systems")
+    export_commands = export.add_subparsers(title="export formats", metavar="FORMAT", required=True)
+    fhir = export_commands.add_parser("fhir", help="as an HL7 FHIR R4 Questionnaire (JSON)")
+    fhir.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
+    fhir.set_defaults(run=run_export_fhir)
     return parser
 
 
@@ -216,3 +228,28 @@ def _outcome(outcome: Mapping[str, object]) -> str:
         f"urgency {outcome['urgency']}, prognosis {outcome['prognosis']}, "
         f"suggestions [{', '.join(str(s) for s in suggestions)}]"
     )
+def run_schema(args: argparse.Namespace) -> int:
+    """Print (or write) the JSON Schema of an answer record or of a result for the pack."""
+    from triage.schema import answers_schema, result_schema
+
+    pack = _pack(args)
+    schema = answers_schema(pack) if args.kind == "answers" else result_schema(pack)
+    return _write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", args.output)
+
+
+def run_export_fhir(args: argparse.Namespace) -> int:
+    """Print (or write) the pack's questionnaire as a FHIR R4 Questionnaire."""
+    return _write(questionnaire_json(_pack(args)), args.output)
+
+
+def _write(text: str, output: Path | None) -> int:
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"triage: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
