@@ -228,6 +228,8 @@ def _outcome(outcome: Mapping[str, object]) -> str:
         f"urgency {outcome['urgency']}, prognosis {outcome['prognosis']}, "
         f"suggestions [{', '.join(str(s) for s in suggestions)}]"
     )
+
+
 def run_schema(args: argparse.Namespace) -> int:
     """Print (or write) the JSON Schema of an answer record or of a result for the pack."""
     from triage.schema import answers_schema, result_schema
