@@ -331,6 +331,43 @@ def test_a_missing_red_flag_answer_is_never_read_as_none(form: object) -> None:
         assert "red_flags" in {p.field for p in entry.errors}
 
 
+# --- prognosis no stronger than the source ------------------------------------------------------
+
+SOURCE_PARAGRAPHS = PACK.paragraphs
+
+
+def test_recovery_is_promised_only_where_the_source_says_so() -> None:
+    """'recoverable' only for mild atrophy with no warning sign, no sign of worsening and no long paralysis."""
+    long_standing = PACK.param("long_standing_months")
+    assert "Patients with mild symptoms can be cured" in SOURCE_PARAGRAPHS[0]
+    given = 0
+    for values in SPACE:
+        result = triage.evaluate(as_record(values))
+        if result.prognosis.category != "recoverable":
+            continue
+        given += 1
+        assert values["severity"] == "mild", values
+        assert not red_flagged(values)
+        assert values.get("worsening", "no") == "no"
+        assert not values.get("related_findings")
+        months = values.get("months_since_paralysis", 0)
+        assert isinstance(months, int)
+        assert months < long_standing
+        assert result.prognosis.citations[0] == triage.ArticleCitation(
+            paragraph=1, quote="Patients with mild symptoms can be cured"
+        )
+    assert given > 0
+
+
+def test_a_warning_sign_is_never_met_with_a_hopeful_prognosis() -> None:
+    """With a red flag, worsening, or a related finding, the prognosis is never recoverable."""
+    for values in SPACE:
+        worrying = red_flagged(values) or values.get("worsening") in ("yes", "not_sure")
+        worrying = worrying or bool(values.get("related_findings"))
+        if worrying:
+            assert triage.evaluate(as_record(values)).prognosis.category != "recoverable", values
+
+
 # --- near-valid records ---------------------------------------------------------------------------
 
 
