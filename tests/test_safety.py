@@ -11,9 +11,11 @@ import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -529,3 +531,22 @@ def test_evaluate_many_gives_each_record_its_own_result(records: list[object]) -
         except triage.InvalidAnswers as exc:
             alone.append(canonical(triage.RecordError(id=exc.record_id, errors=exc.problems)))
     assert [canonical(e) for e in triage.evaluate_many(records)] == alone
+
+
+# --- the safety case itself -----------------------------------------------------------------------
+
+SAFETY_CASE = Path(__file__).parent.parent / "docs" / "SAFETY.md"
+
+
+def test_safety_case_names_only_tests_that_exist() -> None:
+    """Every test that docs/SAFETY.md names exists, and every hazard names at least one."""
+    text = SAFETY_CASE.read_text(encoding="utf-8")
+    hazards = re.split(r"^### ", text, flags=re.MULTILINE)[1:]
+    assert len(hazards) >= 10
+    root = SAFETY_CASE.parent.parent
+    for hazard in hazards:
+        named = re.findall(r"`(tests/\w+\.py)::(\w+)`", hazard)
+        assert named, hazard.splitlines()[0]
+        for file, name in named:
+            source = (root / file).read_text(encoding="utf-8")
+            assert re.search(rf"^def {name}\(", source, flags=re.MULTILINE), f"{file}::{name}"
