@@ -36,6 +36,8 @@ RED_FLAG_SUGGESTIONS = {"emergency_call", "same_day_care"}
 """SPEC §4: with a red flag, only these are given."""
 NONE_FORMS: list[object] = [[], "none", ["none"], "None", " NONE ", [" none "]]
 """Every way SPEC §5 lets a record say "none of these" (the reading is case-insensitive)."""
+MISSING_FORMS: list[object] = [None, "", "   ", ";", " ; ", ";;", [""], [" "], [None], {}, 0, False]
+"""Answers that say nothing: none of them may be read as "none of these"."""
 
 PROPERTY = settings(derandomize=True, max_examples=150, deadline=None)
 FEW = settings(derandomize=True, max_examples=60, deadline=None)
@@ -296,8 +298,16 @@ def test_a_red_flag_wins_whatever_else_the_record_says(flags: set[str], rest: di
     assert {w.field for w in entry.warnings} == given_others
 
 
+red_flag_answers = (
+    st.sampled_from([*NONE_FORMS, *MISSING_FORMS])
+    | st.text(alphabet=" ;,\t\nnoeNOE", max_size=8)
+    | st.lists(st.text(alphabet=" ;noe", max_size=5), max_size=3)
+    | json_values
+)
+
+
 @PROPERTY
-@given(valid_records(flagged=False), json_values)
+@given(valid_records(flagged=False), red_flag_answers)
 def test_a_red_flag_screen_is_none_only_when_it_says_none(
     case: tuple[dict[str, AnswerValue], dict[str, object]], red_flags: object
 ) -> None:
@@ -312,9 +322,6 @@ def _says_none(value: object) -> bool:
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     return isinstance(value, str) and value.strip().lower() == "none"
-
-
-MISSING_FORMS: list[object] = [None, "", "   ", ";", " ; ", ";;", [""], [" "], [None], {}, 0, False]
 
 
 @pytest.mark.parametrize("form", ["absent", *MISSING_FORMS], ids=repr)
