@@ -202,6 +202,7 @@ HOSTILE_VALUES = {
     "nul": "stroke\x00signs",
     "bytes": b"stroke_signs",
     "set": {"stroke_signs"},
+    "tuple-with-huge-int": ("stroke_signs", 10**5_000),
 }
 
 

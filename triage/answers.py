@@ -216,8 +216,11 @@ def _shown(raw: object) -> str:
     if isinstance(raw, (dict, list)):
         return "a " + ("mapping" if isinstance(raw, dict) else "list")
     if isinstance(raw, int) and raw.bit_length() > 128:
-        return "a number too long to show"  # Python refuses to print ints of over 4300 digits
-    text = repr(raw)  # escapes control characters and lone surrogates
+        return "a number too long to show"
+    try:
+        text = repr(raw)  # escapes control characters and lone surrogates
+    except ValueError:  # Python refuses to print ints of over 4300 digits, even inside a tuple
+        return "a value too long to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
