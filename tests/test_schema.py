@@ -115,6 +115,7 @@ def without(record: dict[str, object], key: str) -> dict[str, object]:
 
 
 INVALID = {
+    "separators only are not none": OTHER | {"related_findings": " ; ;"},
     "not a mapping": ["red_flags"],
     "no red flags answer": {"cause": "fshd", "severity": "mild"},
     "red flags null": {"red_flags": None, "cause": "fshd", "severity": "mild"},
@@ -170,7 +171,6 @@ VALID_ODDITIES = {
         "months_since_paralysis": -5,
     },
     "null for an unasked question": {"red_flags": [], "cause": "fshd", "severity": "mild", "worsening": None},
-    "separators only mean none": OTHER | {"related_findings": " ; ;"},
     "none in capitals": OTHER | {"related_findings": ["NONE"]},
     "duplicate choice": OTHER | {"related_findings": ["family_history", "family_history"]},
     "empty parts in the text form": OTHER | {"related_findings": ";family_history;;"},

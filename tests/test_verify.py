@@ -207,7 +207,7 @@ def test_duplicate_keys_are_all_reported(tmp_path: Path) -> None:
     text = text.replace("format: 1\n", "format: 1\nformat: 1\n").replace(
         "name: mini\n", "name: mini\nname: x\n"
     )
-    (tmp_path / "source.txt").write_bytes((PACKS / "source.txt").read_bytes())
+    (tmp_path / "source.txt").write_bytes((PACKS / "valid" / "source.txt").read_bytes())
     (tmp_path / "pack.yaml").write_text(text.replace("../source.txt", "source.txt"))
     with pytest.raises(triage.RulePackError) as caught:
         triage.load_rulepack(tmp_path)

@@ -23,6 +23,10 @@ ID_FIELD = "id"
 RECORD = "(record)"
 _WHOLE = re.compile(r"[+-]?\d+(\.0*)?")
 _BOOLEANS = {True: "yes", False: "no"}
+_MAX_GUESSED = 64
+"""Longest answer or key compared with the known ids to suggest one (longer ones are never typos)."""
+_MAX_KEY_SHOWN = 100
+"""Longest unknown key named as it is in a problem; a longer one is shortened."""
 
 
 def read_answers(record: object, pack: RulePack) -> Answers:
@@ -36,9 +40,9 @@ def read_answers(record: object, pack: RulePack) -> Answers:
     record_id = _read_id(record.get(ID_FIELD), errors)
     for key in record:
         if not isinstance(key, str):
-            errors.append(Problem(field=str(key), message="question ids are text; this key is not"))
+            errors.append(Problem(field=_shown(key), message="question ids are text; this key is not"))
         elif key != ID_FIELD and key not in pack.questions:
-            errors.append(Problem(field=key, message=_unknown_key(key, pack)))
+            errors.append(Problem(field=_key_shown(key), message=_unknown_key(key, pack)))
 
     values: dict[str, AnswerValue] = {}
     failed: set[str] = set()
@@ -95,7 +99,7 @@ def _read_single(question: Question, raw: object) -> str:
     if not value:
         raise ValueError(f"the answer is empty. {_allowed(allowed)}")
     raise ValueError(
-        f"{value!r} is not one of the choices.{_did_you_mean(value, allowed)} {_allowed(allowed)}"
+        f"{_shown(value)} is not one of the choices.{_did_you_mean(value, allowed)} {_allowed(allowed)}"
     )
 
 
@@ -106,6 +110,9 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
         if not raw.strip():
             raise ValueError(f"the answer is empty. {hint}")
         parts = [p.strip() for p in raw.split(";") if p.strip()]
+        if not parts:
+            # Separators alone say nothing: never read them as "none".
+            raise ValueError(f"the answer has no choices, only separators. {hint}")
     elif isinstance(raw, (list, tuple)):
         if not all(isinstance(p, str) for p in raw):
             raise ValueError(f"every choice must be an option id written as text. {hint}")
@@ -120,7 +127,9 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
         return frozenset()
     unknown = [p for p in parts if p not in allowed]
     if unknown:
-        shown = ", ".join(repr(p) for p in unknown)
+        shown = ", ".join(_shown(p) for p in unknown[:3])
+        if len(unknown) > 3:
+            shown += f" and {len(unknown) - 3} more"
         raise ValueError(
             f"{shown} {'is' if len(unknown) == 1 else 'are'} not among the choices."
             f"{_did_you_mean(unknown[0], allowed)} {hint}"
@@ -138,21 +147,29 @@ def _read_number(question: Question, raw: object) -> int:
     if isinstance(raw, str):
         text = raw.strip()
         if not _WHOLE.fullmatch(text):
-            raise ValueError(f"{raw!r} is not a whole number. {span}")
-        raw = int(text.split(".")[0])
+            raise ValueError(f"{_shown(raw)} is not a whole number. {span}")
+        digits = text.split(".")[0]
+        if len(digits) > _MAX_GUESSED:  # far out of any range, and too long to convert safely
+            raise ValueError(f"{_shown(raw)} is out of range. {span}")
+        raw = int(digits)
     if isinstance(raw, float):
         if not math.isfinite(raw) or not raw.is_integer():
-            raise ValueError(f"{raw} is not a whole number. {span}")
+            raise ValueError(f"{_shown(raw)} is not a whole number. {span}")
         raw = int(raw)
     if not question.min <= raw <= question.max:
-        raise ValueError(f"{raw} is out of range. {span}")
+        raise ValueError(f"{_shown(raw)} is out of range. {span}")
     return raw
 
 
 def _read_id(raw: object, errors: list[Problem]) -> str | None:
-    if raw is None or isinstance(raw, str):
-        return raw
-    if isinstance(raw, int) and not isinstance(raw, bool):
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if _is_text(raw):
+            return raw
+        errors.append(Problem(field=ID_FIELD, message="the id is not valid text (it has a lone surrogate)."))
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() <= 256:
         return str(raw)
     errors.append(
         Problem(field=ID_FIELD, message=f"{_shown(raw)} cannot name a respondent: write the id as text.")
@@ -180,6 +197,8 @@ def _unknown_key(key: str, pack: RulePack) -> str:
 
 
 def _did_you_mean(value: str, candidates: tuple[str, ...] | list[str]) -> str:
+    if len(value) > _MAX_GUESSED:
+        return ""
     close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)
     if not close:
         close = [c for c in candidates if c.lower() == value.lower()]
@@ -191,12 +210,32 @@ def _allowed(options: tuple[str, ...]) -> str:
 
 
 def _shown(raw: object) -> str:
+    """A value as a problem can show it: short, and printable whatever it holds."""
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, (dict, list)):
         return "a " + ("mapping" if isinstance(raw, dict) else "list")
-    text = repr(raw)
+    if isinstance(raw, int) and raw.bit_length() > 128:
+        return "a number too long to show"
+    try:
+        text = repr(raw)  # escapes control characters and lone surrogates
+    except ValueError:  # Python refuses to print ints of over 4300 digits, even inside a tuple
+        return "a value too long to show"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _key_shown(key: str) -> str:
+    """An unknown key as a problem's field: as written, unless too long or not valid text."""
+    return key if len(key) <= _MAX_KEY_SHOWN and _is_text(key) else _shown(key)
+
+
+def _is_text(value: str) -> bool:
+    """Whether a string can be written out as UTF-8 (JSON readers let lone surrogates in)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _not_a_record(record: object) -> str:

@@ -162,7 +162,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
 
 def _problem_line(pack_file: Path, problem: PackProblem) -> str:
     place = f"{pack_file}:{problem.line}" if problem.line is not None else str(pack_file)
-    if not problem.where.startswith("line "):  # a YAML position is already in `place`
+    if problem.line is None or not problem.where.startswith("line "):  # else `place` has it
         place += f": {problem.where}"
     return f"{place}: {problem.message} [{problem.kind}]" + (
         f"; counter-example: {json.dumps(answers_record(problem.counterexample))}"

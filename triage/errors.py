@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -21,6 +22,9 @@ class InvalidAnswers(TriageError):
         self.record_id = record_id
         lines = [f"{p.field}: {p.message}" for p in self.problems]
         super().__init__("invalid answers:\n  " + "\n  ".join(lines))
+
+
+_YAML_POSITION = re.compile(r"line (\d+), column \d+$")
 
 
 class PackProblem(Exception):
@@ -46,7 +50,8 @@ class PackProblem(Exception):
         self.where = where
         self.message = message
         self.counterexample = counterexample
-        self.line = line
+        position = _YAML_POSITION.match(where)
+        self.line = line if line is not None or position is None else int(position.group(1))
         text = f"{where}: {message}"
         if counterexample is not None:
             text += f"; for example {json.dumps(answers_record(counterexample))}"

@@ -4,18 +4,23 @@ A pack is a folder holding `pack.yaml` and the source article it cites (see
 docs/RULEPACK.md). Loading parses the YAML safely (no tags, no duplicate keys),
 validates it against the schema below, reads the source article, and verifies
 the whole pack (`triage.verify`); every problem is reported with where it is.
+
+A pack is data only, and a hostile one is refused in bounded time and memory
+before any of its content is used: see the limits below (docs/SAFETY.md).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Hashable, Iterator, Mapping
-from pathlib import Path
-from typing import Literal
+import stat
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from itertools import islice
+from pathlib import Path, PurePath
+from typing import Literal, cast
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from triage.conditions import KINDS, Condition, Term, walk
 from triage.errors import DuplicateKey, PackProblem, RulePackError, UnreadablePack
@@ -25,6 +30,24 @@ PACK_FILE = "pack.yaml"
 DEFAULT_PACK = "facial-atrophy"
 NONE = "none"
 """The reserved answer meaning "none of these" in a multi-select."""
+
+# Limits on a rule pack. Each is far above what a real pack needs (the bundled
+# pack's figures are in docs/SAFETY.md) and keeps a hostile pack from exhausting
+# memory or time: every one is checked before the work it bounds.
+MAX_PACK_BYTES = 256 * 1024
+"""Largest pack.yaml, checked before it is parsed."""
+MAX_SOURCE_BYTES = 256 * 1024
+"""Largest source article, checked before it is read into memory."""
+MAX_YAML_DEPTH = 40
+"""Deepest nesting of YAML mappings and lists, checked while scanning, before any node is built."""
+MAX_NUMBER_DIGITS = 18
+"""Longest whole number in a pack, in digits (longer ones cannot even be converted safely)."""
+MAX_CONDITION_DEPTH = 16
+"""Deepest nesting of a condition, counting the conditions of the terms it uses."""
+MAX_CONDITION_NODES = 2_000
+"""Most parts of all the pack's conditions together, with every term written out in full."""
+MAX_ANSWER_SETS = 10_000
+"""Most complete answer sets that verification enumerates (each one is checked against every rule)."""
 
 
 class _Spec(BaseModel):
@@ -133,6 +156,15 @@ class SourceSpec(_Spec):
     title: str = Field(min_length=1)
     header_lines: int = Field(ge=0)
 
+    @field_validator("file")
+    @classmethod
+    def _inside_the_pack(cls, value: str) -> str:
+        """The article is a file of the pack itself, so the pack's sha256 covers what it cites."""
+        path = PurePath(value)
+        if path.is_absolute() or ".." in path.parts or "\\" in value:
+            raise ValueError(f"{value!r} is not a file in the pack's folder; write a name such as source.txt")
+        return value
+
 
 class PackDocument(_Spec):
     """The schema of `pack.yaml`."""
@@ -194,16 +226,7 @@ class RulePack:
 
     def conditions(self) -> Iterator[tuple[str, Condition]]:
         """Every top-level condition of the pack, with where it stands."""
-        for q in self.document.questions:
-            if q.asked_when is not None:
-                yield f"questions[{q.id}].asked_when", q.asked_when
-        for name, term in self.document.terms.items():
-            yield f"terms.{name}", term
-        for table in ("urgency", "prognosis"):
-            for rule in getattr(self.document, table).rules:
-                yield f"{table}.rules[{rule.id}].when", rule.when
-        for suggestion in self.document.suggestions:
-            yield f"suggestions[{suggestion.id}].when", suggestion.when
+        return document_conditions(self.document)
 
     def __repr__(self) -> str:
         return f"<RulePack {self.info.name} {self.info.version} from {self.path}>"
@@ -213,6 +236,20 @@ class RulePack:
 
     def param(self, name: str) -> int:
         return self.document.parameters[name].value
+
+
+def document_conditions(document: PackDocument) -> Iterator[tuple[str, Condition]]:
+    """Every top-level condition of a pack document, with where it stands."""
+    for q in document.questions:
+        if q.asked_when is not None:
+            yield f"questions[{q.id}].asked_when", q.asked_when
+    for name, term in document.terms.items():
+        yield f"terms.{name}", term
+    for table in ("urgency", "prognosis"):
+        for rule in getattr(document, table).rules:
+            yield f"{table}.rules[{rule.id}].when", rule.when
+    for suggestion in document.suggestions:
+        yield f"suggestions[{suggestion.id}].when", suggestion.when
 
 
 def default_pack_path() -> Path:
@@ -245,7 +282,7 @@ def _load(path: Path) -> RulePack:
 
     from triage.verify import verify  # verify needs the engine, which needs this module
 
-    problems = verify(pack)
+    problems = check_answer_space(pack) or verify(pack)
     if problems:
         raise RulePackError(str(pack.path), problems)
     return pack
@@ -259,12 +296,12 @@ def read_pack(path: Path) -> RulePack:
     document, pack_bytes, pack_file = read_document(path)
     source_file = pack_file.parent / document.source.file
     try:
-        source_bytes = source_file.read_bytes()
+        source_bytes = read_limited(source_file, MAX_SOURCE_BYTES, "source.file", pack_file)
     except OSError as exc:
         raise RulePackError(
             str(pack_file), [UnreadablePack("source.file", f"cannot read {source_file}: {exc.strerror}")]
         ) from None
-    paragraphs = split_paragraphs(source_bytes.decode("utf-8-sig"), document.source.header_lines)
+    paragraphs = split_paragraphs(_decode_source(source_bytes, pack_file), document.source.header_lines)
     digest = hashlib.sha256()
     for blob in (pack_bytes, source_bytes):
         digest.update(len(blob).to_bytes(8, "big") + blob)
@@ -275,11 +312,12 @@ def read_document(path: Path) -> tuple[PackDocument, bytes, Path]:
     """Parse and schema-check a pack file (or the pack.yaml of a folder)."""
     pack_file = path / PACK_FILE if path.is_dir() else path
     try:
-        raw_bytes = pack_file.read_bytes()
+        raw_bytes = read_limited(pack_file, MAX_PACK_BYTES, "file", pack_file)
     except OSError as exc:
         raise RulePackError(
             str(pack_file), [UnreadablePack("file", f"cannot read it: {exc.strerror}")]
         ) from None
+    refuse_non_data(raw_bytes, pack_file)
     loader = _PackLoader(raw_bytes)
     try:
         data = loader.get_single_data()
@@ -296,6 +334,9 @@ def read_document(path: Path) -> tuple[PackDocument, bytes, Path]:
     except ValidationError as exc:
         problems = [PackProblem(locate(data, error["loc"]), _schema_message(error)) for error in exc.errors()]
         raise RulePackError(str(pack_file), problems) from None
+    problems = check_conditions(document)
+    if problems:
+        raise RulePackError(str(pack_file), problems)
     return document, raw_bytes, pack_file
 
 
@@ -303,6 +344,202 @@ def split_paragraphs(text: str, header_lines: int) -> tuple[str, ...]:
     """The article's paragraphs: non-empty lines after the header, numbered from 1."""
     lines = text.splitlines()[header_lines:]
     return tuple(line.strip() for line in lines if line.strip())
+
+
+def read_limited(path: Path, limit: int, where: str, pack_file: Path) -> bytes:
+    """Read a file of a pack, refusing one over `limit` bytes without reading more than that.
+
+    Only a regular file is read: a device or a pipe could give endless bytes, or none.
+    Raises `OSError` when the file cannot be read and `RulePackError` (naming `pack_file`
+    and `where`) when it is too large.
+    """
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise RulePackError(str(pack_file), [PackProblem(where, f"{path} is not a regular file")])
+    with path.open("rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise RulePackError(
+            str(pack_file),
+            [PackProblem(where, f"{path} is larger than {limit // 1024} KiB, the limit for this file")],
+        )
+    return data
+
+
+def refuse_non_data(raw: bytes, pack_file: Path) -> None:
+    """Refuse YAML that is not plain data, scanning its events before any node is built.
+
+    Refused: tags of any kind (`!!python/object:...`, `!include`, even `!!str`), since a
+    tag is how YAML names a type or code to build; anchors, aliases and merge keys, which
+    let a few lines stand for gigabytes ("billion laughs") and hide what a field holds;
+    nesting deeper than MAX_YAML_DEPTH (building nodes recurses); whole numbers longer
+    than MAX_NUMBER_DIGITS; and unquoted dates, which the schema never takes.
+    """
+    resolve = cast(
+        "Callable[[type[yaml.Node], str, tuple[bool, bool]], str]", yaml.resolver.Resolver().resolve
+    )
+    depth = 0
+    try:
+        for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+            problem = None
+            if isinstance(event, yaml.AliasEvent) or (
+                isinstance(event, yaml.NodeEvent) and event.anchor is not None
+            ):
+                problem = (
+                    "anchors and aliases (&name, *name) are not allowed in a rule pack: write each value out"
+                )
+            elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and event.tag is not None:
+                problem = (
+                    f"YAML tags are not allowed in a rule pack (found {_shown_tag(event.tag)}): "
+                    "a pack is data only; write a plain value, in quotes if it is text"
+                )
+            elif isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    problem = f"nested more than {MAX_YAML_DEPTH} levels deep, the limit for a rule pack"
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, yaml.ScalarEvent) and event.implicit[0]:
+                problem = _plain_scalar_problem(
+                    resolve(yaml.ScalarNode, event.value, (True, False)), event.value
+                )
+            if problem is not None:
+                mark = event.start_mark
+                where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
+                raise RulePackError(str(pack_file), [PackProblem(where, problem)])
+    except yaml.YAMLError as exc:
+        raise RulePackError(str(pack_file), [_yaml_problem(exc)]) from None
+
+
+def _plain_scalar_problem(tag: str, value: str) -> str | None:
+    kind = tag.removeprefix(_YAML_TAG_PREFIX)
+    if kind == "int" and sum(ch.isalnum() for ch in value) > MAX_NUMBER_DIGITS:
+        return f"a number with more than {MAX_NUMBER_DIGITS} digits, the most a rule pack allows"
+    if kind == "merge":
+        return "merge keys (<<) are not allowed in a rule pack: write each field out"
+    if kind == "timestamp":
+        return f"YAML reads {value} as a date; write it in quotes if it is text"
+    return None
+
+
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+
+
+def _shown_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML_TAG_PREFIX) if tag.startswith(_YAML_TAG_PREFIX) else tag
+
+
+def _decode_source(data: bytes, pack_file: Path) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RulePackError(
+            str(pack_file),
+            [PackProblem("source.file", f"the source article is not UTF-8 text (at byte {exc.start})")],
+        ) from None
+
+
+def check_conditions(document: PackDocument) -> list[PackProblem]:
+    """Problems with the size of a pack's conditions: too deep, or too many parts in all.
+
+    Evaluating a condition follows its terms, so a chain of terms nests as deep as a
+    condition written out in full, and a term used several times counts each time: a few
+    lines could otherwise stand for more conditions than verification could ever check.
+    Depth is limited by MAX_CONDITION_DEPTH, the parts of all conditions together by
+    MAX_CONDITION_NODES. An undefined or circular term counts as one part here;
+    verification reports it.
+    """
+    terms = document.terms
+    measured: dict[str, tuple[int, int]] = {}  # a term's (depth, parts), terms written out
+
+    def measure(condition: Condition) -> tuple[int, int]:
+        if isinstance(condition, Term):
+            depth, parts = measured.get(condition.term, (0, 0))
+            return depth + 1, parts + 1
+        inner = [measure(c) for c in condition.children()]
+        return 1 + max((d for d, _ in inner), default=0), 1 + sum(p for _, p in inner)
+
+    # Measure terms after the terms they use (Kahn's order): no recursion along a chain.
+    uses = {
+        name: {n.term for n in walk(c) if isinstance(n, Term) and n.term in terms and n.term != name}
+        for name, c in terms.items()
+    }
+    users: dict[str, list[str]] = {name: [] for name in terms}
+    for name, used in uses.items():
+        for other in used:
+            users[other].append(name)
+    waiting = {name: len(used) for name, used in uses.items()}
+    ready = [name for name, count in waiting.items() if count == 0]
+    while ready:
+        name = ready.pop()
+        measured[name] = measure(terms[name])
+        for user in users[name]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+
+    problems = []
+    too_deep = 0
+    total = 0
+    for where, condition in document_conditions(document):
+        depth, parts = measure(condition)
+        total += parts
+        if depth > MAX_CONDITION_DEPTH:
+            too_deep += 1
+            if too_deep <= _MAX_REPORTED:
+                message = f"nested {depth} levels deep, counting the terms it uses"
+                message += f"; the limit is {MAX_CONDITION_DEPTH}"
+                problems.append(PackProblem(where, message))
+    if too_deep > _MAX_REPORTED:
+        problems.append(
+            PackProblem("document", f"{too_deep - _MAX_REPORTED} more conditions nested too deep")
+        )
+    if total > MAX_CONDITION_NODES:
+        shown = f"{total:,}" if total < 10**12 else "more than a trillion"
+        problems.append(
+            PackProblem(
+                "document",
+                f"the conditions have {shown} parts in all, with every term written out; "
+                f"the limit is {MAX_CONDITION_NODES:,}",
+            )
+        )
+    return problems
+
+
+_MAX_REPORTED = 10
+
+
+def check_answer_space(pack: RulePack) -> list[PackProblem]:
+    """A problem if the pack's questions allow more than MAX_ANSWER_SETS complete answer sets.
+
+    Verification checks every rule against every answer set, so their number bounds its
+    time. They are counted by enumerating at most MAX_ANSWER_SETS + 1 of them, once no
+    single question has more answers than that (a multi-select of n options has 2**n). A
+    pack whose references are broken is left to verification, which reports them.
+    """
+    from triage.answerspace import answer_space
+    from triage.verify import check_references
+
+    for question in pack.document.questions:
+        count = len(question.options)
+        if (2 ** min(count, 64) if question.type == "multi" else count) > MAX_ANSWER_SETS:
+            return [
+                PackProblem(
+                    f"questions[{question.id}].options",
+                    f"{count} options allow more answers than the {MAX_ANSWER_SETS:,} answer sets "
+                    "that verification checks",
+                )
+            ]
+    if next(check_references(pack), None) is not None:
+        return []
+    if sum(1 for _ in islice(answer_space(pack), MAX_ANSWER_SETS + 1)) > MAX_ANSWER_SETS:
+        return [
+            PackProblem(
+                "questions",
+                f"the questions allow more than {MAX_ANSWER_SETS:,} complete answer sets, the most that "
+                "verification checks: ask fewer questions, or offer fewer options",
+            )
+        ]
+    return []
 
 
 def locate(data: object, loc: tuple[int | str, ...]) -> str:

@@ -195,9 +195,10 @@ def _option_item(question: Question) -> dict[str, Any]:
 
 
 def _option_string(question: Question) -> str:
-    """Option ids separated by `;`, with empty parts allowed and at least one non-space."""
-    token = rf"\s*(?:{_choice(question.option_ids())})?\s*"
-    return rf"^(?=[\s\S]*\S){token}(?:;{token})*$"
+    """Option ids separated by `;`, with empty parts allowed and at least one option id."""
+    choice = _choice(question.option_ids())
+    token = rf"\s*(?:{choice})?\s*"
+    return rf"^(?=[\s\S]*?(?:^|;)\s*{choice}\s*(?:;|$)){token}(?:;{token})*$"
 
 
 def _multi_options(question: Question, includes: str | None = None, nonempty: bool = False) -> list[Schema]:
@@ -216,11 +217,14 @@ def _multi_options(question: Question, includes: str | None = None, nonempty: bo
 
 
 def _multi_none() -> list[Schema]:
-    """The forms of an empty multi-select: [], ["none"], "none" (any case), or only separators."""
+    """The forms of an empty multi-select: [], ["none"], "none" (any case, stray separators allowed).
+
+    Separators alone are refused: an empty answer is never read as "none".
+    """
     return [
         {"type": "array", "maxItems": 0},
         {"type": "array", "minItems": 1, "maxItems": 1, "items": {"type": "string", "pattern": _none()}},
-        {"type": "string", "pattern": rf"^(?=[\s\S]*\S)[\s;]*(?:{_NONE}[\s;]*)?$"},
+        {"type": "string", "pattern": rf"^[\s;]*{_NONE}[\s;]*$"},
     ]
 
 

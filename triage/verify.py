@@ -710,7 +710,14 @@ def _plain(value: object) -> str:
 
 
 def add_lines(pack_file: Path, problems: Iterable[PackProblem]) -> None:
-    """Fill in the pack.yaml line of each problem whose location can be found there."""
+    """Fill in the pack.yaml line of each problem whose location can be found there.
+
+    A problem found while reading the YAML already says its line, and such a file may
+    be one that is unsafe to compose (too deep, too large): it is not read again.
+    """
+    problems = list(problems)
+    if any(p.where.startswith("line ") for p in problems):
+        return
     try:
         root = yaml.compose(pack_file.read_bytes(), Loader=yaml.SafeLoader)
     except (OSError, yaml.YAMLError):
