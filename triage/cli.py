@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import triage
+from triage.answerfile import SaveError, check_target, write_record
 from triage.errors import RulePackError, TriageError
+from triage.render import render_json, render_markdown, render_text
 from triage.rulepack import RulePack, load_rulepack
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ASK_FORMATS = ("text", "json", "markdown")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,8 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rules", metavar="PATH", type=Path, help="use another rule pack (a folder with pack.yaml)"
     )
-    parser.set_defaults(run=lambda args: _help(parser))
+    _add_ask_options(parser, suppress=False)
+    parser.set_defaults(run=run_ask)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    ask = commands.add_parser(
+        "ask", help="take the questionnaire in the terminal (the default when no command is given)"
+    )
+    _add_ask_options(ask, suppress=True)
+    ask.set_defaults(run=run_ask)
 
     questions = commands.add_parser("questions", help="list the questions and the answers they accept")
     questions.set_defaults(run=run_questions)
@@ -68,9 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_OK
+def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # `triage --save F` and `triage ask --save F` both work; the subcommand's
+    # options default to SUPPRESS so that they never undo the main parser's.
+    unset = argparse.SUPPRESS
+    parser.add_argument(
+        "--save",
+        metavar="FILE",
+        type=Path,
+        default=unset if suppress else None,
+        help="also save the answers as an answer record (.json, .yaml or .yml)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        default=unset if suppress else False,
+        help="let --save replace an existing file",
+    )
+    parser.add_argument(
+        "--format",
+        choices=ASK_FORMATS,
+        default=unset if suppress else "text",
+        help="how to show the result (default: text)",
+    )
 
 
 def _pack(args: argparse.Namespace) -> RulePack:
@@ -108,3 +139,51 @@ def run_rules_check(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(f"{pack.path}: {pack.info.name} {pack.info.version} is valid (sha256 {pack.info.sha256}).")
     return EXIT_OK
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    """Take the questionnaire in the terminal, then show (and optionally save) the result."""
+    save: Path | None = args.save
+    if save is not None:
+        try:
+            check_target(save, overwrite=args.force)
+        except SaveError as exc:
+            print(f"triage: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if not sys.stdin.isatty():
+        print(
+            "triage: the questionnaire needs a terminal, and standard input is not one.\n"
+            "To evaluate answers from a file or a pipe, use: triage evaluate FILE (or - for standard input).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    pack = _pack(args)
+    from triage import questionnaire  # questionary loads only when it is needed
+
+    screen = sys.stdout if sys.stdout.isatty() else sys.stderr
+    record = questionnaire.run(pack, out=screen)
+    result = triage.evaluate(record, rulepack=pack)
+    status = EXIT_OK
+    if save is not None:
+        # Saved before the result is shown, so nothing answered is lost afterwards.
+        try:
+            write_record(save, record, overwrite=args.force)
+            print(f"Your answers are saved in {save}.", file=screen)
+        except (SaveError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"triage: could not save your answers to {save}: {reason}", file=sys.stderr)
+            status = EXIT_INVALID
+    print(file=screen, flush=True)
+    if args.format == "json":
+        print(render_json(result))
+    elif args.format == "markdown":
+        print(render_markdown(result), end="")
+    else:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        print(
+            render_text(
+                result, width=min(shutil.get_terminal_size((80, 24)).columns, 100), color=color, why="short"
+            ),
+            end="",
+        )
+    return status
