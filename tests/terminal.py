@@ -56,7 +56,9 @@ class _Screen(pyte.Screen):
 class Terminal:
     """One run of `triage ARGS…` in a pseudo-terminal of `rows` x `columns`."""
 
-    def __init__(self, *args: str, cwd: Path, columns: int = 80, rows: int = 24) -> None:
+    def __init__(
+        self, *args: str, cwd: Path, columns: int = 80, rows: int = 24, stdout_to: Path | None = None
+    ) -> None:
         env = {
             **os.environ,
             "NO_COLOR": "1",
@@ -64,14 +66,17 @@ class Terminal:
         }
         env.pop("COLUMNS", None)
         env.pop("LINES", None)
-        command = triage_command()
+        command = [*triage_command(), *args]
+        if stdout_to is not None:
+            # As `triage ARGS > FILE` in a shell: standard output is the file, not the terminal.
+            command = ["/bin/sh", "-c", 'exec "$@" > "$0"', str(stdout_to), *command]
         self.columns = columns
         self.screen = _Screen(columns, rows)
         self._stream = pyte.Stream(self.screen)
         self._raw: list[str] = []
         self.child = pexpect.spawn(
             command[0],
-            [*command[1:], *args],
+            command[1:],
             cwd=str(cwd),
             env=env,
             dimensions=(rows, columns),

@@ -331,3 +331,17 @@ def test_rules_option_uses_another_pack(tmp_path: Path) -> None:
     term.wait_prompt("Does any of these apply to you today?")
     term.send(CTRL_C)
     assert term.finish() == 130
+
+
+def test_result_to_a_file_while_asking_on_the_terminal(pack: RulePack, tmp_path: Path) -> None:
+    """With standard output redirected, the questions stay on the terminal and the file gets the result only."""
+    record = PATHS["fshd"]
+    result_file = tmp_path / "result.json"
+    term = Terminal("--format", "json", cwd=tmp_path, stdout_to=result_file)
+    answer_all(term, pack, record)
+    term.choose(REVIEW, CONFIRM)
+    assert term.finish() == 0
+    text = result_file.read_text(encoding="utf-8")
+    assert json.loads(text) == json.loads(render_json(triage.evaluate(record)))
+    assert "\x1b" not in text
+    assert '"urgency"' not in term.output()

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Symptom triage for facial atrophy: a short questionnaire, and the urgency, "
             "prognosis and care suggestions its rules give. Not a diagnosis: see a doctor."
         ),
+        epilog="With no command, triage asks the questionnaire (as `triage ask` does).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {triage.__version__}")
     parser.add_argument(
@@ -153,7 +154,8 @@ def run_ask(args: argparse.Namespace) -> int:
     if not sys.stdin.isatty():
         print(
             "triage: the questionnaire needs a terminal, and standard input is not one.\n"
-            "To evaluate answers from a file or a pipe, use: triage evaluate FILE (or - for standard input).",
+            "To evaluate answers from a file or a pipe, use `triage evaluate FILE`\n"
+            "(or `triage evaluate -` to read them from standard input).",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import questionary
 from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from prompt_toolkit.keys import Keys
+from prompt_toolkit.output import Output, create_output
 
 from triage.conditions import AnswerValue
 from triage.flow import ReviewItem, check_choices, interview, parse_number, selection_value
@@ -43,10 +44,19 @@ class TerminalPrompter:
     def __init__(self, *, out: TextIO | None = None, width: int | None = None) -> None:
         self.out = out or sys.stdout
         self._width = width
+        # Prompts go where `out` goes: the terminal, even when stdout is a file.
+        self._output: Output = create_output(stdout=self.out)
 
     @property
     def width(self) -> int:
-        return max(self._width or terminal_width(), 30)
+        """Columns to wrap to: the width of the terminal the prompts are shown on."""
+        if self._width is None:
+            try:
+                columns = self._output.get_size().columns
+            except OSError:
+                columns = terminal_width()
+            return max(columns or terminal_width(), 30)
+        return max(self._width, 30)
 
     def ask(self, question: Question, default: AnswerValue | None) -> AnswerValue:
         """Ask one question of the pack and return the normalised answer."""
@@ -60,6 +70,7 @@ class TerminalPrompter:
             choices=choices,
             default=default if isinstance(default, str) else None,
             instruction=self._instruction(question.help, _PICK_ONE),
+            output=self._output,
         )
         return str(_run(prompt))
 
@@ -82,6 +93,7 @@ class TerminalPrompter:
             choices=choices,
             validate=validate,
             instruction=self._instruction(question.help, _PICK_MANY),
+            output=self._output,
         )
         return selection_value(_run(prompt))
 
@@ -94,7 +106,9 @@ class TerminalPrompter:
             return True
 
         message = self._message(question.prompt) + self._instruction(question.help, "") + "\n  >"
-        prompt = questionary.text(message, default="" if default is None else str(default), validate=validate)
+        prompt = questionary.text(
+            message, default="" if default is None else str(default), validate=validate, output=self._output
+        )
         return parse_number(question, str(_run(prompt)))
 
     def review(self, items: Sequence[ReviewItem]) -> str | None:
@@ -113,6 +127,7 @@ class TerminalPrompter:
             "Are these answers right?",
             choices=choices,
             instruction=self._instruction("Choose an answer to change it.", _PICK_ONE),
+            output=self._output,
         )
         chosen = str(_run(prompt))
         return None if chosen == CONFIRM else chosen
