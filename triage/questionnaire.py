@@ -136,7 +136,9 @@ class TerminalPrompter:
         """Print a line (or lines) where the prompts are shown."""
         print(text, file=self.out, flush=True)
 
-    def _choice(self, title: str, value: str, description: str | None, *, checked: bool = False) -> Any:
+    def _choice(
+        self, title: str, value: str, description: str | None, *, checked: bool = False
+    ) -> questionary.Choice:
         # prompt_toolkit cuts long choice lines off rather than wrapping them,
         # so titles and descriptions are wrapped here.
         body = textwrap.wrap(title, width=self.width - _POINTER_WIDTH) or [title]
