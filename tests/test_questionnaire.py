@@ -140,6 +140,9 @@ def test_review_and_change_the_cause(pack: RulePack, tmp_path: Path) -> None:
     answer_all(term, pack, first)
     term.wait_prompt(REVIEW)
     assert "> 0 months" in [line.strip() for line in term.lines]
+    screen = " ".join(" ".join(term.lines).split())
+    for number, question_id in enumerate(first, 1):
+        assert f"Change {number}: {pack.questions[question_id].prompt}" in screen
     term.choose(REVIEW, "Change 2: What is the cause")
     term.wait_prompt(CAUSE)
     pointed = next(line for line in term.lines if "»" in line)
