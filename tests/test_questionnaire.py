@@ -348,3 +348,20 @@ def test_result_to_a_file_while_asking_on_the_terminal(pack: RulePack, tmp_path:
     assert json.loads(text) == json.loads(render_json(triage.evaluate(record)))
     assert "\x1b" not in text
     assert '"urgency"' not in term.output()
+
+
+def test_a_file_that_appears_meanwhile_is_kept(pack: RulePack, tmp_path: Path) -> None:
+    """If the --save file appears while the questions are asked, it is kept; the result is still shown, exit 1."""
+    record = PATHS["fshd"]
+    saved = tmp_path / "answers.json"
+    term = Terminal("--save", str(saved), cwd=tmp_path)
+    answer_all(term, pack, record)
+    term.wait_prompt(REVIEW)
+    saved.write_text("someone else's\n", encoding="utf-8")
+    term.choose(REVIEW, CONFIRM)
+    assert term.finish() == 1
+    out = term.output()
+    assert "already exists; use --force to replace it." in out
+    assert out.endswith(expected_screen(record))
+    assert saved.read_text(encoding="utf-8") == "someone else's\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]

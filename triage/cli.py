@@ -171,9 +171,11 @@ def run_ask(args: argparse.Namespace) -> int:
         try:
             write_record(save, record, overwrite=args.force)
             print(f"Your answers are saved in {save}.", file=screen)
-        except (SaveError, OSError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            print(f"triage: could not save your answers to {save}: {reason}", file=sys.stderr)
+        except SaveError as exc:  # the file appeared while the questions were asked
+            print(f"triage: {exc}", file=sys.stderr)
+            status = EXIT_INVALID
+        except OSError as exc:
+            print(f"triage: could not save your answers to {save}: {exc.strerror or exc}", file=sys.stderr)
             status = EXIT_INVALID
     print(file=screen, flush=True)
     if args.format == "json":
