@@ -209,15 +209,18 @@ def test_none_of_these_cannot_be_combined(pack: RulePack, tmp_path: Path) -> Non
     assert term.finish() == 130
 
 
-@pytest.mark.parametrize(("key", "where"), [(CTRL_C, CAUSE), (CTRL_D, MONTHS)])
+@pytest.mark.parametrize(("key", "where"), [(CTRL_C, CAUSE), (CTRL_D, MONTHS), (CTRL_D, REVIEW)])
 def test_interrupt_exits_130_without_traceback(pack: RulePack, tmp_path: Path, key: str, where: str) -> None:
     """Ctrl-C or Ctrl-D at a prompt: one short line, exit 130, no traceback, nothing saved."""
     saved = tmp_path / "answers.yaml"
     term = Terminal("ask", "--save", str(saved), cwd=tmp_path)
-    answer(term, pack, "red_flags", [])
-    if where == MONTHS:
-        answer(term, pack, "cause", "peripheral_facial_paralysis")
-        answer(term, pack, "severity", "mild")
+    if where == CAUSE:
+        answer(term, pack, "red_flags", [])
+    else:
+        record = dict(PATHS["central-long-standing"])
+        if where == MONTHS:
+            record = {k: record[k] for k in ("red_flags", "cause", "severity")}
+        answer_all(term, pack, record)
     term.wait_prompt(where)
     term.send(key)
     assert term.finish() == 130
