@@ -116,6 +116,8 @@ def test_prompts_show_labels_and_descriptions_uncut(pack: RulePack, tmp_path: Pa
     """Every choice and its description is shown whole at 80 columns, wrapped where needed."""
     term = Terminal(cwd=tmp_path)
     term.wait_prompt(RED_FLAGS)
+    assert term.lines[0].startswith(f"{pack.document.title}: a few questions")
+    assert "Ctrl-C stops at any time." in " ".join(term.lines[:3])
     for question_id in ("red_flags", "cause"):
         question = pack.questions[question_id]
         screen = " ".join(" ".join(term.lines).split())

@@ -116,8 +116,8 @@ class TerminalPrompter:
         self.say("")
         self.say("Your answers:")
         for number, item in enumerate(items, 1):
-            self.say(self._wrap(item.question.prompt, f"  {number}. ", "     "))
-            self.say(self._wrap(item.text, "     > ", "       "))
+            self.say(self.wrap(item.question.prompt, f"  {number}. ", "     "))
+            self.say(self.wrap(item.text, "     > ", "       "))
         choices = [self._choice("These are right: show my result", CONFIRM, None)]
         choices += [
             self._choice(f"Change {n}: {item.question.prompt}", item.question.id, None)
@@ -159,14 +159,15 @@ class TerminalPrompter:
         text = " ".join(t for t in (help_text, keys) if t)
         if not text:
             return ""
-        return "\n" + self._wrap(text, "  ", "  ")
+        return "\n" + self.wrap(text, "  ", "  ")
 
     def _error(self, text: str) -> str:
         # The error line sits in a toolbar that does not wrap.
         lines = textwrap.wrap(text, width=self.width - 1)
         return "\n".join(lines)
 
-    def _wrap(self, text: str, first: str, rest: str) -> str:
+    def wrap(self, text: str, first: str = "", rest: str = "") -> str:
+        """Text wrapped to the terminal's width, with these indents."""
         return "\n".join(textwrap.wrap(text, width=self.width, initial_indent=first, subsequent_indent=rest))
 
 
@@ -188,4 +189,8 @@ def _run(prompt: questionary.Question) -> Any:
 
 def run(pack: RulePack, *, out: TextIO | None = None) -> dict[str, object]:
     """Take the questionnaire in the terminal; return the answers as an answer record."""
-    return interview(pack, TerminalPrompter(out=out)).record()
+    prompter = TerminalPrompter(out=out)
+    prompter.say(
+        prompter.wrap(f"{pack.document.title}: a few questions, then the result. Ctrl-C stops at any time.")
+    )
+    return interview(pack, prompter).record()
