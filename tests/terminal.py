@@ -115,8 +115,12 @@ class Terminal:
         self._raw.append(data)
         self._stream.feed(data)
 
-    def wait(self, ready: object, what: str, timeout: float = TIMEOUT) -> None:
-        """Read output until `ready()` is true; fail showing the screen if it never is."""
+    def wait(self, ready: object, what: str, timeout: float = TIMEOUT, *, settle: bool = False) -> None:
+        """Read output until `ready()` is true; fail showing the screen if it never is.
+
+        With `settle`, go on reading until the program pauses, so that the whole
+        frame being drawn is on the screen before the test looks at it.
+        """
         assert callable(ready)
         deadline = time.monotonic() + timeout
         while not ready():
@@ -124,10 +128,20 @@ class Terminal:
                 screen = "\n".join(self.lines)
                 raise AssertionError(f"never saw {what}; the screen shows:\n{screen}\n---")
             self._pump(0.05)
+        if settle:
+            self._settle()
+
+    def _settle(self, quiet: float = 0.05) -> None:
+        """Read until the program has written nothing for `quiet` seconds (a frame is drawn whole)."""
+        while not self.eof:
+            before = len(self._raw)
+            self._pump(quiet)
+            if len(self._raw) == before:
+                return
 
     def wait_for(self, text: str, timeout: float = TIMEOUT) -> None:
         """Wait until `text` is on the screen, on one line."""
-        self.wait(lambda: any(text in line for line in self.lines), repr(text), timeout)
+        self.wait(lambda: any(text in line for line in self.lines), repr(text), timeout, settle=True)
 
     def active_prompt(self) -> str | None:
         """The question being asked now (with its help, on one line), once it waits for keys.
@@ -151,7 +165,9 @@ class Terminal:
     def wait_prompt(self, prompt: str) -> None:
         """Wait until the question `prompt` is asked (however it is wrapped) and waits for keys."""
         text = " ".join(prompt.split())
-        self.wait(lambda: (self.active_prompt() or "").startswith(text), f"the question {prompt!r}")
+        self.wait(
+            lambda: (self.active_prompt() or "").startswith(text), f"the question {prompt!r}", settle=True
+        )
 
     def finish(self, timeout: float = TIMEOUT) -> int:
         """Wait for the program to end; return its exit status."""

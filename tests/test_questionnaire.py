@@ -150,7 +150,11 @@ def test_review_and_change_the_cause(pack: RulePack, tmp_path: Path) -> None:
     pointed = next(line for line in term.lines if "»" in line)
     assert "After a facial paralysis such as Bell's palsy" in pointed, "the earlier answer is offered"
     term.choose(CAUSE, "Another cause")
-    term.wait(lambda: not (term.active_prompt() or CAUSE).startswith(CAUSE), "the question after the cause")
+    term.wait(
+        lambda: not (term.active_prompt() or CAUSE).startswith(CAUSE),
+        "the question after the cause",
+        settle=True,
+    )
     assert (term.active_prompt() or "").startswith(pack.questions["worsening"].prompt)
     answer(term, pack, "worsening", "yes")
     answer(term, pack, "related_findings", [])
