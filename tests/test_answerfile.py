@@ -96,3 +96,10 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_record(path, {"red_flags": object()}, overwrite=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_file_is_private(tmp_path: Path) -> None:
+    """The saved answers can be read by their owner only."""
+    path = tmp_path / "answers.json"
+    write_record(path, {"red_flags": []}, overwrite=False)
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -1,7 +1,8 @@
 """Writing one answer record to a file (JSON or YAML, by the file's extension).
 
 The file is written whole or not at all: to a temporary file beside it, then
-renamed into place. An existing file is never replaced unless asked to.
+renamed into place. An existing file is never replaced unless asked to. The
+file is readable by its owner only: it holds answers about someone's health.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ def check_target(path: Path, *, overwrite: bool) -> str:
         raise SaveError(f"cannot save answers to {path}: it is a folder.")
     if path.exists() and not overwrite:
         raise SaveError(f"{path} already exists; use --force to replace it.")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise SaveError(f"cannot save answers to {path}: the folder {parent} does not exist.")
+    if not path.parent.is_dir():
+        raise SaveError(f"cannot save answers to {path}: the folder {path.parent} does not exist.")
     return kind
 
 
@@ -50,8 +50,7 @@ def write_record(path: Path, record: Mapping[str, object], *, overwrite: bool) -
     """Write the record to `path` atomically. Raises `SaveError` (or `OSError` on a disk error)."""
     kind = check_target(path, overwrite=overwrite)
     text = dump_record(record, kind)
-    parent = path.parent if str(path.parent) else Path(".")
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
