@@ -11,18 +11,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import triage
+from triage.answerfile import SaveError, check_target, write_record
 from triage.describe import mermaid, show
 from triage.errors import PackProblem, RulePackError, TriageError, UnreadablePack, answers_record
 from triage.fhir import FhirUnavailable, questionnaire_json
+from triage.render import render_json, render_markdown, render_text
 from triage.rulepack import RulePack, default_pack_path, load_rulepack, read_pack
 from triage.verify import add_lines, check_references, run_examples
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ASK_FORMATS = ("text", "json", "markdown")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,13 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
             "Symptom triage for facial atrophy: a short questionnaire, and the urgency, "
             "prognosis and care suggestions its rules give. Not a diagnosis: see a doctor."
         ),
+        epilog="With no command, triage asks the questionnaire (as `triage ask` does).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {triage.__version__}")
     parser.add_argument(
         "--rules", metavar="PATH", type=Path, help="use another rule pack (a folder with pack.yaml)"
     )
-    parser.set_defaults(run=lambda args: _help(parser))
+    _add_ask_options(parser, suppress=False)
+    parser.set_defaults(run=run_ask)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    ask = commands.add_parser(
+        "ask", help="take the questionnaire in the terminal (the default when no command is given)"
+    )
+    _add_ask_options(ask, suppress=True)
+    ask.set_defaults(run=run_ask)
 
     questions = commands.add_parser("questions", help="list the questions and the answers they accept")
     questions.set_defaults(run=run_questions)
@@ -98,9 +110,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_OK
+def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # `triage --save F` and `triage ask --save F` both work; the subcommand's
+    # options default to SUPPRESS so that they never undo the main parser's.
+    unset = argparse.SUPPRESS
+    parser.add_argument(
+        "--save",
+        metavar="FILE",
+        type=Path,
+        default=unset if suppress else None,
+        help="also save the answers as an answer record (.json, .yaml or .yml)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        default=unset if suppress else False,
+        help="let --save replace an existing file",
+    )
+    parser.add_argument(
+        "--format",
+        choices=ASK_FORMATS,
+        default=unset if suppress else "text",
+        help="how to show the result (default: text)",
+    )
 
 
 def _pack(args: argparse.Namespace) -> RulePack:
@@ -255,3 +287,54 @@ def _write(text: str, output: Path | None) -> int:
         return EXIT_USAGE
     print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    """Take the questionnaire in the terminal, then show (and optionally save) the result."""
+    save: Path | None = args.save
+    if save is not None:
+        try:
+            check_target(save, overwrite=args.force)
+        except SaveError as exc:
+            print(f"triage: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if not sys.stdin.isatty():
+        print(
+            "triage: the questionnaire needs a terminal, and standard input is not one.\n"
+            "To evaluate answers from a file or a pipe, use `triage evaluate FILE`\n"
+            "(or `triage evaluate -` to read them from standard input).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    pack = _pack(args)
+    from triage import questionnaire  # questionary loads only when it is needed
+
+    screen = sys.stdout if sys.stdout.isatty() else sys.stderr
+    record = questionnaire.run(pack, out=screen)
+    result = triage.evaluate(record, rulepack=pack)
+    status = EXIT_OK
+    if save is not None:
+        # Saved before the result is shown, so nothing answered is lost afterwards.
+        try:
+            write_record(save, record, overwrite=args.force)
+            print(f"Your answers are saved in {save}.", file=screen)
+        except SaveError as exc:  # the file appeared while the questions were asked
+            print(f"triage: {exc}", file=sys.stderr)
+            status = EXIT_INVALID
+        except OSError as exc:
+            print(f"triage: could not save your answers to {save}: {exc.strerror or exc}", file=sys.stderr)
+            status = EXIT_INVALID
+    print(file=screen, flush=True)
+    if args.format == "json":
+        print(render_json(result))
+    elif args.format == "markdown":
+        print(render_markdown(result), end="")
+    else:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        print(
+            render_text(
+                result, width=min(shutil.get_terminal_size((80, 24)).columns, 100), color=color, why="short"
+            ),
+            end="",
+        )
+    return status

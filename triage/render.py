@@ -8,6 +8,8 @@ why; and the disclaimer last, always.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
+from typing import Literal
 
 from triage.models import ArticleCitation, Citation, Result
 
@@ -28,8 +30,15 @@ def render_json(result: Result) -> str:
     return result.model_dump_json(indent=2)
 
 
-def render_text(result: Result, *, width: int = 80, color: bool = False) -> str:
-    """The result for a terminal, wrapped to `width` columns (never cut off)."""
+def render_text(
+    result: Result, *, width: int = 80, color: bool = False, why: Literal["full", "short"] = "full"
+) -> str:
+    """The result for a terminal, wrapped to `width` columns (never cut off).
+
+    `color` adds ANSI colours to the urgency banner, which is unmistakable
+    without them too. `why="short"` explains only the urgency and the outlook;
+    `"full"` also says why each suggestion was given.
+    """
     width = max(width, 20)
     out: list[str] = []
 
@@ -78,7 +87,10 @@ def render_text(result: Result, *, width: int = 80, color: bool = False) -> str:
 
     out.append("")
     para("Why:")
+    suggested = {s.id for s in result.suggestions}
     for item in result.explanation:
+        if why == "short" and item.rule in suggested:
+            continue
         para(f"{item.rule}: {item.text}", "    ", "  - ")
 
     out.append("")
@@ -86,8 +98,9 @@ def render_text(result: Result, *, width: int = 80, color: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def _sources(para: object, citations: tuple[Citation, ...], indent: str = "") -> None:
-    assert callable(para)
+def _sources(
+    para: Callable[[str, str, str], None], citations: tuple[Citation, ...], indent: str = ""
+) -> None:
     for citation in citations:
         para(f"Source: {citation_text(citation)}", indent + "  ", indent)
 

@@ -1,0 +1,376 @@
+"""The questionnaire as a person uses it: the real `triage` command in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+from terminal import BACKSPACE, CTRL_C, CTRL_D, ENTER, Terminal, plain, triage_command
+
+import triage
+from triage.render import render_json, render_text
+from triage.rulepack import RulePack
+
+REVIEW = "Are these answers right?"
+CONFIRM = "These are right: show my result"
+RED_FLAGS, CAUSE = "Do any of these apply to you right now?", "What is the cause of your facial atrophy?"
+MONTHS = "How many months ago did the facial paralysis begin?"
+
+# One path per branch of the questionnaire, from the red-flag screen to the result.
+PATHS: dict[str, dict[str, object]] = {
+    "emergency": {"red_flags": ["stroke_signs"]},
+    "urgent-sudden-onset": {"red_flags": ["sudden_onset"]},
+    "both-red-flags": {"red_flags": ["stroke_signs", "sudden_onset"]},
+    "peripheral-recent-untreated": {
+        "red_flags": [],
+        "cause": "peripheral_facial_paralysis",
+        "severity": "mild",
+        "months_since_paralysis": 0,
+        "treated_early": "no",
+    },
+    "central-long-standing": {
+        "red_flags": [],
+        "cause": "central_facial_paralysis",
+        "severity": "moderate",
+        "months_since_paralysis": 7,
+        "treated_early": "yes",
+    },
+    "fshd": {"red_flags": [], "cause": "fshd", "severity": "severe"},
+    "opmd": {"red_flags": [], "cause": "opmd", "severity": "mild"},
+    "other-with-findings": {
+        "red_flags": [],
+        "cause": "other",
+        "severity": "moderate",
+        "worsening": "no",
+        "related_findings": ["shoulder_arm_weakness", "family_history"],
+    },
+    "unknown-not-sure": {
+        "red_flags": [],
+        "cause": "unknown",
+        "severity": "severe",
+        "worsening": "not_sure",
+        "related_findings": [],
+    },
+}
+
+
+def answer(term: Terminal, pack: RulePack, question_id: str, value: object) -> None:
+    """Answer one question at the terminal, choosing by the labels a person reads."""
+    question = pack.questions[question_id]
+    labels = {o.id: o.label for o in question.options}
+    if question.type == "multi":
+        assert isinstance(value, list)
+        term.tick(question.prompt, [labels[v] for v in value] or [str(question.none_label)])
+    elif question.type == "number":
+        term.type_line(question.prompt, str(value))
+    else:
+        term.choose(question.prompt, labels[str(value)])
+
+
+def answer_all(term: Terminal, pack: RulePack, record: Mapping[str, object]) -> None:
+    for question_id, value in record.items():
+        answer(term, pack, question_id, value)
+
+
+def expected_screen(record: Mapping[str, object], width: int = 80) -> str:
+    return plain(render_text(triage.evaluate(record), width=width, why="short"))
+
+
+def assert_result_shown(term: Terminal, record: Mapping[str, object]) -> str:
+    """The run ends with exactly the result of `record`, no line over 80 columns; returns the output."""
+    assert term.finish() == 0
+    out = term.output()
+    expected = expected_screen(record, term.columns)
+    assert out.endswith(expected), f"the result screen differs:\n{out[-len(expected) :]}"
+    assert max(len(line) for line in out[-len(expected) :].splitlines()) <= term.columns
+    assert "Traceback" not in out
+    return out
+
+
+@pytest.mark.parametrize("name", list(PATHS))
+def test_each_path_to_its_result(pack: RulePack, tmp_path: Path, name: str) -> None:
+    """Answering a path's questions shows that path's result; a red flag skips the review."""
+    record = PATHS[name]
+    term = Terminal(cwd=tmp_path)
+    answer_all(term, pack, record)
+    if record["red_flags"]:
+        out = assert_result_shown(term, record)
+        assert REVIEW not in out
+        assert "What is the cause" not in out
+    else:
+        term.choose(REVIEW, CONFIRM)
+        out = assert_result_shown(term, record)
+    banner = out[-len(expected_screen(record)) :].splitlines()
+    urgency = triage.evaluate(record).urgency
+    if urgency in ("emergency", "urgent"):
+        assert banner[0] == "!" * 80
+        assert banner[1].startswith("!! ")
+
+
+def test_prompts_show_labels_and_descriptions_uncut(pack: RulePack, tmp_path: Path) -> None:
+    """Every choice and its description is shown whole at 80 columns, wrapped where needed."""
+    term = Terminal(cwd=tmp_path)
+    term.wait_prompt(RED_FLAGS)
+    assert term.lines[0].startswith(f"{pack.document.title}: a few questions")
+    assert "Ctrl-C stops at any time." in " ".join(term.lines[:3])
+    for question_id in ("red_flags", "cause"):
+        question = pack.questions[question_id]
+        screen = " ".join(" ".join(term.lines).split())
+        for option in question.options:
+            assert option.label in screen
+        first = question.options[0].description
+        assert " ".join(first.split()) in screen, "the pointed choice's description is shown in full"
+        if question_id == "red_flags":
+            assert str(question.none_label) in screen
+            term.tick(question.prompt, [str(question.none_label)])
+            term.wait_prompt(CAUSE)
+    assert all(len(line) <= 80 for line in term.lines)
+    term.send(CTRL_C)
+    assert term.finish() == 130
+
+
+def test_review_and_change_the_cause(pack: RulePack, tmp_path: Path) -> None:
+    """Changing the cause in the review asks only the new cause's questions and drops the old ones."""
+    first = PATHS["peripheral-recent-untreated"]
+    saved = tmp_path / "answers.json"
+    term = Terminal("--save", str(saved), cwd=tmp_path)
+    answer_all(term, pack, first)
+    term.wait_prompt(REVIEW)
+    assert "> 0 months" in [line.strip() for line in term.lines]
+    screen = " ".join(" ".join(term.lines).split())
+    for number, question_id in enumerate(first, 1):
+        assert f"Change {number}: {pack.questions[question_id].prompt}" in screen
+    term.choose(REVIEW, "Change 2: What is the cause")
+    term.wait_prompt(CAUSE)
+    pointed = next(line for line in term.lines if "»" in line)
+    assert "After a facial paralysis such as Bell's palsy" in pointed, "the earlier answer is offered"
+    term.choose(CAUSE, "Another cause")
+    term.wait(
+        lambda: not (term.active_prompt() or CAUSE).startswith(CAUSE),
+        "the question after the cause",
+        settle=True,
+    )
+    assert (term.active_prompt() or "").startswith(pack.questions["worsening"].prompt)
+    answer(term, pack, "worsening", "yes")
+    answer(term, pack, "related_findings", [])
+    term.wait_prompt(REVIEW)
+    review = "\n".join(term.lines)
+    assert "> Another cause" in review
+    assert MONTHS not in review
+    assert "treated by a doctor" not in review
+    assert "> Mild" in review, "the severity is kept"
+    term.choose(REVIEW, CONFIRM)
+    expected = {
+        "red_flags": [],
+        "cause": "other",
+        "severity": "mild",
+        "worsening": "yes",
+        "related_findings": [],
+    }
+    assert_result_shown(term, expected)
+    assert json.loads(saved.read_text(encoding="utf-8")) == expected
+
+
+def test_a_red_flag_chosen_in_review_shows_the_result_at_once(pack: RulePack, tmp_path: Path) -> None:
+    """Adding a red flag in the review ends the questionnaire with the emergency result."""
+    term = Terminal(cwd=tmp_path)
+    answer_all(term, pack, PATHS["fshd"])
+    term.choose(REVIEW, "Change 1: Do any of these apply")
+    term.wait_prompt(RED_FLAGS)
+    term.tick(RED_FLAGS, ["None of these", "Signs of a stroke"])  # untick none, tick a stroke
+    assert_result_shown(term, {"red_flags": ["stroke_signs"]})
+
+
+def test_invalid_number_then_valid(pack: RulePack, tmp_path: Path) -> None:
+    """A wrong number is refused in place with what is allowed; a right one goes on."""
+    term = Terminal(cwd=tmp_path)
+    record = PATHS["central-long-standing"]
+    for question_id in ("red_flags", "cause", "severity"):
+        answer(term, pack, question_id, record[question_id])
+    term.type_line(MONTHS, "2.5")
+    term.wait_for("Not a whole number. Type a whole number of months, from 0 to 1200.")
+    term.send(BACKSPACE * 3 + "1500" + ENTER)
+    term.wait_for("Too large. Type a whole number of months, from 0 to 1200.")
+    term.send(BACKSPACE * 4 + "7" + ENTER)
+    answer(term, pack, "treated_early", "yes")
+    term.choose(REVIEW, CONFIRM)
+    assert_result_shown(term, record)
+
+
+def test_none_of_these_cannot_be_combined(pack: RulePack, tmp_path: Path) -> None:
+    """Ticking "None of these" with a red flag, or nothing at all, is refused with a reason."""
+    term = Terminal(cwd=tmp_path)
+    term.wait_prompt(RED_FLAGS)
+    term.send(ENTER)
+    term.wait_for('Choose at least one, or "None of these".')
+    term.tick(RED_FLAGS, ["Sudden facial weakness", "None of these"])
+    term.wait_for('"None of these" cannot be combined with other choices.')
+    assert (term.active_prompt() or "").startswith(RED_FLAGS)
+    term.send(CTRL_C)
+    assert term.finish() == 130
+
+
+@pytest.mark.parametrize(("key", "where"), [(CTRL_C, CAUSE), (CTRL_D, MONTHS), (CTRL_D, REVIEW)])
+def test_interrupt_exits_130_without_traceback(pack: RulePack, tmp_path: Path, key: str, where: str) -> None:
+    """Ctrl-C or Ctrl-D at a prompt: one short line, exit 130, no traceback, nothing saved."""
+    saved = tmp_path / "answers.yaml"
+    term = Terminal("ask", "--save", str(saved), cwd=tmp_path)
+    if where == CAUSE:
+        answer(term, pack, "red_flags", [])
+    else:
+        record = dict(PATHS["central-long-standing"])
+        if where == MONTHS:
+            record = {k: record[k] for k in ("red_flags", "cause", "severity")}
+        answer_all(term, pack, record)
+    term.wait_prompt(where)
+    term.send(key)
+    assert term.finish() == 130
+    out = term.output()
+    assert "Traceback" not in out
+    assert out.rstrip().endswith("triage: interrupted.")
+    assert not saved.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_a_terminal_points_to_evaluate(tmp_path: Path) -> None:
+    """With no terminal on standard input, a clear message names `triage evaluate`; exit 2."""
+    done = subprocess.run(
+        [*triage_command()],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "needs a terminal" in done.stderr
+    assert "triage evaluate" in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("name", ["answers.yaml", "answers.json"])
+def test_saved_answers_evaluate_to_the_same_result(pack: RulePack, tmp_path: Path, name: str) -> None:
+    """`--save` writes an answer record that evaluates to the urgency, prognosis and suggestions shown."""
+    record = PATHS["central-long-standing"]
+    saved = tmp_path / name
+    term = Terminal("--save", name, cwd=tmp_path)
+    answer_all(term, pack, record)
+    term.choose(REVIEW, CONFIRM)
+    out = assert_result_shown(term, record)
+    assert f"Your answers are saved in {name}." in out
+    text = saved.read_text(encoding="utf-8")
+    loaded = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    assert loaded == record
+    shown, again = triage.evaluate(record), triage.evaluate(loaded)
+    assert again.urgency == shown.urgency
+    assert again.prognosis == shown.prognosis
+    assert again.suggestions == shown.suggestions
+    assert out.endswith(plain(render_text(again, width=80, why="short")))
+
+
+def test_save_refuses_to_overwrite_before_asking(tmp_path: Path) -> None:
+    """An existing --save file stops the run before any question, and is kept."""
+    saved = tmp_path / "answers.json"
+    saved.write_text('{"red_flags": []}\n', encoding="utf-8")
+    term = Terminal("--save", str(saved), cwd=tmp_path)
+    assert term.finish() == 2
+    assert "already exists; use --force to replace it." in term.output()
+    assert RED_FLAGS not in term.output()
+    assert saved.read_text(encoding="utf-8") == '{"red_flags": []}\n'
+
+
+def test_save_with_force_replaces(pack: RulePack, tmp_path: Path) -> None:
+    """With --force the existing file is replaced by the new answers."""
+    saved = tmp_path / "answers.yml"
+    saved.write_text("old: file\n", encoding="utf-8")
+    term = Terminal("ask", "--save", str(saved), "--force", cwd=tmp_path)
+    answer_all(term, pack, PATHS["emergency"])
+    assert_result_shown(term, PATHS["emergency"])
+    assert yaml.safe_load(saved.read_text(encoding="utf-8")) == PATHS["emergency"]
+
+
+def test_format_json_prints_the_result_as_json(pack: RulePack, tmp_path: Path) -> None:
+    """--format json prints the result model as JSON after the questions."""
+    record = PATHS["opmd"]
+    term = Terminal("--format", "json", cwd=tmp_path)
+    answer_all(term, pack, record)
+    term.choose(REVIEW, CONFIRM)
+    assert term.finish() == 0
+    out = term.output()
+    expected = render_json(triage.evaluate(record))
+    assert out.rstrip().endswith(expected)
+    start = out.rindex(expected)
+    assert json.loads(out[start:]) == json.loads(expected)
+
+
+def test_format_markdown(pack: RulePack, tmp_path: Path) -> None:
+    """--format markdown prints the result as Markdown, the disclaimer last."""
+    term = Terminal("ask", "--format", "markdown", cwd=tmp_path)
+    answer_all(term, pack, PATHS["urgent-sudden-onset"])
+    assert term.finish() == 0
+    out = term.output().rstrip()
+    result = triage.evaluate(PATHS["urgent-sudden-onset"])
+    assert f"## {result.urgency_advice.label}" in out
+    assert out.endswith(f"> **Important:** {result.disclaimer}")
+
+
+def test_narrow_terminal_wraps_without_cutting(pack: RulePack, tmp_path: Path) -> None:
+    """At 40 columns every prompt and result line fits, and the result is wrapped, not cut."""
+    term = Terminal(cwd=tmp_path, columns=40)
+    term.wait_prompt(RED_FLAGS)
+    screen = " ".join(" ".join(term.lines).split())
+    assert "confusion, or a sudden severe headache." in screen
+    answer_all(term, pack, PATHS["emergency"])
+    assert_result_shown(term, PATHS["emergency"])
+
+
+def test_rules_option_uses_another_pack(tmp_path: Path) -> None:
+    """--rules PATH asks the questions of that pack."""
+    source = Path(triage.load_rulepack().path).parent
+    pack_dir = tmp_path / "pack"
+    shutil.copytree(source, pack_dir)
+    pack_file = pack_dir / "pack.yaml"
+    pack_file.write_text(
+        pack_file.read_text(encoding="utf-8").replace(RED_FLAGS, "Does any of these apply to you today?"),
+        encoding="utf-8",
+    )
+    term = Terminal("--rules", str(pack_dir), cwd=tmp_path)
+    term.wait_prompt("Does any of these apply to you today?")
+    term.send(CTRL_C)
+    assert term.finish() == 130
+
+
+def test_result_to_a_file_while_asking_on_the_terminal(pack: RulePack, tmp_path: Path) -> None:
+    """With standard output redirected, the questions stay on the terminal and the file gets the result only."""
+    record = PATHS["fshd"]
+    result_file = tmp_path / "result.json"
+    term = Terminal("--format", "json", cwd=tmp_path, stdout_to=result_file)
+    answer_all(term, pack, record)
+    term.choose(REVIEW, CONFIRM)
+    assert term.finish() == 0
+    text = result_file.read_text(encoding="utf-8")
+    assert json.loads(text) == json.loads(render_json(triage.evaluate(record)))
+    assert "\x1b" not in text
+    assert '"urgency"' not in term.output()
+
+
+def test_a_file_that_appears_meanwhile_is_kept(pack: RulePack, tmp_path: Path) -> None:
+    """If the --save file appears while the questions are asked, it is kept; the result is still shown, exit 1."""
+    record = PATHS["fshd"]
+    saved = tmp_path / "answers.json"
+    term = Terminal("--save", str(saved), cwd=tmp_path)
+    answer_all(term, pack, record)
+    term.wait_prompt(REVIEW)
+    saved.write_text("someone else's\n", encoding="utf-8")
+    term.choose(REVIEW, CONFIRM)
+    assert term.finish() == 1
+    out = term.output()
+    assert "already exists; use --force to replace it." in out
+    assert out.endswith(expected_screen(record))
+    assert saved.read_text(encoding="utf-8") == "someone else's\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]
