@@ -186,7 +186,10 @@ def test_csv_output_has_one_row_per_record(mixed: Path) -> None:
     assert rows[2]["source"] == "mixed.jsonl:3"
 
 
-@pytest.mark.parametrize(("fmt", "marks"), [("text", ["mixed.jsonl:1", "IMPORTANT:"]), ("markdown", ["# mixed.jsonl:1", "### Why"])])
+@pytest.mark.parametrize(
+    ("fmt", "marks"),
+    [("text", ["mixed.jsonl:1", "IMPORTANT:"]), ("markdown", ["# mixed.jsonl:1", "### Why"])],
+)
 def test_text_and_markdown_name_each_record(mixed: Path, fmt: str, marks: list[str]) -> None:
     """Text and Markdown output show every record under its source, errors in words."""
     out = triage(mixed.name, "--format", fmt, cwd=mixed.parent).stdout.decode()
@@ -213,13 +216,25 @@ def test_summary_goes_to_stderr(mixed: Path) -> None:
 
 
 BAD_FILES: list[tuple[str, bytes, str]] = [
-    ("bytes.jsonl", orjson.dumps(FSHD) + b'\n{"id": "caf\xe9"}\n', "bytes.jsonl:2: column 12: byte 0xe9 is not UTF-8"),
+    (
+        "bytes.jsonl",
+        orjson.dumps(FSHD) + b'\n{"id": "caf\xe9"}\n',
+        "bytes.jsonl:2: column 12: byte 0xe9 is not UTF-8",
+    ),
     ("bytes.json", b'{"id": "caf\xe9"}', "bytes.json:1: column 12: byte 0xe9 is not UTF-8"),
     ("malformed.json", b'{\n  "red_flags": [],\n  "cause": fshd\n}', "malformed.json: line 3, column"),
-    ("malformed.jsonl", orjson.dumps(FSHD) + b'\n{"red_flags": [}\n', "malformed.jsonl:2: column 16: not valid JSON"),
+    (
+        "malformed.jsonl",
+        orjson.dumps(FSHD) + b'\n{"red_flags": [}\n',
+        "malformed.jsonl:2: column 16: not valid JSON",
+    ),
     ("malformed.yaml", b"red_flags: []\ncause: [fshd\n", "malformed.yaml: line 3, column 1: not valid YAML"),
     ("open.csv", b'id,red_flags\n"x,none\n', "open.csv:2: a quoted cell"),
-    ("ragged.csv", b"id,red_flags,cause,severity\nx,none,fshd,mild,extra\n", "ragged.csv:2: this row has 5 cells but the header row has 4"),
+    (
+        "ragged.csv",
+        b"id,red_flags,cause,severity\nx,none,fshd,mild,extra\n",
+        "ragged.csv:2: this row has 5 cells but the header row has 4",
+    ),
     ("empty.json", b"", "empty.json: the file is empty"),
     ("empty.jsonl", b"\n\n", "empty.jsonl: the file is empty"),
     ("empty.csv", b"", "empty.csv: the file is empty"),
@@ -231,7 +246,9 @@ BAD_FILES: list[tuple[str, bytes, str]] = [
 
 
 @pytest.mark.parametrize(("name", "content", "message"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
-def test_bad_file_gives_an_error_entry_and_others_go_on(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+def test_bad_file_gives_an_error_entry_and_others_go_on(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
     """Each kind of bad file gives an error entry naming where, and the next file is still evaluated."""
     (tmp_path / name).write_bytes(content)
     write_jsonl(tmp_path / "good.jsonl", [FSHD])
@@ -359,8 +376,17 @@ def test_default_format_follows_the_output_name(tmp_path: Path) -> None:
 
 
 def _many(count: int) -> list[dict[str, object]]:
-    variants: list[dict[str, object]] = [FSHD, PARALYSIS, BAD, {"red_flags": ["sudden_onset"]}, {"cause": "x"}]
-    return [{"id": f"r{n}\u00e9", **variants[n % len(variants)], "months_since_paralysis": n % 50} for n in range(count)]
+    variants: list[dict[str, object]] = [
+        FSHD,
+        PARALYSIS,
+        BAD,
+        {"red_flags": ["sudden_onset"]},
+        {"cause": "x"},
+    ]
+    return [
+        {"id": f"r{n}\u00e9", **variants[n % len(variants)], "months_since_paralysis": n % 50}
+        for n in range(count)
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])

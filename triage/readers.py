@@ -192,6 +192,7 @@ def _json_message(name: str, exc: json.JSONDecodeError, data: bytes) -> str:
 
 def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
     """Why one JSON Lines line could not be parsed, or None for a blank line (skipped)."""
+    line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
     try:
