@@ -313,7 +313,7 @@ def test_pieces_of_a_file_join_up(tmp_path: Path, pack: triage.RulePack) -> None
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
     writer = make_writer("jsonl", pack)
-    pieces = _split(file, 7)
+    pieces = _split(file, [file.size * k // 7 for k in range(1, 7)])
     assert len(pieces) == 7
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     with whole.open("wb") as out:

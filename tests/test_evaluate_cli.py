@@ -400,10 +400,12 @@ def test_jobs_output_is_identical_to_one_process(tmp_path: Path, fmt: str) -> No
         for n, r in enumerate(records):
             # quoted cells with line breaks in them must not be cut apart
             writer.writerow([f"line\nbreak {n}" if n % 7 == 0 else r["id"], "none", "fshd", "mild", ""])
-    one = triage("a.jsonl", "b.csv", "--format", fmt, cwd=tmp_path)
-    two = triage("a.jsonl", "b.csv", "--format", fmt, "--jobs", "2", cwd=tmp_path)
-    assert one.returncode == two.returncode == 1
-    assert one.stdout == two.stdout
-    assert one.stderr == two.stderr
+    for inputs in (["a.jsonl", "b.csv"], ["b.csv"]):
+        one = triage(*inputs, "--format", fmt, cwd=tmp_path)
+        for jobs in ("2", "3"):
+            more = triage(*inputs, "--format", fmt, "--jobs", jobs, cwd=tmp_path)
+            assert one.returncode == more.returncode
+            assert one.stdout == more.stdout
+            assert one.stderr == more.stderr
     if fmt == "jsonl":
-        assert len(jsonl(one.stdout)) == 2 * len(records)
+        assert len(jsonl(triage("a.jsonl", "b.csv", "--jobs", "2", cwd=tmp_path).stdout)) == 2 * len(records)

@@ -15,12 +15,13 @@ import contextlib
 import multiprocessing
 import operator
 import os
+import re
 import signal
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice, repeat
 from typing import BinaryIO
@@ -44,21 +45,21 @@ from triage.readers import (
     read_yaml,
 )
 from triage.rulepack import RulePack
-from triage.writers import Sink, Writer
+from triage.writers import Sink, Writer, write_all
 
-FLUSH_EVERY = 16
-"""Blocks of entries gathered before one write."""
+PROGRESS_LINES = 1 << 16
+"""JSON Lines between two looks at the clock for the progress bar."""
 ITEMS_FLUSH = 4096
 """Single entries gathered before one write."""
-CHUNK_LINES = 128
+CHUNK_LINES = 256
 """JSON Lines read and evaluated as one block."""
-PIECE_BYTES = 8 << 20
-"""With several jobs, files are cut into pieces of about this size (or smaller, to keep every job busy)."""
 _BOM = b"\xef\xbb\xbf"
 _POP_ID = operator.methodcaller("pop", "id", None)
 _PLAIN_IDS = frozenset({str, type(None)})
 _DATA = operator.attrgetter("data")
 _NOT_PARSED = object()
+_ID_PREFIXES = (b'{"id":"', b'{"id": "')
+_NOT_PLAIN = re.compile(rb"[\x00-\x1f\x7f\\]")
 
 
 @dataclass
@@ -151,6 +152,7 @@ class Batch:
         self.progress = progress
         self.done_bytes = 0
         self._memo: dict[Hashable, _Seen] = {}
+        self._known: dict[bytes, _Seen] = {}
         self._prepared: dict[Hashable, bytes] = {}
         self._counts: Counter[_Seen] = Counter()
         self._buffer: list[bytes] = []
@@ -241,7 +243,7 @@ class Batch:
         records = 0
         fast = self.writer.splices_json
         while chunk := list(islice(lines, CHUNK_LINES)):
-            if len(self._memo) >= MEMO_LIMIT:
+            if len(self._memo) + len(self._known) >= MEMO_LIMIT:
                 self._fold()
             if not (fast and self._jsonl_block(chunk, name, number)):
                 records -= self.summary.records
@@ -250,14 +252,23 @@ class Batch:
             else:
                 records += len(chunk)
             number += len(chunk)
-            if len(self._buffer) >= FLUSH_EVERY:
-                self._flush()
-                if self.progress is not None and piece.file.path != STDIN:
-                    self.progress.update(self.done_bytes + stream.tell() - piece.start, self.summary.records)
+            # A block is written as it is (no copy into a buffer): the output is opened unbuffered.
+            self._flush()
+            if (
+                self.progress is not None
+                and number % PROGRESS_LINES < CHUNK_LINES
+                and piece.file.path != STDIN
+            ):
+                self.progress.update(self.done_bytes + stream.tell() - piece.start, self.summary.records)
         if records == 0 and piece.start == 0 and piece.lines is None:
             self._unreadable(name, Unreadable(f"{name}: the file is empty; there are no records.", True))
 
     def _jsonl_block(self, chunk: list[bytes], name: str, first: int) -> bool:
+        prefix = chunk[0][:8]
+        if prefix.startswith(_ID_PREFIXES) and self._jsonl_known(
+            chunk, name, first, prefix.startswith(_ID_PREFIXES[0])
+        ):
+            return True
         loads, dumps = orjson.loads, orjson.dumps
         try:
             records = list(map(loads, chunk))
@@ -293,6 +304,69 @@ class Batch:
         )
         self._buffer.append(b"".join(list(chain.from_iterable(parts))))
         return True
+
+    def _jsonl_known(self, chunk: list[bytes], name: str, first: int, tight: bool) -> bool:
+        """Lines that begin with a plain text id: look the rest of the line up, unparsed, once it is known.
+
+        A line `{"id":"<plain id>"<rest>` whose rest was seen before (and parsed
+        then, see `_learn`) is the same record under another id: the id is a
+        complete JSON string (plain: ASCII, no quote, backslash or control
+        character), so the line is valid JSON exactly when the earlier one was,
+        and the id's JSON is its text as written. Lines of any other shape go to
+        the parsing paths.
+        """
+        prefix = _ID_PREFIXES[0] if tight else _ID_PREFIXES[1]
+        if not all(map(bytes.startswith, chunk, repeat(prefix))):
+            return False
+        start = len(prefix)
+        ends = list(map(bytes.find, chunk, repeat(b'"'), repeat(start)))
+        if -1 in ends:
+            return False
+        cuts = list(map(operator.add, ends, repeat(1)))
+        tokens = list(map(bytes.__getitem__, chunk, map(slice, repeat(start - 1), cuts)))
+        joined = b"".join(tokens)
+        if not joined.isascii() or _NOT_PLAIN.search(joined) is not None:
+            return False
+        rests = list(map(bytes.__getitem__, chunk, map(slice, cuts, repeat(None))))
+        known = self._known
+        looked_up = list(map(known.get, rests))
+        seen: list[_Seen] = looked_up  # type: ignore[assignment] # every None is filled in below
+        if not all(looked_up):
+            for index, found in enumerate(looked_up):
+                if found is None:
+                    learnt = self._learn(chunk[index], tokens[index], rests[index])
+                    if learnt is None:
+                        return False
+                    seen[index] = learnt
+        self._counts.update(seen)
+        self.summary.records += len(chunk)
+        head = self.writer.sep + b'{"id":'
+        middle = b',"source":' + orjson.dumps(f"{name}:")[:-1]
+        count = len(chunk)
+        parts = zip(
+            repeat(head),
+            tokens,
+            repeat(middle),
+            map(b"%d".__mod__, range(first, first + count)),
+            map(_DATA, seen),
+        )
+        self._buffer.append(b"".join(list(chain.from_iterable(parts))))
+        return True
+
+    def _learn(self, line: bytes, token: bytes, rest: bytes) -> _Seen | None:
+        """Parse a line of `_jsonl_known`'s shape, remembering its rest when safe; None if not that shape."""
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None
+        if type(record) is not dict or orjson.dumps(record.pop("id", None)) != token:
+            return None
+        key = orjson.dumps(record)
+        seen = self._memo.get(key) or self._seen(key, record)
+        # With no escape and no "id" in the rest, no later key of it can be another id.
+        if b"\\" not in rest and b'"id"' not in rest:
+            self._known[rest] = seen
+        return seen
 
     def _jsonl_lines(self, chunk: list[bytes], name: str, first: int) -> None:
         loads = orjson.loads
@@ -371,6 +445,7 @@ class Batch:
         self._counts.clear()
         if forget:
             self._memo.clear()
+            self._known.clear()
             self._prepared.clear()
 
     def _records(self, pending: int) -> int:
@@ -394,44 +469,40 @@ class Batch:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        data = b"".join(self._buffer)
+        data = self._buffer[0] if len(self._buffer) == 1 else b"".join(self._buffer)
         self._buffer.clear()
         if self._sink is not None:
             self._sink.write(data)
         elif self._out is not None:
-            self._out.write(data)
+            write_all(self._out, data)
 
 
 # -- several processes ------------------------------------------------------------------------------
 
 
 def plan(files: Sequence[InputFile], jobs: int) -> list[list[Piece]]:
-    """Cut the input into units of work: large JSON Lines and CSV files into pieces at line ends.
+    """Cut the input into `jobs` shares of about equal size, in input order.
 
-    Pieces are grouped into units of about `PIECE_BYTES`, in input order.
+    Large JSON Lines and CSV files are cut at line (row) ends where a share
+    ends; other files stay whole. Empty shares are left out.
     """
     total = sum(f.size for f in files)
-    target = max(min(PIECE_BYTES, total // (jobs * 4) + 1), 1 << 16)
-    units: list[list[Piece]] = []
-    unit: list[Piece] = []
-    unit_bytes = 0
+    bounds = [total * k // jobs for k in range(1, jobs)]
+    shares: list[list[Piece]] = [[] for _ in range(jobs)]
+    offset = 0
     for file in files:
-        pieces = [Piece(file)]
-        if file.path != STDIN and file.format in ("jsonl", "csv") and file.size > 2 * target:
-            pieces = _split(file, -(-file.size // target))
+        inside = [b - offset for b in bounds if offset < b < offset + file.size]
+        splittable = file.path != STDIN and file.format in ("jsonl", "csv")
+        pieces = _split(file, inside) if inside and splittable else [Piece(file)]
         for piece in pieces:
-            unit.append(piece)
-            unit_bytes += file.size if piece.lines is None and piece.start == 0 else target
-            if unit_bytes >= target:
-                units.append(unit)
-                unit, unit_bytes = [], 0
-    if unit:
-        units.append(unit)
-    return units
+            position = offset + piece.start
+            shares[sum(1 for b in bounds if b <= position)].append(piece)
+        offset += file.size
+    return [share for share in shares if share]
 
 
-def _split(file: InputFile, parts: int) -> list[Piece]:
-    """Cut a JSON Lines or CSV file into about `parts` pieces, each starting at a line (or row) start."""
+def _split(file: InputFile, targets: list[int]) -> list[Piece]:
+    """Cut a JSON Lines or CSV file at the first line (or row) end after each byte offset in `targets`."""
     is_csv = file.format == "csv"
     header: CsvHeader | None = None
     if is_csv:
@@ -440,7 +511,7 @@ def _split(file: InputFile, parts: int) -> list[Piece]:
         if isinstance(read, Unreadable):
             return [Piece(file)]
         header = read
-    targets = [file.size * k // parts for k in range(1, parts)]
+    targets = sorted(targets)
     bounds: list[tuple[int, int]] = [(0, 1)]
     offset = lines = quotes = 0
     index = 0
@@ -487,41 +558,42 @@ def _work(task: tuple[list[Piece], str]) -> Summary:
     if _worker_batch is None:
         assert _worker is not None
         _worker_batch = Batch(*_worker)
-    with open(part, "wb", buffering=1 << 20) as out:
+    with open(part, "wb", buffering=0) as out:
         return _worker_batch.run(pieces, out)
 
 
 def run_parallel(
     pack: RulePack,
     writer: Writer,
-    units: list[list[Piece]],
+    shares: list[list[Piece]],
     sink: Sink,
-    jobs: int,
     progress: Progress | None = None,
-    on_unit: Callable[[int], None] | None = None,
+    scratch: str | None = None,
 ) -> Summary:
-    """Evaluate units in `jobs` worker processes; join their output into `sink` in input order."""
+    """Evaluate the first share here and the others in worker processes; join the output in order.
+
+    Workers write their entries to files in `scratch` (a temporary folder by
+    default), appended to the sink once this process is done with its own share.
+    """
     global _worker
     _worker = (pack, writer)
-    summary = Summary()
     context = multiprocessing.get_context("fork")
-    with tempfile.TemporaryDirectory(prefix="triage-") as folder:
-        tasks = [(unit, os.path.join(folder, f"part-{n}")) for n, unit in enumerate(units)]
-        with context.Pool(jobs, initializer=_default_signals) as pool:
-            done_bytes = 0
-            for (unit, part), part_summary in zip(tasks, pool.imap(_work, tasks), strict=True):
-                sink.copy_from(part)
-                os.unlink(part)
-                summary.add(part_summary)
-                done_bytes += sum(_piece_bytes(p) for p in unit)
-                if progress is not None:
-                    progress.update(done_bytes, summary.records)
-    _worker = None
+    try:
+        with tempfile.TemporaryDirectory(prefix=".triage-", dir=scratch) as folder:
+            parts = [os.path.join(folder, f"part-{n}") for n in range(1, len(shares))]
+            with context.Pool(len(parts), initializer=_default_signals) as pool:
+                pending = [
+                    pool.apply_async(_work, ((share, part),))
+                    for share, part in zip(shares[1:], parts, strict=True)
+                ]
+                summary = Batch(pack, writer, progress).run(shares[0], sink.stream, sink)
+                for result, part in zip(pending, parts, strict=True):
+                    summary.add(result.get())
+                    sink.copy_from(part)
+                    os.unlink(part)
+    finally:
+        _worker = None
     return summary
-
-
-def _piece_bytes(piece: Piece) -> int:
-    return piece.file.size - piece.start if piece.lines is None else 0
 
 
 def can_fork() -> bool:
@@ -537,12 +609,19 @@ def evaluate_files(
     *,
     jobs: int = 1,
     progress: Progress | None = None,
+    scratch: str | None = None,
 ) -> Summary:
-    """Evaluate every record of `files` into `out`, in order; return what was found."""
+    """Evaluate every record of `files` into `out`, in order; return what was found.
+
+    With `jobs` > 1, the input is shared out over that many processes (see `plan`);
+    `scratch` is where worker output waits to be joined (by default a temporary folder).
+    """
     sink = Sink(out, writer)
-    units = plan(files, jobs) if jobs > 1 and can_fork() else []
-    if len(units) > 1:
-        summary = run_parallel(pack, writer, units, sink, min(jobs, len(units)), progress)
+    shares = plan(files, jobs) if jobs > 1 and can_fork() else []
+    if len(shares) > 1:
+        if progress is not None:
+            progress.total = max(progress.total // len(shares), 1)  # this process shows its own share
+        summary = run_parallel(pack, writer, shares, sink, progress, scratch)
     else:
         summary = Batch(pack, writer, progress).run((Piece(f) for f in files), out, sink)
     sink.close()

@@ -208,7 +208,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     if output is not None:
         with atomic_output(output) as out:
-            summary = evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
+            summary = evaluate_files(
+                files, pack, writer, out, jobs=args.jobs, progress=progress, scratch=str(output.parent)
+            )
     else:
         summary = evaluate_files(files, pack, writer, sys.stdout.buffer, jobs=args.jobs, progress=progress)
     for line in summary.lines(pack):

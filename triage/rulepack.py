@@ -340,7 +340,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> PackProblem:
     return PackProblem(where, f"{context}: {problem}" if context else str(problem))
 
 
-class _PackLoader(yaml.SafeLoader):
+# The C parser when PyYAML has it: loading the pack is most of the start-up time of every command.
+class _PackLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """The safe loader, refusing duplicate keys (a silent overwrite hides a rule)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
@@ -352,7 +353,8 @@ class _PackLoader(yaml.SafeLoader):
                     "while reading a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[object, object] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 _PackLoader.add_constructor(

@@ -232,29 +232,46 @@ class Sink:
         self.stream = stream
         self.writer = writer
         self.pending_sep = len(writer.sep)
-        stream.write(writer.start())
+        write_all(stream, writer.start())
 
     def write(self, data: bytes) -> None:
         """Write entries (each starting with the separator)."""
         if self.pending_sep and data:
             data = data[self.pending_sep :]
             self.pending_sep = 0
-        self.stream.write(data)
+        write_all(self.stream, data)
 
     def copy_from(self, path: str) -> None:
-        """Append entries written to a file (by another process)."""
+        """Append entries written to a file (by another process); in the kernel when it can."""
         with open(path, "rb") as part:
+            skip = 0
             if self.pending_sep:
                 if not part.read(self.pending_sep):
                     return
-                self.pending_sep = 0
+                skip, self.pending_sep = len(self.writer.sep), 0
             self.stream.flush()
-            while block := part.read(1 << 20):
-                self.stream.write(block)
+            size = os.fstat(part.fileno()).st_size
+            try:
+                target = self.stream.fileno()
+                offset = skip
+                while offset < size:
+                    offset += os.sendfile(target, part.fileno(), offset, size - offset)
+            except (AttributeError, OSError, io.UnsupportedOperation):
+                part.seek(skip)
+                while block := part.read(1 << 20):
+                    write_all(self.stream, block)
 
     def close(self) -> None:
-        self.stream.write(self.writer.end())
+        write_all(self.stream, self.writer.end())
         self.stream.flush()
+
+
+def write_all(stream: BinaryIO, data: bytes) -> None:
+    """Write every byte (an unbuffered file may take only part of a large write at once)."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written:] if written is not None else view[len(view) :]
 
 
 @contextmanager
@@ -268,7 +285,8 @@ def atomic_output(target: Path) -> Iterator[BinaryIO]:
     folder = target.parent
     handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     try:
-        with os.fdopen(handle, "wb", buffering=1 << 20) as out:
+        # Unbuffered: the batch writes large blocks, which a buffer would only copy once more.
+        with os.fdopen(handle, "wb", buffering=0) as out:
             yield out
         umask = os.umask(0)
         os.umask(umask)
