@@ -51,8 +51,10 @@ PROGRESS_LINES = 1 << 16
 """JSON Lines between two looks at the clock for the progress bar."""
 ITEMS_FLUSH = 4096
 """Single entries gathered before one write."""
-CHUNK_LINES = 256
+CHUNK_LINES = 1024
 """JSON Lines read and evaluated as one block."""
+PARSED_LINES = 128
+"""JSON Lines parsed as one block when they must be parsed."""
 _BOM = b"\xef\xbb\xbf"
 _POP_ID = operator.methodcaller("pop", "id", None)
 _PLAIN_IDS = frozenset({str, type(None)})
@@ -245,12 +247,18 @@ class Batch:
         while chunk := list(islice(lines, CHUNK_LINES)):
             if len(self._memo) + len(self._known) >= MEMO_LIMIT:
                 self._fold()
-            if not (fast and self._jsonl_block(chunk, name, number)):
-                records -= self.summary.records
-                self._jsonl_lines(chunk, name, number)
-                records += self.summary.records
-            else:
+            if fast and self._jsonl_known_block(chunk, name, number):
                 records += len(chunk)
+            else:
+                # Parsed records are kept only a small block at a time: fresh memory is slow to come by.
+                for start in range(0, len(chunk), PARSED_LINES):
+                    block = chunk[start : start + PARSED_LINES]
+                    if fast and self._jsonl_block(block, name, number + start):
+                        records += len(block)
+                    else:
+                        records -= self.summary.records
+                        self._jsonl_lines(block, name, number + start)
+                        records += self.summary.records
             number += len(chunk)
             # A block is written as it is (no copy into a buffer): the output is opened unbuffered.
             self._flush()
@@ -263,12 +271,13 @@ class Batch:
         if records == 0 and piece.start == 0 and piece.lines is None:
             self._unreadable(name, Unreadable(f"{name}: the file is empty; there are no records.", True))
 
-    def _jsonl_block(self, chunk: list[bytes], name: str, first: int) -> bool:
+    def _jsonl_known_block(self, chunk: list[bytes], name: str, first: int) -> bool:
         prefix = chunk[0][:8]
-        if prefix.startswith(_ID_PREFIXES) and self._jsonl_known(
+        return prefix.startswith(_ID_PREFIXES) and self._jsonl_known(
             chunk, name, first, prefix.startswith(_ID_PREFIXES[0])
-        ):
-            return True
+        )
+
+    def _jsonl_block(self, chunk: list[bytes], name: str, first: int) -> bool:
         loads, dumps = orjson.loads, orjson.dumps
         try:
             records = list(map(loads, chunk))
