@@ -53,6 +53,8 @@ ITEMS_FLUSH = 4096
 """Single entries gathered before one write."""
 CHUNK_LINES = 1024
 """JSON Lines read and evaluated as one block."""
+OWN_SHARE = 0.9
+"""With several jobs: this process's share, against 1 for a worker's (it also joins their output)."""
 PARSED_LINES = 128
 """JSON Lines parsed as one block when they must be parsed."""
 _BOM = b"\xef\xbb\xbf"
@@ -496,7 +498,9 @@ def plan(files: Sequence[InputFile], jobs: int) -> list[list[Piece]]:
     ends; other files stay whole. Empty shares are left out.
     """
     total = sum(f.size for f in files)
-    bounds = [total * k // jobs for k in range(1, jobs)]
+    # This process's own share is a little smaller: it also joins the others' output when done.
+    weights = [OWN_SHARE] + [(jobs - OWN_SHARE) / (jobs - 1)] * (jobs - 1)
+    bounds = [int(total * sum(weights[:k]) / jobs) for k in range(1, jobs)]
     shares: list[list[Piece]] = [[] for _ in range(jobs)]
     offset = 0
     for file in files:
@@ -597,8 +601,8 @@ def run_parallel(
                 ]
                 summary = Batch(pack, writer, progress).run(shares[0], sink.stream, sink)
                 for result, part in zip(pending, parts, strict=True):
+                    sink.follow(part, result.ready)
                     summary.add(result.get())
-                    sink.copy_from(part)
                     os.unlink(part)
     finally:
         _worker = None

@@ -15,7 +15,8 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -237,8 +238,9 @@ class Sink:
     def write(self, data: bytes) -> None:
         """Write entries (each starting with the separator)."""
         if self.pending_sep and data:
-            data = data[self.pending_sep :]
-            self.pending_sep = 0
+            dropped = min(self.pending_sep, len(data))
+            data = data[dropped:]
+            self.pending_sep -= dropped
         write_all(self.stream, data)
 
     def copy_from(self, path: str) -> None:
@@ -260,6 +262,17 @@ class Sink:
                 part.seek(skip)
                 while block := part.read(1 << 20):
                     write_all(self.stream, block)
+
+    def follow(self, path: str, done: Callable[[], bool]) -> None:
+        """Append a file another process is still writing, as it grows, until `done()` and all is read."""
+        with open(path, "rb") as part:
+            while True:
+                finished = done()
+                while block := part.read(1 << 20):
+                    self.write(block)
+                if finished:
+                    return
+                time.sleep(0.002)
 
     def close(self) -> None:
         write_all(self.stream, self.writer.end())
