@@ -244,35 +244,43 @@ class Sink:
         write_all(self.stream, data)
 
     def copy_from(self, path: str) -> None:
-        """Append entries written to a file (by another process); in the kernel when it can."""
-        with open(path, "rb") as part:
-            skip = 0
-            if self.pending_sep:
-                if not part.read(self.pending_sep):
-                    return
-                skip, self.pending_sep = len(self.writer.sep), 0
-            self.stream.flush()
-            size = os.fstat(part.fileno()).st_size
-            try:
-                target = self.stream.fileno()
-                offset = skip
-                while offset < size:
-                    offset += os.sendfile(target, part.fileno(), offset, size - offset)
-            except (AttributeError, OSError, io.UnsupportedOperation):
-                part.seek(skip)
-                while block := part.read(1 << 20):
-                    write_all(self.stream, block)
+        """Append entries written to a file (by another process)."""
+        self.follow(path, lambda: True)
 
     def follow(self, path: str, done: Callable[[], bool]) -> None:
-        """Append a file another process is still writing, as it grows, until `done()` and all is read."""
+        """Append a file another process may still be writing, as it grows, until `done()` and all is copied.
+
+        The bytes are copied in the kernel (`sendfile`) when the output is a file or pipe.
+        """
         with open(path, "rb") as part:
+            source = part.fileno()
+            offset = 0
             while True:
                 finished = done()
-                while block := part.read(1 << 20):
-                    self.write(block)
+                size = os.fstat(source).st_size
+                if self.pending_sep and size > offset:
+                    dropped = min(self.pending_sep, size - offset)
+                    offset += dropped
+                    self.pending_sep -= dropped
+                if size > offset:
+                    offset = self._copy(part, offset, size)
+                    continue
                 if finished:
                     return
                 time.sleep(0.002)
+
+    def _copy(self, part: BinaryIO, offset: int, size: int) -> int:
+        self.stream.flush()
+        try:
+            target = self.stream.fileno()
+            while offset < size:
+                offset += os.sendfile(target, part.fileno(), offset, size - offset)
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            part.seek(offset)
+            while offset < size and (block := part.read(min(1 << 20, size - offset))):
+                write_all(self.stream, block)
+                offset += len(block)
+        return offset
 
     def close(self) -> None:
         write_all(self.stream, self.writer.end())
