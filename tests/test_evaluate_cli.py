@@ -409,3 +409,16 @@ def test_jobs_output_is_identical_to_one_process(tmp_path: Path, fmt: str) -> No
             assert one.stderr == more.stderr
     if fmt == "jsonl":
         assert len(jsonl(triage("a.jsonl", "b.csv", "--jobs", "2", cwd=tmp_path).stdout)) == 2 * len(records)
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """A long run into a pipe or file shows a progress bar on stderr when stderr is a terminal."""
+    pexpect = pytest.importorskip("pexpect")
+    (tmp_path / "big.jsonl").write_bytes((orjson.dumps(PARALYSIS) + b"\n") * 600_000)
+    command = f"{sys.executable} -m triage evaluate big.jsonl --compact > /dev/null"
+    child = pexpect.spawn("/bin/sh", ["-c", command], cwd=str(tmp_path), timeout=120)
+    child.expect(r"\d+%\s+[\d,]+ records")
+    child.expect("600000 records: 600000 valid, 0 invalid")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
