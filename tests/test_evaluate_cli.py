@@ -422,3 +422,15 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize("target", ["missing/out.jsonl", "folder"])
+def test_output_that_cannot_be_written_is_a_usage_error(tmp_path: Path, target: str) -> None:
+    """An output path in a missing folder, or naming a folder, is reported plainly with exit 2."""
+    write_jsonl(tmp_path / "a.jsonl", [FSHD])
+    (tmp_path / "folder").mkdir()
+    done = triage("a.jsonl", "-o", target, cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"cannot write {target}".encode() in done.stderr
+    assert b"Traceback" not in done.stderr
+    assert not [p for p in tmp_path.rglob("*.part")]

@@ -207,10 +207,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     # A polite kill (SIGTERM) unwinds like Ctrl-C, so a half-written output file is removed.
     signal.signal(signal.SIGTERM, _interrupted)
     if output is not None:
-        with atomic_output(output) as out:
-            summary = evaluate_files(
-                files, pack, writer, out, jobs=args.jobs, progress=progress, scratch=str(output.parent)
-            )
+        try:
+            with atomic_output(output) as out:
+                summary = evaluate_files(
+                    files, pack, writer, out, jobs=args.jobs, progress=progress, scratch=str(output.parent)
+                )
+        except OSError as exc:
+            print(f"triage: cannot write {output}: {exc.strerror or exc}.", file=sys.stderr)
+            return EXIT_USAGE
     else:
         summary = evaluate_files(files, pack, writer, sys.stdout.buffer, jobs=args.jobs, progress=progress)
     for line in summary.lines(pack):
