@@ -229,7 +229,16 @@ BAD_FILES: list[tuple[str, bytes, str]] = [
         "malformed.jsonl:2: column 16: not valid JSON",
     ),
     ("malformed.yaml", b"red_flags: []\ncause: [fshd\n", "malformed.yaml: line 3, column 1: not valid YAML"),
-    ("open.csv", b'id,red_flags\n"x,none\n', "open.csv:2: a quoted cell"),
+    (
+        "open.csv",
+        b'id,red_flags\n"x,none\n',
+        'open.csv:2: column 1: this quoted cell (opened with ") is never closed',
+    ),
+    (
+        "quote.csv",
+        b'id,red_flags\nx,"none"x\n',
+        'quote.csv:2: column 9: a " inside a quoted cell must be written twice',
+    ),
     (
         "ragged.csv",
         b"id,red_flags,cause,severity\nx,none,fshd,mild,extra\n",

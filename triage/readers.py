@@ -293,6 +293,7 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
     with more or fewer cells than the header is an error entry.
     """
     bad: list[str] = []
+    row_text: list[str] = []  # the lines of the row being read, to point at a quoting mistake
     line_number = first_line - 1
 
     def decoded() -> Iterator[str]:
@@ -300,22 +301,26 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
         for raw in lines:
             line_number += 1
             try:
-                yield raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 bad.append(_undecodable(f"{name}:{line_number}", raw, exc.start))
-                yield raw.decode("utf-8", "replace")
+                text = raw.decode("utf-8", "replace")
+            row_text.append(text)
+            yield text
 
     reader = csv.reader(decoded(), delimiter=header.delimiter, strict=True)
     columns = header.columns
     width = len(columns)
     while True:
         start = line_number + 1
+        row_text.clear()
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield f"{name}:{start}", Unreadable(_csv_message(f"{name}:{start}", str(exc)))
+            message = _quoting_mistake(name, start, "".join(row_text), header.delimiter)
+            yield f"{name}:{start}", Unreadable(message or f"{name}:{start}: not valid CSV: {exc}.")
             continue
         source = f"{name}:{start}"
         if bad:
@@ -348,10 +353,37 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
         yield source, record
 
 
-def _csv_message(source: str, reason: str) -> str:
-    if "unexpected end of data" in reason:
-        return f'{source}: a quoted cell (opened with ") is never closed.'
-    return f"{source}: not valid CSV: {reason}."
+def _quoting_mistake(name: str, first_line: int, text: str, delimiter: str) -> str | None:
+    """Where the quoting of a CSV row goes wrong, as `file:line: column N: what`; None if not found."""
+    quoted = False
+    opened = 0
+    at_cell_start = True
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quoted:
+            if char == '"':
+                if text[index + 1 : index + 2] == '"':
+                    index += 1
+                elif text[index + 1 : index + 2] not in ("", delimiter, "\r", "\n"):
+                    where = _line_column(name, first_line, text, index + 1)
+                    return f'{where}: a " inside a quoted cell must be written twice ("").'
+                else:
+                    quoted = False
+        elif char == '"' and at_cell_start:
+            quoted, opened = True, index
+        at_cell_start = char in (delimiter, "\n")
+        index += 1
+    if quoted:
+        where = _line_column(name, first_line, text, opened)
+        return f'{where}: this quoted cell (opened with ") is never closed.'
+    return None
+
+
+def _line_column(name: str, first_line: int, text: str, index: int) -> str:
+    line = first_line + text.count("\n", 0, index)
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"{name}:{line}: column {column}"
 
 
 def csv_lines(stream: BinaryIO) -> Iterator[bytes]:
