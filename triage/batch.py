@@ -1,12 +1,14 @@
 """Batch evaluation: answer files in, one entry per record out, in order, streaming.
 
-Speed comes from three things. Each distinct raw record (without its id) is read
-and decided once (`triage.outcomes`); the part of its entry that does not depend
-on the id or source is rendered once (`Writer.prepare`), so a record costs a JSON
-parse, a dictionary look-up and a few joined bytes. JSON Lines and CSV are read
-and written record by record, so memory stays flat. And `jobs > 1` cuts large
-files into pieces at line boundaries, evaluates them in worker processes
-(which receive only file names and byte offsets) and joins their output in order.
+Speed comes from four things. Each distinct raw record (without its id) is read
+and decided once (`triage.outcomes`), and the part of its entry that does not
+depend on the id or source is rendered once (`Writer.prepare`): a record costs
+a JSON parse, a dictionary look-up and a few joined bytes. A JSON Lines line
+that begins with a plain text id and whose rest was seen before is not even
+parsed again (`Batch._jsonl_known` says why that is exact). JSON Lines and CSV
+are read and written a block at a time, so memory stays flat. And `jobs > 1`
+shares large inputs out over processes (cut at line ends; workers are given
+only file names and byte offsets) and joins their output in order.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ class Piece:
 class Progress:
     """A one-line progress report on stderr, refreshed a few times a second."""
 
-    def __init__(self, total_bytes: int, stream: BinaryIO | None = None) -> None:
+    def __init__(self, total_bytes: int) -> None:
         self.total = max(total_bytes, 1)
         self.started = time.monotonic()
         self.shown = self.started
@@ -458,9 +460,6 @@ class Batch:
             self._memo.clear()
             self._known.clear()
             self._prepared.clear()
-
-    def _records(self, pending: int) -> int:
-        return self.summary.records + pending
 
     def _invalid_id(self, source: str, problem: Problem, seen: _Seen) -> None:
         # The record counts as invalid whatever its answers gave; take it back out of the outcome's count.

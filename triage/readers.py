@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,8 +145,6 @@ def _input(path: str, fmt: str) -> InputFile:
 def open_input(file: InputFile) -> BinaryIO:
     """The file's bytes (standard input for `-`); raises OSError when it cannot be opened."""
     if file.path == STDIN:
-        import sys
-
         return sys.stdin.buffer
     return open(file.path, "rb")
 
@@ -384,11 +383,6 @@ def _line_column(name: str, first_line: int, text: str, index: int) -> str:
     line = first_line + text.count("\n", 0, index)
     column = index - (text.rfind("\n", 0, index) + 1) + 1
     return f"{name}:{line}: column {column}"
-
-
-def csv_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """The lines of a CSV stream; line ends (LF or CRLF) are left for the CSV reader."""
-    return iter(stream)
 
 
 # -- text ---------------------------------------------------------------------------------------------

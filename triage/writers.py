@@ -243,10 +243,6 @@ class Sink:
             self.pending_sep -= dropped
         write_all(self.stream, data)
 
-    def copy_from(self, path: str) -> None:
-        """Append entries written to a file (by another process)."""
-        self.follow(path, lambda: True)
-
     def follow(self, path: str, done: Callable[[], bool]) -> None:
         """Append a file another process may still be writing, as it grows, until `done()` and all is copied.
 
