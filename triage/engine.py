@@ -16,10 +16,19 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from triage.answers import read_answers
+from triage.answers import ID_FIELD, read_answers
 from triage.conditions import AnswerMap, Condition
 from triage.errors import InvalidAnswers, TriageError
-from triage.models import Answers, Explanation, Prognosis, RecordError, Result, Suggestion, UrgencyAdvice
+from triage.models import (
+    Answers,
+    Explanation,
+    Problem,
+    Prognosis,
+    RecordError,
+    Result,
+    Suggestion,
+    UrgencyAdvice,
+)
 from triage.rulepack import Rule, RulePack, load_rulepack
 
 
@@ -68,12 +77,24 @@ def evaluate_many(
     Any value may be a record: one that is not a valid answer record gives a
     `RecordError` naming every problem, and the stream goes on.
     """
+    # outcomes builds on this module; each distinct raw record is read and decided once.
+    from triage.outcomes import OutcomeMemo, read_id
+
     pack = rulepack or load_rulepack()
+    memo = OutcomeMemo(pack)
     for record in records:
-        try:
-            yield evaluate(record, rulepack=pack)  # type: ignore[arg-type]
-        except InvalidAnswers as exc:
-            yield RecordError(id=exc.record_id, errors=exc.problems)
+        if isinstance(record, Answers) or not isinstance(record, Mapping):
+            try:
+                yield evaluate(record, rulepack=pack)  # type: ignore[arg-type]
+            except InvalidAnswers as exc:
+                yield RecordError(id=exc.record_id, errors=exc.problems)
+            continue
+        record_id = read_id(record.get(ID_FIELD))
+        outcome = memo.outcome(record)
+        if isinstance(record_id, Problem):
+            yield RecordError(id=None, errors=(record_id, *outcome.problems))
+        else:
+            yield outcome.shared(pack, record_id)
 
 
 def decide(pack: RulePack, values: AnswerMap) -> Decision:

@@ -591,7 +591,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> PackProblem:
     return UnreadablePack(where, f"{context}: {problem}" if context else str(problem), line=line)
 
 
-class _PackLoader(yaml.SafeLoader):
+# The C parser when PyYAML has it: loading the pack is most of the start-up time of every command.
+class _PackLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """The safe loader, noting duplicate keys (a silent overwrite hides a rule) to report them all."""
 
     def __init__(self, stream: bytes) -> None:
@@ -615,7 +616,8 @@ class _PackLoader(yaml.SafeLoader):
                 )
             else:
                 seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[object, object] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 _PackLoader.add_constructor(

@@ -1,0 +1,333 @@
+"""The batch's fast path against the reference: the same bytes, one entry per record, in order."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import triage
+from triage.batch import Batch, Piece, evaluate_files
+from triage.models import Problem, RecordError, Result
+from triage.outcomes import OutcomeMemo, record_key
+from triage.readers import InputFile, jsonl_problem
+from triage.writers import COMPACT_EXCLUDE, Writer, make_writer
+
+HYPOTHESIS = settings(
+    derandomize=True,
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+BASES: list[dict[str, Any]] = [
+    {"red_flags": [], "cause": "fshd", "severity": "mild"},
+    {
+        "red_flags": "none",
+        "cause": "peripheral_facial_paralysis",
+        "severity": "moderate",
+        "months_since_paralysis": 2,
+        "treated_early": "not_sure",
+    },
+    {
+        "red_flags": ["none"],
+        "cause": "unknown",
+        "severity": "severe",
+        "worsening": False,
+        "related_findings": "family_history;eyelid_or_swallowing",
+    },
+    {"red_flags": "stroke_signs;sudden_onset"},
+    {"cause": "other"},
+]
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
+CHOICES = st.sampled_from(
+    [
+        "mild",
+        "severe",
+        "sever",
+        "none",
+        "None",
+        "yes",
+        "no",
+        "not_sure",
+        "other",
+        "opmd",
+        "stroke_signs",
+        "sudden_onset",
+        "stroke_signs;none",
+        "family_history",
+        "",
+        " mild ",
+        "6",
+        "6.0",
+        "-1",
+    ]
+)
+VALUES = st.one_of(
+    CHOICES,
+    st.integers(-3, 1300),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.sampled_from([0.0, -0.0, 1.0, 6.0, 6.5, True, False, None]),
+    st.lists(CHOICES, max_size=3),
+    st.lists(st.one_of(st.integers(0, 2), st.booleans()), min_size=1, max_size=2),
+    st.dictionaries(st.just("k"), st.integers(0, 1), max_size=1),
+    TEXT,
+)
+KEYS = st.sampled_from(
+    [
+        "red_flags",
+        "cause",
+        "severity",
+        "months_since_paralysis",
+        "treated_early",
+        "worsening",
+        "related_findings",
+        "sevrity",
+        "Cause",
+        "extra",
+    ]
+)
+IDS = st.one_of(
+    st.none(), TEXT, st.integers(-5, 10**6), st.sampled_from([1.5, True, [], {}, 'a"b\\c\n\u2028\x7f'])
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> object:
+    record: dict[str, Any] = dict(draw(st.sampled_from(BASES)))
+    record.update(draw(st.dictionaries(KEYS, VALUES, max_size=3)))
+    for key in draw(st.lists(KEYS, max_size=2)):
+        record.pop(key, None)
+    place = draw(st.sampled_from(["none", "first", "last"]))
+    if place == "first":  # the shape most exports have, and the batch's quickest path
+        record = {"id": draw(IDS), **{k: v for k, v in record.items() if k != "id"}}
+    elif place == "last":
+        record["id"] = draw(IDS)
+    return record
+
+
+def _python_json(record: object) -> bytes:
+    return json.dumps(record).encode()  # `{"id": "x", ...}`: spaces, and non-ASCII escaped
+
+
+NOT_RECORDS = [
+    b"",
+    b"   ",
+    b"[1, 2]",
+    b'"text"',
+    b"42",
+    b"null",
+    b'{"red_flags": [}',
+    b'{"id": "caf\xe9"}',
+    b"{} {}",
+]
+LINES = st.lists(
+    st.one_of(records().map(orjson.dumps), records().map(_python_json), st.sampled_from(NOT_RECORDS)),
+    max_size=25,
+)
+
+
+def reference(lines: list[bytes], name: str, writer: Writer) -> bytes:
+    """What the batch must write: each record evaluated alone by `triage.evaluate`, rendered from its model."""
+    out = [writer.start()]
+    for number, line in enumerate(lines, 1):
+        source = f"{name}:{number}"
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            problem = jsonl_problem(line, source)
+            if problem is not None:
+                out.append(
+                    writer.render(
+                        RecordError(
+                            id=None,
+                            source=source,
+                            errors=(Problem(field="(record)", message=problem.message),),
+                        )
+                    )
+                )
+            continue
+        try:
+            entry: Result | RecordError = triage.evaluate(record).model_copy(update={"source": source})
+        except triage.InvalidAnswers as exc:
+            entry = RecordError(id=exc.record_id, source=source, errors=exc.problems)
+        out.append(writer.render(entry))
+    if len(out) == 1:
+        message = f"{name}: the file is empty; there are no records."
+        out.append(
+            writer.render(
+                RecordError(id=None, source=name, errors=(Problem(field="(file)", message=message),))
+            )
+        )
+    joined = b"".join(out)
+    sep = writer.sep
+    if sep and len(out) > 1:
+        joined = out[0] + b"".join(out[1:])[len(sep) :]
+    return joined + writer.end()
+
+
+def run_batch(path: Path, writer: Writer, pack: triage.RulePack) -> bytes:
+    out_path = path.with_suffix(".out")
+    with out_path.open("wb") as out:
+        evaluate_files([InputFile(str(path), path.name, "jsonl", path.stat().st_size)], pack, writer, out)
+    return out_path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "compact"), [("jsonl", False), ("jsonl", True), ("json", True), ("csv", False)]
+)
+@HYPOTHESIS
+@given(lines=LINES)
+def test_fast_path_writes_exactly_what_the_reference_writes(
+    tmp_path: Path, pack: triage.RulePack, fmt: str, compact: bool, lines: list[bytes]
+) -> None:
+    """For any mix of valid, invalid and unreadable lines, the batch's bytes equal evaluating each record alone."""
+    path = tmp_path / "answers.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    writer = make_writer(fmt, pack, compact=compact)
+    assert run_batch(path, writer, pack) == reference(lines, "answers.jsonl", writer)
+
+
+def test_fast_path_over_many_lines_and_blocks(tmp_path: Path, pack: triage.RulePack) -> None:
+    """Across many blocks of lines (and a malformed line among them), output equals the reference."""
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(3000)]
+    lines[500] = b'{"broken'
+    lines[1500] = b'{"id":"caf\xc3\xa9","red_flags":[]}'  # an id that is not plain ASCII
+    lines[2500] = _python_json({"id": "r", **BASES[0]})
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    writer = make_writer("jsonl", pack, compact=True)
+    assert run_batch(path, writer, pack) == reference(lines, "many.jsonl", writer)
+
+
+def test_compact_is_the_full_result_without_texts(pack: triage.RulePack) -> None:
+    """Compact JSON is the full JSON minus the text fields, the disclaimer kept."""
+    result = triage.evaluate(BASES[1])
+    compact = json.loads(result.model_dump_json(exclude=COMPACT_EXCLUDE))
+    full = json.loads(result.model_dump_json())
+    assert compact["disclaimer"] == full["disclaimer"]
+    assert compact["prognosis"] == {"category": full["prognosis"]["category"]}
+    assert compact["explanation"] == [{"rule": e["rule"]} for e in full["explanation"]]
+
+
+@HYPOTHESIS
+@given(batch=st.lists(st.one_of(records(), st.sampled_from([[1], "x", None, 3])), max_size=30))
+def test_evaluate_many_equals_evaluating_each_record(batch: list[object]) -> None:
+    """The memoised library path gives, record by record, what `evaluate` gives alone."""
+    expected: list[Result | RecordError] = []
+    for record in batch:
+        try:
+            expected.append(triage.evaluate(record))  # type: ignore[arg-type]
+        except triage.InvalidAnswers as exc:
+            expected.append(RecordError(id=exc.record_id, errors=exc.problems))
+    assert list(triage.evaluate_many(batch)) == expected
+
+
+@HYPOTHESIS
+@given(
+    files=st.lists(
+        st.tuples(
+            st.sampled_from(["jsonl", "json", "yaml", "csv"]), st.lists(records(), min_size=1, max_size=6)
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_one_entry_per_record_in_order_across_files(
+    tmp_path_factory: pytest.TempPathFactory,
+    pack: triage.RulePack,
+    files: list[tuple[str, list[dict[str, Any]]]],
+) -> None:
+    """Over several files of every format, the output has one entry per record, in input order."""
+    folder = tmp_path_factory.mktemp("files")
+    inputs = []
+    expected: list[str] = []
+    for index, (fmt, batch) in enumerate(files):
+        path = folder / f"f{index}.{fmt}"
+        if fmt == "jsonl":
+            path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in batch))
+            expected += [f"{path.name}:{n}" for n in range(1, len(batch) + 1)]
+        elif fmt in ("json", "yaml"):
+            path.write_bytes(orjson.dumps(batch) if fmt == "json" else yaml.safe_dump(batch).encode())
+            expected += [f"{path.name}#{n}" for n in range(len(batch))]
+        else:
+            rows = [{k: _cell(v) for k, v in r.items()} for r in batch]
+            columns = sorted({k for r in rows for k in r} | {"red_flags"})
+            lines = [",".join(columns)] + [",".join(_quoted(r.get(c, "")) for c in columns) for r in rows]
+            path.write_text("\n".join(lines) + "\n")
+            kept, line = [], 2  # a row starts on the line after the previous row's last line
+            for row in rows:
+                if any(v.strip() for v in row.values()):
+                    kept.append(f"{path.name}:{line}")
+                line += 1 + sum(v.count("\n") for v in row.values())
+            expected += kept or [path.name]  # no rows with answers: one entry for the file
+        inputs.append(InputFile(str(path), path.name, fmt, path.stat().st_size))
+    out = folder / "out.jsonl"
+    with out.open("wb") as stream:
+        summary = evaluate_files(inputs, pack, make_writer("jsonl", pack), stream)
+    sources = [json.loads(line)["source"] for line in out.read_bytes().splitlines()]
+    assert sources == expected
+    assert summary.records == summary.valid + summary.invalid == len(expected) - summary.unreadable_files
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(1, True), (1, 1.0), (0.0, -0.0), (0, False), ("1", 1), (None, "none"), ([], "none"), (["a"], "a")],
+)
+def test_record_keys_tell_apart_what_reading_tells_apart(a: object, b: object) -> None:
+    """Values that compare equal in Python but read differently never share a key."""
+    assert record_key({"treated_early": a}) != record_key({"treated_early": b})
+
+
+def test_record_key_ignores_the_id_and_finds_nan_again() -> None:
+    """The id is not part of the key, and nan (unequal to itself) is found again."""
+    assert record_key({"id": "a", "x": 1}) == record_key({"id": "b", "x": 1})
+    nan = float("nan")
+    assert record_key({"x": nan}) == record_key({"x": math.nan})
+    assert record_key({1: "x"}) is None
+    assert record_key({"x": {"nested": 1}}) is None
+
+
+def test_memo_stays_bounded(pack: triage.RulePack) -> None:
+    """The outcome memo never holds more than its limit, whatever the input."""
+    memo = OutcomeMemo(pack, limit=10)
+    for n in range(50):
+        memo.outcome({"red_flags": [], "cause": "fshd", "severity": "mild", "extra": n})
+        assert len(memo._memo) <= 10
+
+
+def test_pieces_of_a_file_join_up(tmp_path: Path, pack: triage.RulePack) -> None:
+    """A file evaluated as pieces (as --jobs does) gives the same bytes and counts as in one go."""
+    from triage.batch import _split
+
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(3000)]
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
+    writer = make_writer("jsonl", pack)
+    pieces = _split(file, [file.size * k // 7 for k in range(1, 7)])
+    assert len(pieces) == 7
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    with whole.open("wb") as out:
+        one = Batch(pack, writer).run([Piece(file)], out)
+    with parts.open("wb") as out:
+        many = Batch(pack, writer).run(pieces, out)
+    assert whole.read_bytes() == parts.read_bytes()
+    assert (one.records, one.valid, one.urgency) == (many.records, many.valid, many.urgency)

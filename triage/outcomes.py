@@ -1,0 +1,135 @@
+"""What a raw answer record gives, computed once per distinct raw form.
+
+Reading a record (`read_answers`) costs far more than looking up its decision,
+and real answer files repeat the same few answer combinations under different
+respondent ids. So the outcome of a record — its decision and warnings, or its
+problems — is keyed on the record's raw content *without its id* and computed
+once; the id is read on its own (`read_id`) and added per record.
+
+The key must tell apart everything `read_answers` tells apart: `1`, `1.0` and
+`true` compare equal in Python but are different answers, so values are tagged
+with their exact type. Anything unusual (a nested mapping, a non-text key, a
+custom class) has no key and is simply read every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+from triage.answers import ID_FIELD, _read_id, read_answers
+from triage.engine import Decision, decide
+from triage.errors import InvalidAnswers
+from triage.models import Problem, RecordError, Result
+from triage.rulepack import RulePack
+
+MEMO_LIMIT = 50_000
+"""Distinct raw forms remembered at once; past it the memo starts afresh, so memory stays flat."""
+
+
+@dataclass(slots=True, eq=False)
+class Outcome:
+    """The outcome of a record's answers, whatever its id: a decision and warnings, or problems."""
+
+    decision: Decision | None
+    warnings: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    _template: Result | RecordError | None = None
+
+    def shared(self, pack: RulePack, record_id: str | None) -> Result | RecordError:
+        """Like `entry` without a source, copying one prebuilt entry instead of validating anew."""
+        template = self._template
+        if template is None:
+            template = self._template = self.entry(pack, None, None)
+        return template if record_id is None else template.model_copy(update={"id": record_id})
+
+    def entry(self, pack: RulePack, record_id: str | None, source: str | None) -> Result | RecordError:
+        """The result (or error entry) of one record with this outcome."""
+        if self.decision is None:
+            return RecordError(id=record_id, source=source, errors=self.problems)
+        d = self.decision
+        return Result(
+            id=record_id,
+            source=source,
+            urgency=d.urgency,
+            urgency_advice=d.urgency_advice,
+            prognosis=d.prognosis,
+            suggestions=d.suggestions,
+            explanation=d.explanation,
+            warnings=self.warnings,
+            disclaimer=pack.document.disclaimer,
+            rulepack=pack.info,
+        )
+
+
+def read_outcome(record: object, pack: RulePack) -> Outcome:
+    """Read and decide one record, ignoring its id (see `read_id`)."""
+    if isinstance(record, Mapping) and ID_FIELD in record:
+        record = {k: v for k, v in record.items() if k != ID_FIELD}
+    try:
+        answers = read_answers(record, pack)
+    except InvalidAnswers as exc:
+        return Outcome(None, problems=exc.problems)
+    return Outcome(decide(pack, answers.values), warnings=answers.warnings)
+
+
+def read_id(raw: object) -> str | Problem | None:
+    """A record's id as `read_answers` reads it (text, a whole number as text, or none), or its problem."""
+    if raw is None or (type(raw) is str and raw.isascii()):
+        return raw
+    problems: list[Problem] = []
+    record_id = _read_id(raw, problems)
+    return problems[0] if problems else record_id
+
+
+def record_key(record: object) -> Hashable | None:
+    """A hashable key for a record's content without its id, or None when it has no safe key.
+
+    Two records with the same key give the same outcome. Values are tagged with
+    their exact type (`1`, `1.0` and `true` are different answers); floats by
+    their repr, so that `-0.0` and `nan` are told apart and found again.
+    """
+    if type(record) is not dict:
+        return None
+    items: list[object] = []
+    for key, value in record.items():
+        if type(key) is not str:
+            return None
+        if key == ID_FIELD:
+            continue
+        kind = type(value)
+        if kind is str or value is None:
+            items.append((key, value))
+        elif kind is int or kind is bool:
+            items.append((key, kind, value))
+        elif kind is float:
+            items.append((key, kind, repr(value)))
+        elif kind is list or kind is tuple:
+            # read_answers treats a list and a tuple alike; non-text choices all get one message.
+            if not all(type(choice) is str for choice in value):
+                return None
+            items.append((key, list, tuple(value)))
+        else:
+            return None
+    return tuple(items)
+
+
+class OutcomeMemo:
+    """Outcomes by raw record content, for one pack; bounded to `MEMO_LIMIT` entries."""
+
+    def __init__(self, pack: RulePack, limit: int = MEMO_LIMIT) -> None:
+        self.pack = pack
+        self.limit = limit
+        self._memo: dict[Hashable, Outcome] = {}
+
+    def outcome(self, record: object) -> Outcome:
+        """The outcome of a record (without its id), read once per distinct raw form."""
+        key = record_key(record)
+        if key is None:
+            return read_outcome(record, self.pack)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.limit:
+                self._memo.clear()
+            found = self._memo[key] = read_outcome(record, self.pack)
+        return found

@@ -1,0 +1,417 @@
+"""Answer files in: finding them, telling their format, and reading their records.
+
+Every record comes with its *source*, where it came from (SPEC §6):
+
+* JSON Lines — `day1.jsonl:3`, the line number (from 1);
+* CSV — `answers.csv:14`, the line on which the row starts (the header is line 1);
+* a JSON or YAML file holding one record — `one.json`;
+* a JSON or YAML list — `many.json#2`, the item's index in the list (from 0);
+* standard input is named `<stdin>`.
+
+A piece of a file that cannot be read as a record (a malformed line, a ragged
+row, undecodable bytes, an empty file) comes as `Unreadable` in the record's
+place, with a message naming the line and column, so the batch can write an
+error entry for it and go on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+import yaml
+
+EXTENSIONS = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".csv": "csv",
+}
+INPUT_FORMATS = ("json", "jsonl", "yaml", "csv")
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+FILE_FIELD = "(file)"
+RECORD_FIELD = "(record)"
+_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_SAVE_AS_UTF8 = "save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One answer file to read: its path (or `-`), the name its sources use, and its format."""
+
+    path: str
+    name: str
+    format: str
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """In place of a record: a piece of a file that could not be read as one.
+
+    `whole_file` is true when the file as a whole gave no records (it is empty,
+    malformed, or not text); false when one line or row could not be read.
+    """
+
+    message: str
+    whole_file: bool = False
+
+    @property
+    def field(self) -> str:
+        return FILE_FIELD if self.whole_file else RECORD_FIELD
+
+
+Item = tuple[str, object]
+"""A source and what was read there: a record (any value) or `Unreadable`."""
+
+
+def find_inputs(
+    paths: Sequence[str], input_format: str | None = None, exclude: Path | None = None
+) -> tuple[list[InputFile], list[str]]:
+    """The answer files named by `paths` (files, folders searched recursively, `-`), in order.
+
+    Returns the files and the usage problems (a path that does not exist, a
+    folder with no answer files, a file whose format cannot be told); a problem
+    with one path does not keep the others out. `exclude` (the output file) is
+    never read as input.
+    """
+    found: list[InputFile] = []
+    problems: list[str] = []
+    skip = exclude.resolve() if exclude is not None else None
+    for path in paths:
+        if path == STDIN:
+            if input_format is None:
+                problems.append("-: standard input needs --input-format (json, jsonl, yaml or csv).")
+            else:
+                found.append(InputFile(STDIN, STDIN_NAME, input_format))
+            continue
+        if os.path.isdir(path):
+            inside = [f for f in _walk(path) if skip is None or Path(f).resolve() != skip]
+            if not inside:
+                known = ", ".join(sorted(EXTENSIONS))
+                problems.append(f"{path}: a folder with no answer files (looked for {known}).")
+            for file in inside:
+                found.append(_input(file, input_format or EXTENSIONS[_extension(file)]))
+        elif os.path.isfile(path):
+            fmt = input_format or EXTENSIONS.get(_extension(path))
+            if fmt is None:
+                problems.append(
+                    f"{path}: cannot tell the format from the name; "
+                    "use --input-format json, jsonl, yaml or csv."
+                )
+            else:
+                found.append(_input(path, fmt))
+        elif os.path.exists(path):
+            problems.append(f"{path}: not a file or a folder.")
+        else:
+            problems.append(f"{path}: no such file or folder.")
+    return found, problems
+
+
+def _walk(folder: str) -> Iterator[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.startswith(".") and _extension(name) in EXTENSIONS:
+                yield os.path.join(root, name)
+
+
+def _extension(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
+def _input(path: str, fmt: str) -> InputFile:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    return InputFile(path, path, fmt, size)
+
+
+def open_input(file: InputFile) -> BinaryIO:
+    """The file's bytes (standard input for `-`); raises OSError when it cannot be opened."""
+    if file.path == STDIN:
+        return sys.stdin.buffer
+    return open(file.path, "rb")
+
+
+# -- JSON ---------------------------------------------------------------------------------------------
+
+
+def read_json(data: bytes, name: str) -> Iterator[Item]:
+    """The records of a JSON file: one object, or a list of them."""
+    text_problem = _text_problem(data, name)
+    if text_problem is not None:
+        yield name, text_problem
+        return
+    try:
+        document = orjson.loads(data.removeprefix(_BOM))
+    except orjson.JSONDecodeError as exc:
+        yield name, Unreadable(_json_message(name, exc, data), whole_file=True)
+        return
+    yield from records_from_json(document, name)
+
+
+def records_from_json(document: object, name: str) -> Iterator[Item]:
+    """The records of a parsed JSON document: an object is one record, a list holds records.
+
+    The one place that decides what a JSON document means; any other shape is
+    passed on as a record, for its error entry to say what is wrong with it.
+    """
+    if isinstance(document, list):
+        if not document:
+            yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
+        for index, record in enumerate(document):
+            yield f"{name}#{index}", record
+    else:
+        yield name, document
+
+
+def _json_message(name: str, exc: json.JSONDecodeError, data: bytes) -> str:
+    reason = exc.msg.split(": line ")[0]
+    message = f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {reason}."
+    if "after document" in reason and exc.lineno > 1:
+        message += " One record per line is JSON Lines: name the file .jsonl or use --input-format jsonl."
+    return message
+
+
+def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
+    """Why one JSON Lines line could not be parsed, or None for a blank line (skipped)."""
+    line = line.rstrip(b"\r\n")
+    if not line.strip():
+        return None
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Unreadable(_undecodable(source, line, exc.start))
+    try:
+        json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Unreadable(f"{source}: column {exc.colno}: not valid JSON: {exc.msg}.")
+    except RecursionError:
+        return Unreadable(f"{source}: nested too deeply to be an answer record.")
+    # orjson refuses what the standard library reads (numbers beyond 64 bits): not a record either.
+    return Unreadable(f"{source}: not valid JSON for this reader (a number too large?).")
+
+
+# -- YAML ---------------------------------------------------------------------------------------------
+
+
+def read_yaml(data: bytes, name: str) -> Iterator[Item]:
+    """The records of a YAML file (safe loader): one mapping, or a list of them."""
+    text_problem = _text_problem(data, name)
+    if text_problem is not None:
+        yield name, text_problem
+        return
+    try:
+        document = yaml.load(data.removeprefix(_BOM), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        yield (
+            name,
+            Unreadable(f"{name}: {where}not valid YAML: {exc.problem or exc.context}.", whole_file=True),
+        )
+        return
+    except yaml.YAMLError as exc:
+        yield name, Unreadable(f"{name}: not valid YAML: {exc}.", whole_file=True)
+        return
+    if document is None:
+        yield name, Unreadable(f"{name}: the file holds no records.", whole_file=True)
+        return
+    if isinstance(document, list):
+        if not document:
+            yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
+        for index, record in enumerate(document):
+            yield f"{name}#{index}", record
+    else:
+        yield name, document
+
+
+# -- CSV ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CsvHeader:
+    """The header row of a CSV file: column ids and the cell separator."""
+
+    columns: tuple[str, ...]
+    delimiter: str
+    lines: int
+    """How many lines the header takes (its data starts on the line after)."""
+
+
+def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable:
+    """Read the header row: the question ids. The separator is `,`, or `;`/tab if the header uses that."""
+    for number, raw in enumerate(lines, 1):
+        if number == 1:
+            raw = raw.removeprefix(_BOM)
+            if raw.startswith(_UTF16_BOMS):
+                return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Unreadable(_undecodable(f"{name}:{number}", raw, exc.start), whole_file=True)
+        if not text.strip():
+            continue
+        delimiter = ","
+        if "," not in text:
+            delimiter = ";" if ";" in text else "\t" if "\t" in text else ","
+        cells = [c.strip() for c in next(csv.reader([text], delimiter=delimiter, strict=True), [])]
+        named = [c for c in cells if c]
+        duplicates = sorted({c for c in named if named.count(c) > 1})
+        if duplicates:
+            return Unreadable(
+                f"{name}:{number}: the header row names {', '.join(duplicates)} more than once.",
+                whole_file=True,
+            )
+        return CsvHeader(tuple(cells), delimiter, number)
+    return Unreadable(
+        f"{name}: the file is empty; a CSV needs a header row of question ids.", whole_file=True
+    )
+
+
+def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_line: int) -> Iterator[Item]:
+    """The records of CSV data lines (after the header); an empty cell is a missing answer.
+
+    Rows of nothing but empty cells (as spreadsheets export) are skipped; a row
+    with more or fewer cells than the header is an error entry.
+    """
+    bad: list[str] = []
+    row_text: list[str] = []  # the lines of the row being read, to point at a quoting mistake
+    line_number = first_line - 1
+
+    def decoded() -> Iterator[str]:
+        nonlocal line_number
+        for raw in lines:
+            line_number += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad.append(_undecodable(f"{name}:{line_number}", raw, exc.start))
+                text = raw.decode("utf-8", "replace")
+            row_text.append(text)
+            yield text
+
+    reader = csv.reader(decoded(), delimiter=header.delimiter, strict=True)
+    columns = header.columns
+    width = len(columns)
+    while True:
+        start = line_number + 1
+        row_text.clear()
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            message = _quoting_mistake(name, start, "".join(row_text), header.delimiter)
+            yield f"{name}:{start}", Unreadable(message or f"{name}:{start}: not valid CSV: {exc}.")
+            continue
+        source = f"{name}:{start}"
+        if bad:
+            yield source, Unreadable(bad[0])
+            bad.clear()
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != width:
+            yield (
+                source,
+                Unreadable(
+                    f"{source}: this row has {len(row)} cells but the header row has {width}; "
+                    "every row needs one cell per column (an empty cell for a missing answer)."
+                ),
+            )
+            continue
+        record: dict[str, str] = {}
+        unnamed = 0
+        for column, cell in zip(columns, row, strict=True):
+            value = cell.strip()
+            if value:
+                if column:
+                    record[column] = value
+                else:
+                    unnamed += 1
+        if unnamed:
+            yield source, Unreadable(f"{source}: a cell under a column with no name in the header row.")
+            continue
+        yield source, record
+
+
+def _quoting_mistake(name: str, first_line: int, text: str, delimiter: str) -> str | None:
+    """Where the quoting of a CSV row goes wrong, as `file:line: column N: what`; None if not found."""
+    quoted = False
+    opened = 0
+    at_cell_start = True
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quoted:
+            if char == '"':
+                if text[index + 1 : index + 2] == '"':
+                    index += 1
+                elif text[index + 1 : index + 2] not in ("", delimiter, "\r", "\n"):
+                    where = _line_column(name, first_line, text, index + 1)
+                    return f'{where}: a " inside a quoted cell must be written twice ("").'
+                else:
+                    quoted = False
+        elif char == '"' and at_cell_start:
+            quoted, opened = True, index
+        at_cell_start = char in (delimiter, "\n")
+        index += 1
+    if quoted:
+        where = _line_column(name, first_line, text, opened)
+        return f'{where}: this quoted cell (opened with ") is never closed.'
+    return None
+
+
+def _line_column(name: str, first_line: int, text: str, index: int) -> str:
+    line = first_line + text.count("\n", 0, index)
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"{name}:{line}: column {column}"
+
+
+# -- text ---------------------------------------------------------------------------------------------
+
+
+def _text_problem(data: bytes, name: str) -> Unreadable | None:
+    if data.startswith(_UTF16_BOMS):
+        return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        end = data.find(b"\n", exc.start)
+        raw = data[start : end if end >= 0 else len(data)]
+        return Unreadable(_undecodable(f"{name}:{line}", raw, exc.start - start), whole_file=True)
+    if not text.strip():
+        return Unreadable(f"{name}: the file is empty.", whole_file=True)
+    return None
+
+
+def _undecodable(where: str, raw: bytes, offset: int) -> str:
+    column = len(raw[:offset].decode("utf-8", "replace")) + 1
+    return f"{where}: column {column}: byte 0x{raw[offset]:02x} is not UTF-8 text; {_SAVE_AS_UTF8}."
+
+
+def read_all(stream: BinaryIO) -> bytes:
+    """Everything left in a stream."""
+    chunks = io.BytesIO()
+    while block := stream.read(1 << 20):
+        chunks.write(block)
+    return chunks.getvalue()

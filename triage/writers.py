@@ -1,0 +1,314 @@
+"""Results out: JSON Lines, JSON, CSV, text and Markdown, and an output file written atomically.
+
+Each writer turns one entry — a result or an error entry, with its source — into
+bytes. `render(entry)` does so from the pydantic model and is the reference;
+the batch's fast path (`prepare` once per distinct outcome, then `entry` per
+record) must give the very same bytes, and the tests hold it to that.
+
+Every entry starts with the writer's separator (`sep`); the sink drops the
+first one, so entries written by several processes join up exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from triage.models import Problem, RecordError, Result
+from triage.outcomes import Outcome
+from triage.render import render_markdown, render_text
+from triage.rulepack import RulePack
+
+OUTPUT_FORMATS = ("text", "json", "jsonl", "csv", "markdown")
+SUFFIXES = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".md": "markdown",
+    ".txt": "text",
+}
+CSV_COLUMNS = ("id", "source", "urgency", "prognosis", "suggestions", "warnings", "errors")
+
+COMPACT_EXCLUDE: dict[str, Any] = {
+    "urgency_advice": True,
+    "prognosis": {"label", "text", "citations"},
+    "suggestions": {"__all__": {"text", "citations"}},
+    "explanation": {"__all__": {"text"}},
+}
+"""What `--compact` leaves out of a result: the texts (ids and categories stay, and the disclaimer)."""
+
+Entry = Result | RecordError
+
+
+class Writer:
+    """Turns entries into bytes. Subclasses render one format."""
+
+    sep = b""
+    splices_json = False
+
+    def __init__(self, pack: RulePack) -> None:
+        self.pack = pack
+
+    def start(self) -> bytes:
+        """What comes before the first entry."""
+        return b""
+
+    def end(self) -> bytes:
+        """What comes after the last entry."""
+        return b""
+
+    def render(self, entry: Entry) -> bytes:
+        """One entry from its model (the reference rendering), separator first."""
+        raise NotImplementedError
+
+    def prepare(self, outcome: Outcome) -> bytes:
+        """What every record with this outcome shares, rendered once (empty if nothing)."""
+        return b""
+
+    def entry(self, record_id: str | None, source: str, outcome: Outcome, prepared: bytes) -> bytes:
+        """One record's entry, from its outcome and what `prepare` gave for it."""
+        return self.render(outcome.entry(self.pack, record_id, source))
+
+    def error(self, record_id: str | None, source: str, problems: Sequence[Problem]) -> bytes:
+        """An error entry for a record (or file) that could not be evaluated."""
+        return self.render(RecordError(id=record_id, source=source, errors=tuple(problems)))
+
+
+class JsonLinesWriter(Writer):
+    """One JSON object per line (SPEC §6); `compact` leaves the texts out."""
+
+    splices_json = True
+    _HEAD = b'{"id":null,"source":""'
+
+    def __init__(self, pack: RulePack, *, compact: bool = False) -> None:
+        super().__init__(pack)
+        self.compact = compact
+        self.newline = b"\n"
+
+    def dump(self, entry: Entry) -> bytes:
+        if isinstance(entry, Result) and self.compact:
+            return entry.model_dump_json(exclude=COMPACT_EXCLUDE).encode()
+        return entry.model_dump_json().encode()
+
+    def render(self, entry: Entry) -> bytes:
+        return self.sep + self.dump(entry) + self.newline
+
+    def prepare(self, outcome: Outcome) -> bytes:
+        # Everything after the source's value is the same for every record with this outcome.
+        dumped = self.dump(outcome.entry(self.pack, None, ""))
+        assert dumped.startswith(self._HEAD)
+        # Starts with the quote that closes the source, so a batch can splice in a line number before it.
+        return b'"' + dumped[len(self._HEAD) :] + self.newline
+
+    def entry(self, record_id: str | None, source: str, outcome: Outcome, prepared: bytes) -> bytes:
+        dumps = orjson.dumps
+        return b"".join((self.sep, b'{"id":', dumps(record_id), b',"source":', dumps(source)[:-1], prepared))
+
+
+class JsonWriter(JsonLinesWriter):
+    """A JSON list of entries, one per line."""
+
+    sep = b",\n"
+
+    def __init__(self, pack: RulePack, *, compact: bool = False) -> None:
+        super().__init__(pack, compact=compact)
+        self.newline = b""
+
+    def start(self) -> bytes:
+        return b"[\n"
+
+    def end(self) -> bytes:
+        return b"\n]\n"
+
+
+class CsvWriter(Writer):
+    """One row per entry: id, source, urgency, prognosis, suggestion ids, warnings and errors."""
+
+    def start(self) -> bytes:
+        return self._row(CSV_COLUMNS)
+
+    def render(self, entry: Entry) -> bytes:
+        if isinstance(entry, RecordError):
+            return self._row((entry.id or "", entry.source or "", "", "", "", "", _problems(entry.errors)))
+        return self._row(
+            (
+                entry.id or "",
+                entry.source or "",
+                entry.urgency,
+                entry.prognosis.category,
+                ";".join(s.id for s in entry.suggestions),
+                _problems(entry.warnings),
+                "",
+            )
+        )
+
+    @staticmethod
+    def _row(cells: Sequence[str]) -> bytes:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow(cells)
+        return out.getvalue().encode()
+
+
+class TextWriter(Writer):
+    """Each result as text for a terminal, under a line naming its source and id."""
+
+    sep = b"\n"
+
+    def __init__(self, pack: RulePack, *, width: int = 80, color: bool = False) -> None:
+        super().__init__(pack)
+        self.width = width
+        self.color = color
+
+    def render(self, entry: Entry) -> bytes:
+        heading = f"{entry.source}" + (f"  (id {entry.id})" if entry.id is not None else "")
+        if isinstance(entry, RecordError):
+            lines = [
+                heading,
+                "Not evaluated: the answers have problems.",
+                *_problem_lines(entry.errors, "  - "),
+            ]
+            body = "\n".join(lines) + "\n"
+        else:
+            body = heading + "\n" + render_text(entry, width=self.width, color=self.color)
+        return self.sep + body.encode()
+
+
+class MarkdownWriter(Writer):
+    """Each result as a Markdown section headed by its source and id."""
+
+    sep = b"\n"
+
+    def render(self, entry: Entry) -> bytes:
+        heading = f"# {entry.source}" + (f" (id {entry.id})" if entry.id is not None else "")
+        if isinstance(entry, RecordError):
+            lines = [heading, "", "**Not evaluated: the answers have problems.**", ""]
+            lines += _problem_lines(entry.errors, "- ", code=True)
+            body = "\n".join(lines) + "\n"
+        else:
+            body = heading + "\n\n" + render_markdown(entry)
+        return self.sep + body.encode()
+
+
+def make_writer(
+    fmt: str, pack: RulePack, *, compact: bool = False, width: int = 80, color: bool = False
+) -> Writer:
+    """The writer for an output format (one of `OUTPUT_FORMATS`)."""
+    if fmt == "jsonl":
+        return JsonLinesWriter(pack, compact=compact)
+    if fmt == "json":
+        return JsonWriter(pack, compact=compact)
+    if fmt == "csv":
+        return CsvWriter(pack)
+    if fmt == "text":
+        return TextWriter(pack, width=width, color=color)
+    if fmt == "markdown":
+        return MarkdownWriter(pack)
+    raise ValueError(f"unknown output format {fmt!r}")
+
+
+def _problems(problems: Sequence[Problem]) -> str:
+    return " | ".join(f"{p.field}: {p.message}" for p in problems)
+
+
+def _problem_lines(problems: Sequence[Problem], bullet: str, *, code: bool = False) -> list[str]:
+    return [
+        f"{bullet}`{p.field}`: {p.message}" if code else f"{bullet}{p.field}: {p.message}" for p in problems
+    ]
+
+
+class Sink:
+    """Where entries go: a binary stream; drops the separator before the very first entry."""
+
+    def __init__(self, stream: BinaryIO, writer: Writer) -> None:
+        self.stream = stream
+        self.writer = writer
+        self.pending_sep = len(writer.sep)
+        write_all(stream, writer.start())
+
+    def write(self, data: bytes) -> None:
+        """Write entries (each starting with the separator)."""
+        if self.pending_sep and data:
+            dropped = min(self.pending_sep, len(data))
+            data = data[dropped:]
+            self.pending_sep -= dropped
+        write_all(self.stream, data)
+
+    def follow(self, path: str, done: Callable[[], bool]) -> None:
+        """Append a file another process may still be writing, as it grows, until `done()` and all is copied.
+
+        The bytes are copied in the kernel (`sendfile`) when the output is a file or pipe.
+        """
+        with open(path, "rb") as part:
+            source = part.fileno()
+            offset = 0
+            while True:
+                finished = done()
+                size = os.fstat(source).st_size
+                if self.pending_sep and size > offset:
+                    dropped = min(self.pending_sep, size - offset)
+                    offset += dropped
+                    self.pending_sep -= dropped
+                if size > offset:
+                    offset = self._copy(part, offset, size)
+                    continue
+                if finished:
+                    return
+                time.sleep(0.002)
+
+    def _copy(self, part: BinaryIO, offset: int, size: int) -> int:
+        self.stream.flush()
+        try:
+            target = self.stream.fileno()
+            while offset < size:
+                offset += os.sendfile(target, part.fileno(), offset, size - offset)
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            part.seek(offset)
+            while offset < size and (block := part.read(min(1 << 20, size - offset))):
+                write_all(self.stream, block)
+                offset += len(block)
+        return offset
+
+    def close(self) -> None:
+        write_all(self.stream, self.writer.end())
+        self.stream.flush()
+
+
+def write_all(stream: BinaryIO, data: bytes) -> None:
+    """Write every byte (an unbuffered file may take only part of a large write at once)."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written:] if written is not None else view[len(view) :]
+
+
+@contextmanager
+def atomic_output(target: Path) -> Iterator[BinaryIO]:
+    """A file that appears under `target` only once it is complete.
+
+    Written to a temporary file in the same folder and renamed over the target
+    at the end, so an interrupted run leaves the target as it was (and no
+    partial file under its name).
+    """
+    folder = target.parent
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    try:
+        # Unbuffered: the batch writes large blocks, which a buffer would only copy once more.
+        with os.fdopen(handle, "wb", buffering=0) as out:
+            yield out
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
