@@ -72,8 +72,8 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "problem"),
     [
-        ("answers.txt", "must end in .json, .yaml or .yml"),
-        ("answers", "must end in .json, .yaml or .yml"),
+        ("answers.txt", "must end in .json, .yaml, .yml or .fhir.json"),
+        ("answers", "must end in .json, .yaml, .yml or .fhir.json"),
         ("missing/answers.json", "does not exist"),
     ],
 )
@@ -103,3 +103,24 @@ def test_saved_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / "answers.json"
     write_record(path, {"red_flags": []}, overwrite=False)
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_fhir_name_saves_a_questionnaire_response(pack: RulePack, tmp_path: Path) -> None:
+    """A name ending in .fhir.json saves a QuestionnaireResponse that reads back to the same answers."""
+    from triage.fhir import records_from_fhir
+
+    record = {
+        "red_flags": [],
+        "cause": "other",
+        "severity": "severe",
+        "worsening": "not_sure",
+        "related_findings": ["family_history"],
+    }
+    path = tmp_path / "answers.fhir.json"
+    write_record(path, record, overwrite=False, pack=pack)
+    response = json.loads(path.read_text(encoding="utf-8"))
+    assert response["resourceType"] == "QuestionnaireResponse"
+    [(where, read_back)] = records_from_fhir(response, pack)
+    assert where == ""
+    assert isinstance(read_back, dict)
+    assert triage.evaluate(read_back, rulepack=pack) == triage.evaluate(record, rulepack=pack)

@@ -384,7 +384,7 @@ def run_ask(args: argparse.Namespace) -> int:
     if save is not None:
         # Saved before the result is shown, so nothing answered is lost afterwards.
         try:
-            write_record(save, record, overwrite=args.force)
+            write_record(save, record, overwrite=args.force, pack=pack)
             print(f"Your answers are saved in {save}.", file=screen)
         except SaveError as exc:  # the file appeared while the questions were asked
             print(f"triage: {exc}", file=sys.stderr)
