@@ -8,17 +8,23 @@ answer set here checks it for every possible record.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import combinations
 
 from triage.conditions import AnswerValue, AtLeast, Below, ParamRef, walk
 from triage.rulepack import Question, RulePack
 
 
-def answer_space(pack: RulePack) -> Iterator[dict[str, AnswerValue]]:
-    """Yield every complete, normalised answer set, following the questions' asked_when."""
+def answer_space(
+    pack: RulePack, given: Mapping[str, AnswerValue] | None = None
+) -> Iterator[dict[str, AnswerValue]]:
+    """Yield every complete, normalised answer set, following the questions' asked_when.
+
+    With `given`, only the sets that keep each given answer of a question still asked.
+    """
     questions = pack.document.questions
-    domains = {q.id: domain(pack, q) for q in questions}
+    fixed = given or {}
+    domains = {q.id: (fixed[q.id],) if q.id in fixed else domain(pack, q) for q in questions}
     values: dict[str, AnswerValue] = {}
 
     def extend(index: int) -> Iterator[dict[str, AnswerValue]]:

@@ -512,31 +512,10 @@ def _matters(pack: RulePack, space: AnswerSpace, results: Sequence[object], ques
             if choice == values[question.id]:
                 continue
             changed = {**values, question.id: choice}
-            for other in _completions(pack, changed):
+            for other in answer_space(pack, given=changed):
                 if results[space.by_key[_key(pack, other)]] != result:
                     return True
     return False
-
-
-def _completions(pack: RulePack, given: Mapping[str, AnswerValue]) -> Iterator[dict[str, AnswerValue]]:
-    """Complete answer sets that keep every given answer of a question still asked."""
-    questions = pack.document.questions
-    values: dict[str, AnswerValue] = {}
-
-    def extend(index: int) -> Iterator[dict[str, AnswerValue]]:
-        if index == len(questions):
-            yield dict(values)
-            return
-        q = questions[index]
-        if q.asked_when is not None and not q.asked_when.holds(values, pack):
-            yield from extend(index + 1)
-            return
-        for value in (given[q.id],) if q.id in given else domain(pack, q):
-            values[q.id] = value
-            yield from extend(index + 1)
-        del values[q.id]
-
-    return extend(0)
 
 
 def check_examples(pack: RulePack) -> Iterator[PackProblem]:
