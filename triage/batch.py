@@ -596,6 +596,8 @@ def run_parallel(
     try:
         with tempfile.TemporaryDirectory(prefix=".triage-", dir=scratch) as folder:
             parts = [os.path.join(folder, f"part-{n}") for n in range(1, len(shares))]
+            for part in parts:  # there before a worker starts, so it can be followed at once
+                open(part, "wb").close()
             with context.Pool(len(parts), initializer=_default_signals) as pool:
                 pending = [
                     pool.apply_async(_work, ((share, part),))
