@@ -331,3 +331,26 @@ def test_pieces_of_a_file_join_up(tmp_path: Path, pack: triage.RulePack) -> None
         many = Batch(pack, writer).run(pieces, out)
     assert whole.read_bytes() == parts.read_bytes()
     assert (one.records, one.valid, one.urgency) == (many.records, many.valid, many.urgency)
+
+
+@pytest.mark.parametrize("dump", [orjson.dumps, _python_json], ids=["tight", "spaced"])
+@pytest.mark.parametrize(
+    ("fmt", "compact"), [("jsonl", True), ("jsonl", False), ("json", True), ("text", False)]
+)
+def test_known_lines_path_matches_the_reference(
+    tmp_path: Path, pack: triage.RulePack, dump: Any, fmt: str, compact: bool
+) -> None:
+    """Blocks of lines that start with a plain id (as most exports write them) give the reference's bytes."""
+    records = [
+        {
+            "id": f"r-{n % 7}" if n % 3 else "",
+            **BASES[n % len(BASES)],
+            **({"extra": n % 4} if n % 11 == 0 else {}),
+        }
+        for n in range(2500)
+    ]
+    lines = [dump(record) for record in records]
+    path = tmp_path / "ids.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    writer = make_writer(fmt, pack, compact=compact)
+    assert run_batch(path, writer, pack) == reference(lines, "ids.jsonl", writer)

@@ -65,6 +65,7 @@ _PLAIN_IDS = frozenset({str, type(None)})
 _DATA = operator.attrgetter("data")
 _NOT_PARSED = object()
 _ID_PREFIXES = (b'{"id":"', b'{"id": "')
+_ID_HEAD = b'{"id":'
 _NOT_PLAIN = re.compile(rb"[\x00-\x1f\x7f\\]")
 
 
@@ -336,10 +337,12 @@ class Batch:
         if -1 in ends:
             return False
         cuts = list(map(operator.add, ends, repeat(1)))
-        tokens = list(map(bytes.__getitem__, chunk, map(slice, repeat(start - 1), cuts)))
-        joined = b"".join(tokens)
+        # Written tightly, the line up to its id's closing quote is the entry's start: `{"id":"…"`.
+        heads = list(map(bytes.__getitem__, chunk, map(slice, cuts)))
+        joined = b"".join(heads)
         if not joined.isascii() or _NOT_PLAIN.search(joined) is not None:
             return False
+        tokens = heads if tight else [head[start - 1 :] for head in heads]
         rests = list(map(bytes.__getitem__, chunk, map(slice, cuts, repeat(None))))
         known = self._known
         looked_up = list(map(known.get, rests))
@@ -347,22 +350,22 @@ class Batch:
         if not all(looked_up):
             for index, found in enumerate(looked_up):
                 if found is None:
-                    learnt = self._learn(chunk[index], tokens[index], rests[index])
+                    learnt = self._learn(
+                        chunk[index], tokens[index][len(_ID_HEAD) if tight else 0 :], rests[index]
+                    )
                     if learnt is None:
                         return False
                     seen[index] = learnt
         self._counts.update(seen)
         self.summary.records += len(chunk)
-        head = self.writer.sep + b'{"id":'
+        sep = self.writer.sep
         middle = b',"source":' + orjson.dumps(f"{name}:")[:-1]
-        count = len(chunk)
-        parts = zip(
-            repeat(head),
-            tokens,
-            repeat(middle),
-            map(b"%d".__mod__, range(first, first + count)),
-            map(_DATA, seen),
-        )
+        numbers = map(b"%d".__mod__, range(first, first + len(chunk)))
+        if tight and not sep:
+            parts: Iterator[tuple[bytes, ...]] = zip(heads, repeat(middle), numbers, map(_DATA, seen))
+        else:
+            starts = heads if tight else [_ID_HEAD + token for token in tokens]
+            parts = zip(repeat(sep), starts, repeat(middle), numbers, map(_DATA, seen))
         self._buffer.append(b"".join(list(chain.from_iterable(parts))))
         return True
 
@@ -593,6 +596,8 @@ def run_parallel(
     try:
         with tempfile.TemporaryDirectory(prefix=".triage-", dir=scratch) as folder:
             parts = [os.path.join(folder, f"part-{n}") for n in range(1, len(shares))]
+            for part in parts:  # there before a worker starts, so it can be followed at once
+                open(part, "wb").close()
             with context.Pool(len(parts), initializer=_default_signals) as pool:
                 pending = [
                     pool.apply_async(_work, ((share, part),))

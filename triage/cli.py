@@ -183,7 +183,11 @@ def _add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="JSON/JSON Lines without the texts (ids, categories and the disclaimer), for large runs",
     )
     evaluate.add_argument(
-        "--jobs", type=_positive, default=1, metavar="N", help="worker processes for large inputs (default 1)"
+        "--jobs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="share large inputs out over N processes (default 1)",
     )
     evaluate.set_defaults(run=run_evaluate)
 
