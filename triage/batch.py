@@ -37,6 +37,7 @@ from triage.readers import (
     CsvHeader,
     InputFile,
     Item,
+    Rejected,
     Unreadable,
     jsonl_problem,
     open_input,
@@ -200,8 +201,10 @@ class Batch:
                 self._items(self._csv(stream, piece))
             else:
                 data = read_all(stream)
-                reader = read_json if file.format == "json" else read_yaml
-                self._items(reader(data, file.name))
+                if file.format == "json":
+                    self._items(read_json(data, file.name, self.pack))
+                else:
+                    self._items(read_yaml(data, file.name))
         except OSError as exc:
             self._unreadable(file.name, Unreadable(f"{file.name}: reading stopped: {exc.strerror}.", True))
         finally:
@@ -414,6 +417,11 @@ class Batch:
                 if not record.whole_file:
                     self.summary.records += 1
                 self._unreadable(source, record)
+                continue
+            if isinstance(record, Rejected):
+                self.summary.records += 1
+                self.summary.invalid += 1
+                buffer.append(writer.error(record.record_id, source, record.problems))
                 continue
             self.summary.records += 1
             if len(memo) >= MEMO_LIMIT:

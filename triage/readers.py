@@ -30,6 +30,11 @@ from typing import BinaryIO
 import orjson
 import yaml
 
+from triage.errors import InvalidAnswers
+from triage.fhir import is_fhir_resource, records_from_fhir
+from triage.models import Problem
+from triage.rulepack import RulePack
+
 EXTENSIONS = {
     ".json": "json",
     ".jsonl": "jsonl",
@@ -75,8 +80,17 @@ class Unreadable:
         return FILE_FIELD if self.whole_file else RECORD_FIELD
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """In place of a record: one written in another format (a FHIR QuestionnaireResponse)
+    that does not map to an answer record; `problems` say why, field by field."""
+
+    problems: tuple[Problem, ...]
+    record_id: str | None = None
+
+
 Item = tuple[str, object]
-"""A source and what was read there: a record (any value) or `Unreadable`."""
+"""A source and what was read there: a record (any value), `Unreadable` or `Rejected`."""
 
 
 def find_inputs(
@@ -152,8 +166,8 @@ def open_input(file: InputFile) -> BinaryIO:
 # -- JSON ---------------------------------------------------------------------------------------------
 
 
-def read_json(data: bytes, name: str) -> Iterator[Item]:
-    """The records of a JSON file: one object, or a list of them."""
+def read_json(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
+    """The records of a JSON file: one object, or a list of them (FHIR resources too)."""
     text_problem = _text_problem(data, name)
     if text_problem is not None:
         yield name, text_problem
@@ -163,22 +177,35 @@ def read_json(data: bytes, name: str) -> Iterator[Item]:
     except orjson.JSONDecodeError as exc:
         yield name, Unreadable(_json_message(name, exc, data), whole_file=True)
         return
-    yield from records_from_json(document, name)
+    yield from records_from_json(document, name, pack)
 
 
-def records_from_json(document: object, name: str) -> Iterator[Item]:
+def records_from_json(document: object, name: str, pack: RulePack) -> Iterator[Item]:
     """The records of a parsed JSON document: an object is one record, a list holds records.
 
-    The one place that decides what a JSON document means; any other shape is
-    passed on as a record, for its error entry to say what is wrong with it.
+    The one place that decides what a JSON document means. A FHIR resource (a
+    QuestionnaireResponse, or a Bundle of them) gives the answer records it maps
+    to, sourced `name` or `name#entry[2]`. Any other shape is passed on as a
+    record, for its error entry to say what is wrong with it.
     """
     if isinstance(document, list):
         if not document:
             yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
         for index, record in enumerate(document):
-            yield f"{name}#{index}", record
+            yield from _record_or_fhir(record, f"{name}#{index}", pack)
     else:
-        yield name, document
+        yield from _record_or_fhir(document, name, pack)
+
+
+def _record_or_fhir(document: object, source: str, pack: RulePack) -> Iterator[Item]:
+    if not is_fhir_resource(document):
+        yield source, document
+        return
+    for where, record in records_from_fhir(document, pack):
+        if isinstance(record, InvalidAnswers):
+            yield source + where, Rejected(record.problems, record.record_id)
+        else:
+            yield source + where, record
 
 
 def _json_message(name: str, exc: json.JSONDecodeError, data: bytes) -> str:
