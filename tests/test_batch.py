@@ -354,3 +354,27 @@ def test_known_lines_path_matches_the_reference(
     path.write_bytes(b"\n".join(lines) + b"\n")
     writer = make_writer(fmt, pack, compact=compact)
     assert run_batch(path, writer, pack) == reference(lines, "ids.jsonl", writer)
+
+
+def _die(task: object) -> object:
+    import os
+
+    os._exit(9)
+
+
+def test_a_killed_worker_is_reported_not_waited_for(
+    tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a --jobs worker dies mid-run, the run stops with a clear error instead of hanging."""
+    import triage.batch
+
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(20_000)]
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
+    monkeypatch.setattr(triage.batch, "_work", _die)
+    with (
+        (tmp_path / "out").open("wb") as out,
+        pytest.raises(triage.TriageError, match="worker process stopped"),
+    ):
+        evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=2)

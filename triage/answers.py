@@ -10,6 +10,7 @@ collected, so a person can fix them all at once.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -192,11 +193,13 @@ def _not_asked(depends_on: frozenset[str]) -> str:
 
 
 def _unknown_key(key: str, pack: RulePack) -> str:
-    known = [ID_FIELD, *pack.questions]
+    known = (ID_FIELD, *pack.questions)
     return f"unknown question id.{_did_you_mean(key, known)} Known ids: {', '.join(known)}."
 
 
-def _did_you_mean(value: str, candidates: tuple[str, ...] | list[str]) -> str:
+@functools.lru_cache(maxsize=4096)
+def _did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
+    """The closest candidate, as a hint; typos recur across records, so hints are remembered."""
     if len(value) > _MAX_GUESSED:
         return ""
     close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)

@@ -24,12 +24,15 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain, islice, repeat
 from typing import BinaryIO
 
 import orjson
 
+from triage.errors import TriageError
 from triage.models import Problem
 from triage.outcomes import MEMO_LIMIT, Outcome, read_id, read_outcome, record_key
 from triage.readers import (
@@ -606,16 +609,21 @@ def run_parallel(
             parts = [os.path.join(folder, f"part-{n}") for n in range(1, len(shares))]
             for part in parts:  # there before a worker starts, so it can be followed at once
                 open(part, "wb").close()
-            with context.Pool(len(parts), initializer=_default_signals) as pool:
+            with ProcessPoolExecutor(len(parts), mp_context=context, initializer=_default_signals) as pool:
                 pending = [
-                    pool.apply_async(_work, ((share, part),))
-                    for share, part in zip(shares[1:], parts, strict=True)
+                    pool.submit(_work, (share, part)) for share, part in zip(shares[1:], parts, strict=True)
                 ]
                 summary = Batch(pack, writer, progress).run(shares[0], sink.stream, sink)
                 for result, part in zip(pending, parts, strict=True):
-                    sink.follow(part, result.ready)
-                    summary.add(result.get())
+                    sink.follow(part, result.done)
+                    summary.add(result.result())
                     os.unlink(part)
+    except BrokenProcessPool:
+        # A worker was killed (out of memory, a signal): say so rather than wait for it forever.
+        raise TriageError(
+            "a worker process stopped before its share of the records was done, so the output is "
+            "incomplete (a file named by -o is left as it was). Run again, or with --jobs 1."
+        ) from None
     finally:
         _worker = None
     return summary

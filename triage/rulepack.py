@@ -94,8 +94,13 @@ class Question(_Spec):
             raise ValueError("only a multi question has a none_label")
         return self
 
-    def option_ids(self) -> tuple[str, ...]:
+    @functools.cached_property
+    def _option_ids(self) -> tuple[str, ...]:
         return tuple(o.id for o in self.options)
+
+    def option_ids(self) -> tuple[str, ...]:
+        """The ids of the options, in order (computed once: every answer read asks for them)."""
+        return self._option_ids
 
 
 class Parameter(_Spec):
