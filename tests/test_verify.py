@@ -281,3 +281,24 @@ def test_a_copied_prognosis_rule_overlaps_its_original(pack: triage.RulePack, co
     example = overlaps[0].counterexample
     assert example is not None
     assert [r.id for r in rules if r.when.holds(example, broken)] == [copied, "COPY"]
+
+
+def test_answers_without_any_suggestion_are_a_gap(tmp_path: Path) -> None:
+    """A pack leaving some answer sets with no suggestion is refused, with such an answer set."""
+    import re
+    import shutil
+
+    from triage.rulepack import default_pack_path
+
+    text = (default_pack_path() / "pack.yaml").read_text(encoding="utf-8")
+    for dropped in ("hereditary_management", "daily_face_care"):
+        text = re.sub(rf"(?ms)^  - id: {dropped}\n.*?(?=^  - id: |^# )", "", text)
+    text = text[: text.index("\nexamples:")] + "\n"  # the examples name the dropped suggestions
+    (tmp_path / "pack.yaml").write_text(text, encoding="utf-8")
+    shutil.copy(default_pack_path() / "source.txt", tmp_path / "source.txt")
+    with pytest.raises(triage.RulePackError) as caught:
+        triage.load_rulepack(tmp_path)
+    [gap] = [p for p in caught.value.problems if p.where == "suggestions"]
+    assert "no suggestion matches" in gap.message
+    assert gap.counterexample is not None
+    assert gap.counterexample["cause"] in {"fshd", "opmd"}

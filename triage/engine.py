@@ -131,6 +131,9 @@ def _decide(pack: RulePack, values: AnswerMap) -> Decision:
         if rule.when.holds(values, pack):
             suggestions.append(Suggestion(id=rule.id, text=rule.text, citations=rule.citations))
             explanation.append(_explain(pack, rule.id, None, rule.reason, rule.when, values))
+    if not suggestions:
+        # Verification proves every answer set gets a suggestion; this is a bug.
+        raise TriageError(f"no suggestion of pack {pack.info.name} matches the answers {dict(values)}")
     return Decision(
         urgency=level.id,
         urgency_advice=UrgencyAdvice(label=level.label, text=level.text, citations=level.citations),

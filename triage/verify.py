@@ -100,7 +100,7 @@ class UnguardedRead(PackProblem):
 
 class TableGap(PackProblem):
     kind = "gap"
-    description = "answers for which no rule of a table matches"
+    description = "answers for which no rule of a table (or no suggestion) matches"
 
 
 class TableOverlap(PackProblem):
@@ -404,7 +404,8 @@ def _kleene(
 
 
 def check_tables(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
-    """The urgency table covers every answer set; exactly one prognosis rule matches each."""
+    """The urgency table covers every answer set; exactly one prognosis rule and at least one
+    suggestion match each."""
     doc = pack.document
     urgency_gaps: list[dict[str, AnswerValue]] = []
     prognosis_gaps: list[dict[str, AnswerValue]] = []
@@ -423,6 +424,19 @@ def check_tables(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
             problems.append(
                 TableGap(f"{table}.rules", f"no rule matches {_count(gaps)}", counterexample=gaps[0])
             )
+    bare = [
+        values
+        for values, outcome in zip(space.sets, space.outcomes, strict=True)
+        if not any(outcome.suggestions)
+    ]
+    if bare:
+        problems.append(
+            TableGap(
+                "suggestions",
+                f"no suggestion matches {_count(bare)}; every result needs at least one",
+                counterexample=bare[0],
+            )
+        )
     for rules, sets in overlaps.items():
         problems.append(
             TableOverlap(
@@ -563,12 +577,14 @@ def run_examples(pack: RulePack) -> Iterator[ExampleRun]:
             # The engine found no matching rule in a table: name the table, show the answers.
             values = read_answers(example.answers, pack).values
             tables = [
-                table
+                f"{table} rule"
                 for table in ("urgency", "prognosis")
                 if not any(r.when.holds(values, pack) for r in getattr(pack.document, table).rules)
             ]
+            if not any(s.when.holds(values, pack) for s in pack.document.suggestions):
+                tables.append("suggestion")
             problem = ExampleMismatch(
-                where, f"no {' and no '.join(tables)} rule matches its answers", counterexample=values
+                where, f"no {' and no '.join(tables)} matches its answers", counterexample=values
             )
             yield ExampleRun(example.name, expected, None, (problem,))
             continue
