@@ -156,3 +156,14 @@ def test_record_id_is_kept() -> None:
 def test_undetermined_questions_are_not_reported_twice() -> None:
     """When the cause is invalid, the questions that depend on it are not also called missing."""
     assert set(problems({"red_flags": [], "cause": "bells", "severity": "mild"})) == {"cause"}
+
+
+def test_answers_built_by_hand_are_checked_again() -> None:
+    """An Answers object is read like any record: a missing answer is an error, never a default."""
+    incomplete = triage.Answers(
+        values={"red_flags": frozenset(), "cause": "peripheral_facial_paralysis", "severity": "mild"}
+    )
+    found = problems(incomplete)
+    assert set(found) == {"months_since_paralysis", "treated_early"}
+    complete = triage.read_answers(PARALYSIS, triage.load_rulepack())
+    assert triage.read_answers(complete, triage.load_rulepack()) == complete

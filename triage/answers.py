@@ -31,9 +31,13 @@ _MAX_KEY_SHOWN = 100
 
 
 def read_answers(record: object, pack: RulePack) -> Answers:
-    """Validate and normalise one answer record; raise `InvalidAnswers` listing every problem."""
+    """Validate and normalise one answer record; raise `InvalidAnswers` listing every problem.
+
+    An `Answers` object is read again like any record: one built by hand, or for
+    another pack, is never trusted to be complete.
+    """
     if isinstance(record, Answers):
-        return record
+        record = _as_record(record)
     if not isinstance(record, Mapping):
         raise InvalidAnswers([Problem(field=RECORD, message=_not_a_record(record))])
     errors: list[Problem] = []
@@ -75,6 +79,15 @@ def read_answers(record: object, pack: RulePack) -> Answers:
     if errors:
         raise InvalidAnswers(errors, record_id)
     return Answers(id=record_id, values=values, warnings=tuple(warnings))
+
+
+def _as_record(answers: Answers) -> dict[str, object]:
+    record: dict[str, object] = {
+        k: sorted(v) if isinstance(v, frozenset) else v for k, v in answers.values.items()
+    }
+    if answers.id is not None:
+        record[ID_FIELD] = answers.id
+    return record
 
 
 def _read_value(question: Question, raw: object) -> AnswerValue | Problem:
