@@ -136,7 +136,9 @@ def _decide(pack: RulePack, values: AnswerMap) -> Decision:
         raise TriageError(f"no suggestion of pack {pack.info.name} matches the answers {dict(values)}")
     return Decision(
         urgency=level.id,
-        urgency_advice=UrgencyAdvice(label=level.label, text=level.text, citations=level.citations),
+        urgency_advice=UrgencyAdvice(
+            label=level.label, display=level.display, text=level.text, citations=level.citations
+        ),
         prognosis=Prognosis(
             category=category.id, label=category.label, text=category.text, citations=category.citations
         ),

@@ -8,6 +8,7 @@ renamed or removed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,9 +55,14 @@ Citation = ArticleCitation | ExternalCitation
 
 
 class UrgencyAdvice(_Frozen):
-    """How soon to see a doctor, in words for the person answering, with sources."""
+    """How soon to see a doctor, in words for the person answering, with sources.
+
+    `display` is how loudly a screen shows it: `alarm` (a banner that cannot be
+    missed, even without colour), `notice`, or `plain`.
+    """
 
     label: str
+    display: Literal["alarm", "notice", "plain"] = "plain"
     text: str
     citations: tuple[Citation, ...] = Field(min_length=1)
 

@@ -14,8 +14,8 @@ from typing import Literal
 from triage.models import ArticleCitation, Citation, Result
 
 _BOLD, _RED, _YELLOW, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[0m"
-_COLOURS = {"emergency": _BOLD + _RED, "urgent": _BOLD + _RED, "soon": _BOLD + _YELLOW}
-_BANNER_LEVELS = {"emergency": "!", "urgent": "!"}
+_COLOURS = {"alarm": _BOLD + _RED, "notice": _BOLD + _YELLOW}
+_BANNER_MARKS = {"alarm": "!"}
 
 
 def citation_text(citation: Citation) -> str:
@@ -55,11 +55,11 @@ def render_text(
             or [indent]
         )
 
-    level = result.urgency
-    mark = _BANNER_LEVELS.get(level)
+    display = result.urgency_advice.display  # how loud the pack says this level is
+    mark = _BANNER_MARKS.get(display)
     label = result.urgency_advice.label.upper() if mark else result.urgency_advice.label
     rule = (mark or "=") * width
-    start, end = (_COLOURS[level], _RESET) if color and level in _COLOURS else ("", "")
+    start, end = (_COLOURS[display], _RESET) if color and display in _COLOURS else ("", "")
     out.append(start + rule)
     heading_lines = textwrap.wrap(label, width=width - 4) if mark else textwrap.wrap(label, width=width)
     for line in heading_lines:

@@ -119,6 +119,12 @@ class Outcome(_Spec):
     citations: tuple[Citation, ...] = Field(min_length=1)
 
 
+class Level(Outcome):
+    """An urgency level; `display` says how loudly a screen shows it (an alarm cannot be missed)."""
+
+    display: Literal["alarm", "notice", "plain"] = "plain"
+
+
 class Rule(_Spec):
     id: str = Field(min_length=1)
     when: Condition
@@ -127,7 +133,7 @@ class Rule(_Spec):
 
 
 class UrgencyTable(_Spec):
-    levels: tuple[Outcome, ...] = Field(min_length=1)
+    levels: tuple[Level, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
 
 
@@ -203,7 +209,7 @@ class RulePack:
         self.path = path
         self.info = PackInfo(name=document.name, version=document.version, sha256=sha256)
         self.questions: Mapping[str, Question] = {q.id: q for q in document.questions}
-        self.levels: Mapping[str, Outcome] = {o.id: o for o in document.urgency.levels}
+        self.levels: Mapping[str, Level] = {o.id: o for o in document.urgency.levels}
         self.categories: Mapping[str, Outcome] = {o.id: o for o in document.prognosis.categories}
 
     @functools.cached_property
