@@ -229,6 +229,8 @@ def _shown(raw: object) -> str:
     """A value as a problem can show it: short, and printable whatever it holds."""
     if isinstance(raw, bool):
         return "true" if raw else "false"
+    if raw is None:
+        return "null"
     if isinstance(raw, (dict, list)):
         return "a " + ("mapping" if isinstance(raw, dict) else "list")
     if isinstance(raw, int) and raw.bit_length() > 128:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import triage
 from triage.answerfile import SaveError, check_target, write_record
-from triage.describe import mermaid, show
+from triage.describe import asked_when_words, mermaid, show
 from triage.errors import PackProblem, RulePackError, TriageError, UnreadablePack, answers_record
 from triage.fhir import FhirUnavailable, questionnaire_json
 from triage.render import render_json, render_markdown, render_text
@@ -217,9 +217,7 @@ def run_questions(args: argparse.Namespace) -> int:
     for question in pack.document.questions:
         print(f"{question.id}  ({question.type})")
         print(f"  {question.prompt}")
-        if question.asked_when is not None:
-            depends = ", ".join(sorted(pack.asked_depends_on[question.id]))
-            print(f"  asked only for some answers to: {depends}")
+        print(f"  asked: {asked_when_words(question, pack)}")
         if question.type == "number":
             print(f"  a whole number from {question.min} to {question.max} {question.unit or ''}".rstrip())
         for option in question.options:
