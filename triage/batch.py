@@ -38,13 +38,12 @@ from triage.readers import (
     InputFile,
     Item,
     Unreadable,
+    bounded_lines,
     jsonl_problem,
     open_input,
-    read_all,
     read_csv_header,
     read_csv_rows,
-    read_json,
-    read_yaml,
+    read_document,
 )
 from triage.rulepack import RulePack
 from triage.writers import Sink, Writer, write_all
@@ -198,9 +197,7 @@ class Batch:
             elif file.format == "csv":
                 self._items(self._csv(stream, piece))
             else:
-                data = read_all(stream)
-                reader = read_json if file.format == "json" else read_yaml
-                self._items(reader(data, file.name))
+                self._items(read_document(stream, file))
         except OSError as exc:
             self._unreadable(file.name, Unreadable(f"{file.name}: reading stopped: {exc.strerror}.", True))
         finally:
@@ -211,7 +208,7 @@ class Batch:
 
     def _csv(self, stream: BinaryIO, piece: Piece) -> Iterator[Item]:
         name = piece.file.name
-        lines: Iterator[bytes] = iter(stream)
+        lines: Iterator[bytes] = bounded_lines(stream)
         if piece.lines is not None:
             lines = islice(lines, piece.lines)
         header = piece.header
@@ -242,7 +239,7 @@ class Batch:
         which is the reference; both give the same bytes.
         """
         name = piece.file.name
-        lines: Iterator[bytes] = iter(stream)
+        lines: Iterator[bytes] = bounded_lines(stream)
         if piece.lines is not None:
             lines = islice(lines, piece.lines)
         number = piece.first_line
@@ -519,7 +516,7 @@ def _split(file: InputFile, targets: list[int]) -> list[Piece]:
     header: CsvHeader | None = None
     if is_csv:
         with open(file.path, "rb") as stream:
-            read = read_csv_header(iter(stream), file.name)
+            read = read_csv_header(bounded_lines(stream), file.name)
         if isinstance(read, Unreadable):
             return [Piece(file)]
         header = read

@@ -12,6 +12,13 @@ A piece of a file that cannot be read as a record (a malformed line, a ragged
 row, undecodable bytes, an empty file) comes as `Unreadable` in the record's
 place, with a message naming the line and column, so the batch can write an
 error entry for it and go on.
+
+Limits (docs/SAFETY.md §5): JSON Lines and CSV are read a line at a time, and
+no line longer than `MAX_RECORD_BYTES` is held in memory (the rest of it is
+skipped and the line is an error entry); a JSON or YAML file is read whole, so
+one larger than `MAX_JSON_FILE_BYTES` or `MAX_YAML_FILE_BYTES` is refused before
+it is read; nesting deeper than the parsers' limits (`MAX_JSON_DEPTH`,
+`MAX_YAML_DEPTH`) is an error, never a crash.
 """
 
 from __future__ import annotations
@@ -47,6 +54,20 @@ _BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _SAVE_AS_UTF8 = "save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+MAX_RECORD_BYTES = 1 << 20
+"""The longest JSON Lines or CSV line (1 MiB); a longer one is an error entry, skipped unread."""
+MAX_JSON_FILE_BYTES = 16 << 20
+"""The largest JSON file (16 MiB): read whole, so refused above this; JSON Lines has no such limit."""
+MAX_YAML_FILE_BYTES = 1 << 20
+"""The largest YAML file (1 MiB): read whole and slow to parse, so refused above this."""
+MAX_JSON_DEPTH = 1024
+"""JSON nested deeper than this is refused by the parser (orjson's fixed limit) as not valid JSON."""
+MAX_YAML_DEPTH = 1000
+"""YAML nested deeper than this is refused by the parser (libyaml's limit) as not valid YAML."""
+_TOO_LONG = b"\x00\x00too long:"
+"""Begins the line `bounded_lines` gives in place of one over the limit (NUL: never a valid line)."""
+_NUL = "a NUL byte (0x00), so this is not UTF-8 text (UTF-16, or not text at all)"
 
 
 @dataclass(frozen=True)
@@ -191,15 +212,19 @@ def _json_message(name: str, exc: json.JSONDecodeError, data: bytes) -> str:
 
 def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
     """Why one JSON Lines line could not be parsed, or None for a blank line (skipped)."""
+    if line.startswith(_TOO_LONG):
+        return Unreadable(_too_long(source, line))
     line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
     try:
-        line.decode("utf-8")
+        text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Unreadable(_undecodable(source, line, exc.start))
+    if "\x00" in text:
+        return Unreadable(f"{source}: column {text.index(chr(0)) + 1}: {_NUL}; {_SAVE_AS_UTF8}.")
     try:
-        json.loads(line)
+        json.loads(text)
     except json.JSONDecodeError as exc:
         return Unreadable(f"{source}: column {exc.colno}: not valid JSON: {exc.msg}.")
     except RecursionError:
@@ -229,6 +254,9 @@ def read_yaml(data: bytes, name: str) -> Iterator[Item]:
         return
     except yaml.YAMLError as exc:
         yield name, Unreadable(f"{name}: not valid YAML: {exc}.", whole_file=True)
+        return
+    except RecursionError:  # only without libyaml, which has its own limit
+        yield name, Unreadable(f"{name}: nested too deeply to hold answer records.", whole_file=True)
         return
     if document is None:
         yield name, Unreadable(f"{name}: the file holds no records.", whole_file=True)
@@ -262,10 +290,15 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
             raw = raw.removeprefix(_BOM)
             if raw.startswith(_UTF16_BOMS):
                 return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
+        if raw.startswith(_TOO_LONG):
+            return Unreadable(_too_long(f"{name}:{number}", raw), whole_file=True)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             return Unreadable(_undecodable(f"{name}:{number}", raw, exc.start), whole_file=True)
+        if "\x00" in text:
+            where = f"{name}:{number}: column {text.index(chr(0)) + 1}"
+            return Unreadable(f"{where}: {_NUL}; {_SAVE_AS_UTF8}.", whole_file=True)
         if not text.strip():
             continue
         delimiter = ","
@@ -299,11 +332,17 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
         nonlocal line_number
         for raw in lines:
             line_number += 1
+            if raw.startswith(_TOO_LONG):
+                bad.append(_too_long(f"{name}:{line_number}", raw))
+                raw = b"\n"
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 bad.append(_undecodable(f"{name}:{line_number}", raw, exc.start))
                 text = raw.decode("utf-8", "replace")
+            if "\x00" in text:
+                bad.append(f"{name}:{line_number}: column {text.index(chr(0)) + 1}: {_NUL}; {_SAVE_AS_UTF8}.")
+                text = text.replace("\x00", "")
             row_text.append(text)
             yield text
 
@@ -401,6 +440,11 @@ def _text_problem(data: bytes, name: str) -> Unreadable | None:
         return Unreadable(_undecodable(f"{name}:{line}", raw, exc.start - start), whole_file=True)
     if not text.strip():
         return Unreadable(f"{name}: the file is empty.", whole_file=True)
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        column = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        return Unreadable(f"{name}:{line}: column {column}: {_NUL}; {_SAVE_AS_UTF8}.", whole_file=True)
     return None
 
 
@@ -409,9 +453,60 @@ def _undecodable(where: str, raw: bytes, offset: int) -> str:
     return f"{where}: column {column}: byte 0x{raw[offset]:02x} is not UTF-8 text; {_SAVE_AS_UTF8}."
 
 
-def read_all(stream: BinaryIO) -> bytes:
-    """Everything left in a stream."""
+def read_all(stream: BinaryIO, limit: int | None = None) -> bytes:
+    """Everything left in a stream; with a `limit`, no more than `limit` + 1 bytes (to tell it is over)."""
     chunks = io.BytesIO()
-    while block := stream.read(1 << 20):
+    left = -1 if limit is None else limit + 1
+    while left and (block := stream.read(1 << 20 if left < 0 else min(left, 1 << 20))):
         chunks.write(block)
+        if left > 0:
+            left -= len(block)
     return chunks.getvalue()
+
+
+def read_document(stream: BinaryIO, file: InputFile) -> Iterator[Item]:
+    """The records of a JSON or YAML file, read whole: refused unread when larger than its limit."""
+    limit = MAX_JSON_FILE_BYTES if file.format == "json" else MAX_YAML_FILE_BYTES
+    size = file.size if file.path != STDIN else 0
+    data = b"" if size > limit else read_all(stream, limit)
+    if size > limit or len(data) > limit:
+        shown = f"{size:,} bytes" if size > limit else f"more than {limit:,} bytes"
+        yield (
+            file.name,
+            Unreadable(
+                f"{file.name}: {shown}, larger than the largest {file.format.upper()} file read whole "
+                f"({limit >> 20} MiB); split it, or write one record per line as JSON Lines (.jsonl), "
+                "which is read a line at a time.",
+                whole_file=True,
+            ),
+        )
+        return
+    reader = read_json if file.format == "json" else read_yaml
+    yield from reader(data, file.name)
+
+
+def bounded_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+    """The lines of a stream, as iterating it gives; a line longer than `limit` is not kept.
+
+    In its place comes a short line that the JSON Lines and CSV readers report
+    as too long (with its size); the rest of it is read in small pieces and dropped.
+    """
+    readline = stream.readline
+    while line := readline(limit + 1):
+        if len(line) > limit and line[-1:] != b"\n":
+            size = len(line)
+            while more := readline(1 << 20):
+                size += len(more)
+                if more[-1:] == b"\n":
+                    break
+            yield _TOO_LONG + b"%d\n" % size
+        else:
+            yield line
+
+
+def _too_long(where: str, placeholder: bytes) -> str:
+    size = int(placeholder[len(_TOO_LONG) :])
+    return (
+        f"{where}: this line is {size:,} bytes long, longer than the longest record allowed "
+        f"({MAX_RECORD_BYTES >> 20} MiB); it was skipped unread."
+    )
