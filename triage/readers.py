@@ -217,12 +217,12 @@ def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
     line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
+    if b"\x00" in line:
+        return Unreadable(_nul(source, line))
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Unreadable(_undecodable(source, line, exc.start))
-    if "\x00" in text:
-        return Unreadable(f"{source}: column {text.index(chr(0)) + 1}: {_NUL}; {_SAVE_AS_UTF8}.")
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
@@ -292,13 +292,12 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
                 return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
         if raw.startswith(_TOO_LONG):
             return Unreadable(_too_long(f"{name}:{number}", raw), whole_file=True)
+        if b"\x00" in raw:
+            return Unreadable(_nul(f"{name}:{number}", raw), whole_file=True)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             return Unreadable(_undecodable(f"{name}:{number}", raw, exc.start), whole_file=True)
-        if "\x00" in text:
-            where = f"{name}:{number}: column {text.index(chr(0)) + 1}"
-            return Unreadable(f"{where}: {_NUL}; {_SAVE_AS_UTF8}.", whole_file=True)
         if not text.strip():
             continue
         delimiter = ","
@@ -335,14 +334,14 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
             if raw.startswith(_TOO_LONG):
                 bad.append(_too_long(f"{name}:{line_number}", raw))
                 raw = b"\n"
+            if b"\x00" in raw:
+                bad.append(_nul(f"{name}:{line_number}", raw))
+                raw = raw.replace(b"\x00", b"")
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 bad.append(_undecodable(f"{name}:{line_number}", raw, exc.start))
                 text = raw.decode("utf-8", "replace")
-            if "\x00" in text:
-                bad.append(f"{name}:{line_number}: column {text.index(chr(0)) + 1}: {_NUL}; {_SAVE_AS_UTF8}.")
-                text = text.replace("\x00", "")
             row_text.append(text)
             yield text
 
@@ -430,6 +429,11 @@ def _line_column(name: str, first_line: int, text: str, index: int) -> str:
 def _text_problem(data: bytes, name: str) -> Unreadable | None:
     if data.startswith(_UTF16_BOMS):
         return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        start = data.rfind(b"\n", 0, nul) + 1
+        return Unreadable(_nul(f"{name}:{line}", data[start : nul + 1]), whole_file=True)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -440,12 +444,12 @@ def _text_problem(data: bytes, name: str) -> Unreadable | None:
         return Unreadable(_undecodable(f"{name}:{line}", raw, exc.start - start), whole_file=True)
     if not text.strip():
         return Unreadable(f"{name}: the file is empty.", whole_file=True)
-    nul = text.find("\x00")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        column = nul - (text.rfind("\n", 0, nul) + 1) + 1
-        return Unreadable(f"{name}:{line}: column {column}: {_NUL}; {_SAVE_AS_UTF8}.", whole_file=True)
     return None
+
+
+def _nul(where: str, raw: bytes) -> str:
+    column = len(raw[: raw.index(b"\x00")].decode("utf-8", "replace")) + 1
+    return f"{where}: column {column}: {_NUL}; {_SAVE_AS_UTF8}."
 
 
 def _undecodable(where: str, raw: bytes, offset: int) -> str:
