@@ -217,12 +217,10 @@ def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
     line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
-    if b"\x00" in line:
-        return Unreadable(_nul(source, line))
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Unreadable(_undecodable(source, line, exc.start))
+    problem = _line_problem(source, line)
+    if problem is not None:
+        return Unreadable(problem)
+    text = line.decode("utf-8")
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
@@ -292,12 +290,10 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
                 return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
         if raw.startswith(_TOO_LONG):
             return Unreadable(_too_long(f"{name}:{number}", raw), whole_file=True)
-        if b"\x00" in raw:
-            return Unreadable(_nul(f"{name}:{number}", raw), whole_file=True)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return Unreadable(_undecodable(f"{name}:{number}", raw, exc.start), whole_file=True)
+        problem = _line_problem(f"{name}:{number}", raw)
+        if problem is not None:
+            return Unreadable(problem, whole_file=True)
+        text = raw.decode("utf-8")
         if not text.strip():
             continue
         delimiter = ","
@@ -334,14 +330,12 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
             if raw.startswith(_TOO_LONG):
                 bad.append(_too_long(f"{name}:{line_number}", raw))
                 raw = b"\n"
-            if b"\x00" in raw:
-                bad.append(_nul(f"{name}:{line_number}", raw))
-                raw = raw.replace(b"\x00", b"")
-            try:
+            problem = _line_problem(f"{name}:{line_number}", raw)
+            if problem is None:
                 text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad.append(_undecodable(f"{name}:{line_number}", raw, exc.start))
-                text = raw.decode("utf-8", "replace")
+            else:
+                bad.append(problem)
+                text = raw.replace(b"\x00", b"").decode("utf-8", "replace")
             row_text.append(text)
             yield text
 
@@ -430,13 +424,15 @@ def _text_problem(data: bytes, name: str) -> Unreadable | None:
     if data.startswith(_UTF16_BOMS):
         return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
     nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        start = data.rfind(b"\n", 0, nul) + 1
-        return Unreadable(_nul(f"{name}:{line}", data[start : nul + 1]), whole_file=True)
     try:
         text = data.decode("utf-8-sig")
+        if nul >= 0:
+            raise UnicodeDecodeError("utf-8", data, nul, nul + 1, "a NUL byte")
     except UnicodeDecodeError as exc:
+        if 0 <= nul <= exc.start:
+            line = data.count(b"\n", 0, nul) + 1
+            start = data.rfind(b"\n", 0, nul) + 1
+            return Unreadable(_nul(f"{name}:{line}", data[start : nul + 1]), whole_file=True)
         line = data.count(b"\n", 0, exc.start) + 1
         start = data.rfind(b"\n", 0, exc.start) + 1
         end = data.find(b"\n", exc.start)
@@ -445,6 +441,17 @@ def _text_problem(data: bytes, name: str) -> Unreadable | None:
     if not text.strip():
         return Unreadable(f"{name}: the file is empty.", whole_file=True)
     return None
+
+
+def _line_problem(where: str, raw: bytes) -> str | None:
+    """Why a line is not UTF-8 text (its first NUL byte or undecodable byte), or None."""
+    nul = raw.find(b"\x00")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if nul < 0 or exc.start < nul:
+            return _undecodable(where, raw, exc.start)
+    return _nul(where, raw) if nul >= 0 else None
 
 
 def _nul(where: str, raw: bytes) -> str:
@@ -490,7 +497,7 @@ def read_document(stream: BinaryIO, file: InputFile) -> Iterator[Item]:
 
 
 def bounded_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
-    """The lines of a stream, as iterating it gives; a line longer than `limit` is not kept.
+    """The lines of a stream, as iterating gives them; one over `limit` bytes (end not counted) is dropped.
 
     In its place comes a short line that the JSON Lines and CSV readers report
     as too long (with its size); the rest of it is read in small pieces and dropped.
@@ -502,6 +509,7 @@ def bounded_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[b
             while more := readline(1 << 20):
                 size += len(more)
                 if more[-1:] == b"\n":
+                    size -= 1
                     break
             yield _TOO_LONG + b"%d\n" % size
         else:
