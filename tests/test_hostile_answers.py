@@ -135,6 +135,13 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("nul-in-cell.csv:2", "(record)", f"nul-in-cell.csv:2: column 10: {NUL}"),
         ("nul-in-cell.csv:3", RESULT, "routine"),
     ],
+    "unclosed-quote-header.csv": [
+        (
+            "unclosed-quote-header.csv",
+            "(file)",
+            'unclosed-quote-header.csv:1: column 4: this quoted cell (opened with ") is never closed.',
+        )
+    ],
     "nul-in-header.csv": [("nul-in-header.csv", "(file)", f"nul-in-header.csv:1: column 13: {NUL}")],
     "utf16-bom.json": [("utf16-bom.json", "(file)", f"utf16-bom.json: {UTF16}")],
     "utf16-bom.yaml": [("utf16-bom.yaml", "(file)", f"utf16-bom.yaml: {UTF16}")],
@@ -386,10 +393,11 @@ def test_a_csv_row_line_over_the_limit_in_the_middle(tmp_path: Path) -> None:
         (b"0123456789\n", [b"0123456789\n"]),
         (b"0123456789", [b"0123456789"]),
         (b"0123456789a\n", [b"0123456789a\n"]),
-        (b"0123456789ab\nok\n", [b"\x00\x00too long:12\n", b"ok\n"]),
-        (b"0123456789ab", [b"\x00\x00too long:12\n"]),
-        (b"0123456789ab\r\n", [b"\x00\x00too long:13\n"]),
+        (b"0123456789ab\nok\n", [b"\n\x00too long:12\n", b"ok\n"]),
+        (b"0123456789ab", [b"\n\x00too long:12\n"]),
+        (b"0123456789ab\r\n", [b"\n\x00too long:13\n"]),
         (b"a\n\nb", [b"a\n", b"\n", b"b"]),
+        (b"\x00too long:5\n", [b"\x00too long:5\n"]),
     ],
 )
 def test_bounded_lines_keeps_lines_up_to_the_limit(data: bytes, lines: list[bytes]) -> None:

@@ -65,8 +65,9 @@ MAX_JSON_DEPTH = 1024
 """JSON nested deeper than this is refused by the parser (orjson's fixed limit) as not valid JSON."""
 MAX_YAML_DEPTH = 1000
 """YAML nested deeper than this is refused by the parser (libyaml's limit) as not valid YAML."""
-_TOO_LONG = b"\x00\x00too long:"
-"""Begins the line `bounded_lines` gives in place of one over the limit (NUL: never a valid line)."""
+_TOO_LONG = b"\n\x00too long:"
+"""Begins what `bounded_lines` gives in place of a line over the limit: no line read from a file
+can begin so (its only line end is its last byte), so no input can pass for it."""
 _NUL = "a NUL byte (0x00), so this is not UTF-8 text (UTF-16, or not text at all)"
 
 
@@ -299,7 +300,11 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
         delimiter = ","
         if "," not in text:
             delimiter = ";" if ";" in text else "\t" if "\t" in text else ","
-        cells = [c.strip() for c in next(csv.reader([text], delimiter=delimiter, strict=True), [])]
+        try:
+            cells = [c.strip() for c in next(csv.reader([text], delimiter=delimiter, strict=True), [])]
+        except csv.Error as exc:
+            message = _quoting_mistake(name, number, text, delimiter)
+            return Unreadable(message or f"{name}:{number}: not valid CSV: {exc}.", whole_file=True)
         named = [c for c in cells if c]
         duplicates = sorted({c for c in named if named.count(c) > 1})
         if duplicates:
