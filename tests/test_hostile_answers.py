@@ -423,8 +423,8 @@ def test_stdin_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     )
 
 
-def test_files_just_under_the_size_limits_are_read(tmp_path: Path) -> None:
-    """A JSON file of exactly the largest size, and a YAML file likewise, are read, not refused."""
+def test_a_file_at_its_size_limit_is_read_one_byte_more_is_refused(tmp_path: Path) -> None:
+    """A JSON or YAML file of exactly its largest size is read; one byte more is refused as the file."""
     record = b'{"red_flags": [], "cause": "fshd", "severity": "mild"}'
     for name, limit in (("at-limit.json", MAX_JSON_FILE_BYTES), ("at-limit.yaml", MAX_YAML_FILE_BYTES)):
         path = tmp_path / name
