@@ -41,9 +41,11 @@ from triage.readers import (
     bounded_lines,
     jsonl_problem,
     open_input,
+    read_all,
     read_csv_header,
     read_csv_rows,
-    read_document,
+    read_json,
+    read_yaml,
 )
 from triage.rulepack import RulePack
 from triage.writers import Sink, Writer, write_all
@@ -197,7 +199,9 @@ class Batch:
             elif file.format == "csv":
                 self._items(self._csv(stream, piece))
             else:
-                self._items(read_document(stream, file))
+                data = read_all(stream)
+                reader = read_json if file.format == "json" else read_yaml
+                self._items(reader(data, file.name))
         except OSError as exc:
             self._unreadable(file.name, Unreadable(f"{file.name}: reading stopped: {exc.strerror}.", True))
         finally:

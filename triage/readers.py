@@ -16,8 +16,8 @@ error entry for it and go on.
 Limits (docs/SAFETY.md §5): JSON Lines and CSV are read a line at a time, and
 no line longer than `MAX_RECORD_BYTES` is held in memory (the rest of it is
 skipped and the line is an error entry); a JSON or YAML file is read whole, so
-one larger than `MAX_JSON_FILE_BYTES` or `MAX_YAML_FILE_BYTES` is refused before
-it is read; nesting deeper than the parsers' limits (`MAX_JSON_DEPTH`,
+one larger than `MAX_JSON_FILE_BYTES` or `MAX_YAML_FILE_BYTES` is refused after
+reading no more than that; nesting deeper than the parsers' limits (`MAX_JSON_DEPTH`,
 `MAX_YAML_DEPTH`) is an error, never a crash.
 """
 
@@ -65,6 +65,7 @@ MAX_JSON_DEPTH = 1024
 """JSON nested deeper than this is refused by the parser (orjson's fixed limit) as not valid JSON."""
 MAX_YAML_DEPTH = 1000
 """YAML nested deeper than this is refused by the parser (libyaml's limit) as not valid YAML."""
+_WHOLE_FILE_BYTES = max(MAX_JSON_FILE_BYTES, MAX_YAML_FILE_BYTES)
 _TOO_LONG = b"\n\x00too long:"
 """Begins what `bounded_lines` gives in place of a line over the limit: no line read from a file
 can begin so (its only line end is its last byte), so no input can pass for it."""
@@ -237,7 +238,7 @@ def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
 
 def read_yaml(data: bytes, name: str) -> Iterator[Item]:
     """The records of a YAML file (safe loader): one mapping, or a list of them."""
-    text_problem = _text_problem(data, name)
+    text_problem = _text_problem(data, name, "YAML", MAX_YAML_FILE_BYTES)
     if text_problem is not None:
         yield name, text_problem
         return
@@ -425,7 +426,16 @@ def _line_column(name: str, first_line: int, text: str, index: int) -> str:
 # -- text ---------------------------------------------------------------------------------------------
 
 
-def _text_problem(data: bytes, name: str) -> Unreadable | None:
+def _text_problem(
+    data: bytes, name: str, kind: str = "JSON", limit: int = MAX_JSON_FILE_BYTES
+) -> Unreadable | None:
+    if len(data) > limit:
+        return Unreadable(
+            f"{name}: more than {limit:,} bytes, larger than the largest {kind} file read whole "
+            f"({limit >> 20} MiB); split it, or write one record per line as JSON Lines (.jsonl), "
+            "which is read a line at a time.",
+            whole_file=True,
+        )
     if data.startswith(_UTF16_BOMS):
         return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
     nul = data.find(b"\x00")
@@ -469,8 +479,8 @@ def _undecodable(where: str, raw: bytes, offset: int) -> str:
     return f"{where}: column {column}: byte 0x{raw[offset]:02x} is not UTF-8 text; {_SAVE_AS_UTF8}."
 
 
-def read_all(stream: BinaryIO, limit: int | None = None) -> bytes:
-    """Everything left in a stream; with a `limit`, no more than `limit` + 1 bytes (to tell it is over)."""
+def read_all(stream: BinaryIO, limit: int | None = _WHOLE_FILE_BYTES) -> bytes:
+    """Everything left in a stream, but no more than `limit` + 1 bytes (enough to tell it is over)."""
     chunks = io.BytesIO()
     left = -1 if limit is None else limit + 1
     while left and (block := stream.read(1 << 20 if left < 0 else min(left, 1 << 20))):
@@ -478,27 +488,6 @@ def read_all(stream: BinaryIO, limit: int | None = None) -> bytes:
         if left > 0:
             left -= len(block)
     return chunks.getvalue()
-
-
-def read_document(stream: BinaryIO, file: InputFile) -> Iterator[Item]:
-    """The records of a JSON or YAML file, read whole: refused unread when larger than its limit."""
-    limit = MAX_JSON_FILE_BYTES if file.format == "json" else MAX_YAML_FILE_BYTES
-    size = file.size if file.path != STDIN else 0
-    data = b"" if size > limit else read_all(stream, limit)
-    if size > limit or len(data) > limit:
-        shown = f"{size:,} bytes" if size > limit else f"more than {limit:,} bytes"
-        yield (
-            file.name,
-            Unreadable(
-                f"{file.name}: {shown}, larger than the largest {file.format.upper()} file read whole "
-                f"({limit >> 20} MiB); split it, or write one record per line as JSON Lines (.jsonl), "
-                "which is read a line at a time.",
-                whole_file=True,
-            ),
-        )
-        return
-    reader = read_json if file.format == "json" else read_yaml
-    yield from reader(data, file.name)
 
 
 def bounded_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
