@@ -9,6 +9,7 @@ the library readers.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import subprocess
@@ -253,15 +254,20 @@ def test_every_output_format_survives_the_corpus(fmt: str) -> None:
         assert name in out
 
 
-def read_items(path: Path) -> list[Item]:
+def read_items(path: Path, pack: triage.RulePack | None = None) -> list[Item]:
     """What the library readers make of a file: its records and `Unreadable`s, in order."""
     fmt = EXTENSIONS[path.suffix]
     name = path.name
     items: list[Item] = []
     with path.open("rb") as stream:
         if fmt in ("json", "yaml"):
-            reader = read_json if fmt == "json" else read_yaml
-            items.extend(reader(read_all(stream), name))
+            data = read_all(stream)
+            if fmt == "yaml":
+                items.extend(read_yaml(data, name))
+            elif "pack" in inspect.signature(read_json).parameters:  # a reader that also reads FHIR resources
+                items.extend(read_json(data, name, pack or triage.load_rulepack()))  # type: ignore[call-arg]
+            else:
+                items.extend(read_json(data, name))
         elif fmt == "csv":
             lines = bounded_lines(stream)
             header = read_csv_header(lines, name)
@@ -283,7 +289,7 @@ def read_items(path: Path) -> list[Item]:
 def test_the_library_readers_give_each_hostile_file_its_entries(name: str, pack: triage.RulePack) -> None:
     """The readers turn each fixture into the same sources and problems as the command, quickly."""
     started = time.monotonic()
-    items = read_items(HOSTILE / name)
+    items = read_items(HOSTILE / name, pack)
     entries: list[dict[str, Any]] = []
     for source, item in items:
         if isinstance(item, Unreadable):
