@@ -42,6 +42,7 @@ from triage.readers import (
     Item,
     Rejected,
     Unreadable,
+    bounded_lines,
     jsonl_problem,
     open_input,
     read_all,
@@ -218,7 +219,7 @@ class Batch:
 
     def _csv(self, stream: BinaryIO, piece: Piece) -> Iterator[Item]:
         name = piece.file.name
-        lines: Iterator[bytes] = iter(stream)
+        lines: Iterator[bytes] = bounded_lines(stream)
         if piece.lines is not None:
             lines = islice(lines, piece.lines)
         header = piece.header
@@ -249,7 +250,7 @@ class Batch:
         which is the reference; both give the same bytes.
         """
         name = piece.file.name
-        lines: Iterator[bytes] = iter(stream)
+        lines: Iterator[bytes] = bounded_lines(stream)
         if piece.lines is not None:
             lines = islice(lines, piece.lines)
         number = piece.first_line
@@ -533,7 +534,7 @@ def _split(file: InputFile, targets: list[int]) -> list[Piece]:
     header: CsvHeader | None = None
     if is_csv:
         with open(file.path, "rb") as stream:
-            read = read_csv_header(iter(stream), file.name)
+            read = read_csv_header(bounded_lines(stream), file.name)
         if isinstance(read, Unreadable):
             return [Piece(file)]
         header = read

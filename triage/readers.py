@@ -12,6 +12,13 @@ A piece of a file that cannot be read as a record (a malformed line, a ragged
 row, undecodable bytes, an empty file) comes as `Unreadable` in the record's
 place, with a message naming the line and column, so the batch can write an
 error entry for it and go on.
+
+Limits (docs/SAFETY.md §5): JSON Lines and CSV are read a line at a time, and
+no line longer than `MAX_RECORD_BYTES` is held in memory (the rest of it is
+skipped and the line is an error entry); a JSON or YAML file is read whole, so
+one larger than `MAX_JSON_FILE_BYTES` or `MAX_YAML_FILE_BYTES` is refused after
+reading no more than that; nesting deeper than the parsers' limits (`MAX_JSON_DEPTH`,
+`MAX_YAML_DEPTH`) is an error, never a crash.
 """
 
 from __future__ import annotations
@@ -52,6 +59,22 @@ _BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _SAVE_AS_UTF8 = "save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+MAX_RECORD_BYTES = 1 << 20
+"""The longest JSON Lines or CSV line (1 MiB); a longer one is an error entry, skipped unread."""
+MAX_JSON_FILE_BYTES = 16 << 20
+"""The largest JSON file (16 MiB): read whole, so refused above this; JSON Lines has no such limit."""
+MAX_YAML_FILE_BYTES = 1 << 20
+"""The largest YAML file (1 MiB): read whole and slow to parse, so refused above this."""
+MAX_JSON_DEPTH = 1024
+"""JSON nested deeper than this is refused by the parser (orjson's fixed limit) as not valid JSON."""
+MAX_YAML_DEPTH = 1000
+"""YAML nested deeper than this is refused by the parser (libyaml's limit) as not valid YAML."""
+_WHOLE_FILE_BYTES = max(MAX_JSON_FILE_BYTES, MAX_YAML_FILE_BYTES)
+_TOO_LONG = b"\n\x00too long:"
+"""Begins what `bounded_lines` gives in place of a line over the limit: no line read from a file
+can begin so (its only line end is its last byte), so no input can pass for it."""
+_NUL = "a NUL byte (0x00), so this is not UTF-8 text (UTF-16, or not text at all)"
 
 
 @dataclass(frozen=True)
@@ -218,15 +241,17 @@ def _json_message(name: str, exc: json.JSONDecodeError, data: bytes) -> str:
 
 def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
     """Why one JSON Lines line could not be parsed, or None for a blank line (skipped)."""
+    if line.startswith(_TOO_LONG):
+        return Unreadable(_too_long(source, line))
     line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
+    problem = _line_problem(source, line)
+    if problem is not None:
+        return Unreadable(problem)
+    text = line.decode("utf-8")
     try:
-        line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Unreadable(_undecodable(source, line, exc.start))
-    try:
-        json.loads(line)
+        json.loads(text)
     except json.JSONDecodeError as exc:
         return Unreadable(f"{source}: column {exc.colno}: not valid JSON: {exc.msg}.")
     except RecursionError:
@@ -240,7 +265,7 @@ def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
 
 def read_yaml(data: bytes, name: str) -> Iterator[Item]:
     """The records of a YAML file (safe loader): one mapping, or a list of them."""
-    text_problem = _text_problem(data, name)
+    text_problem = _text_problem(data, name, "YAML", MAX_YAML_FILE_BYTES)
     if text_problem is not None:
         yield name, text_problem
         return
@@ -256,6 +281,9 @@ def read_yaml(data: bytes, name: str) -> Iterator[Item]:
         return
     except yaml.YAMLError as exc:
         yield name, Unreadable(f"{name}: not valid YAML: {exc}.", whole_file=True)
+        return
+    except RecursionError:  # only without libyaml, which has its own limit
+        yield name, Unreadable(f"{name}: nested too deeply to hold answer records.", whole_file=True)
         return
     if document is None:
         yield name, Unreadable(f"{name}: the file holds no records.", whole_file=True)
@@ -289,16 +317,22 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
             raw = raw.removeprefix(_BOM)
             if raw.startswith(_UTF16_BOMS):
                 return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return Unreadable(_undecodable(f"{name}:{number}", raw, exc.start), whole_file=True)
+        if raw.startswith(_TOO_LONG):
+            return Unreadable(_too_long(f"{name}:{number}", raw), whole_file=True)
+        problem = _line_problem(f"{name}:{number}", raw)
+        if problem is not None:
+            return Unreadable(problem, whole_file=True)
+        text = raw.decode("utf-8")
         if not text.strip():
             continue
         delimiter = ","
         if "," not in text:
             delimiter = ";" if ";" in text else "\t" if "\t" in text else ","
-        cells = [c.strip() for c in next(csv.reader([text], delimiter=delimiter, strict=True), [])]
+        try:
+            cells = [c.strip() for c in next(csv.reader([text], delimiter=delimiter, strict=True), [])]
+        except csv.Error as exc:
+            message = _quoting_mistake(name, number, text, delimiter)
+            return Unreadable(message or f"{name}:{number}: not valid CSV: {exc}.", whole_file=True)
         named = [c for c in cells if c]
         duplicates = sorted({c for c in named if named.count(c) > 1})
         if duplicates:
@@ -326,11 +360,15 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
         nonlocal line_number
         for raw in lines:
             line_number += 1
-            try:
+            if raw.startswith(_TOO_LONG):
+                bad.append(_too_long(f"{name}:{line_number}", raw))
+                raw = b"\n"
+            problem = _line_problem(f"{name}:{line_number}", raw)
+            if problem is None:
                 text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad.append(_undecodable(f"{name}:{line_number}", raw, exc.start))
-                text = raw.decode("utf-8", "replace")
+            else:
+                bad.append(problem)
+                text = raw.replace(b"\x00", b"").decode("utf-8", "replace")
             row_text.append(text)
             yield text
 
@@ -415,12 +453,28 @@ def _line_column(name: str, first_line: int, text: str, index: int) -> str:
 # -- text ---------------------------------------------------------------------------------------------
 
 
-def _text_problem(data: bytes, name: str) -> Unreadable | None:
+def _text_problem(
+    data: bytes, name: str, kind: str = "JSON", limit: int = MAX_JSON_FILE_BYTES
+) -> Unreadable | None:
+    if len(data) > limit:
+        return Unreadable(
+            f"{name}: more than {limit:,} bytes, larger than the largest {kind} file read whole "
+            f"({limit >> 20} MiB); split it, or write one record per line as JSON Lines (.jsonl), "
+            "which is read a line at a time.",
+            whole_file=True,
+        )
     if data.startswith(_UTF16_BOMS):
         return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
+    nul = data.find(b"\x00")
     try:
         text = data.decode("utf-8-sig")
+        if nul >= 0:
+            raise UnicodeDecodeError("utf-8", data, nul, nul + 1, "a NUL byte")
     except UnicodeDecodeError as exc:
+        if 0 <= nul <= exc.start:
+            line = data.count(b"\n", 0, nul) + 1
+            start = data.rfind(b"\n", 0, nul) + 1
+            return Unreadable(_nul(f"{name}:{line}", data[start : nul + 1]), whole_file=True)
         line = data.count(b"\n", 0, exc.start) + 1
         start = data.rfind(b"\n", 0, exc.start) + 1
         end = data.find(b"\n", exc.start)
@@ -431,14 +485,61 @@ def _text_problem(data: bytes, name: str) -> Unreadable | None:
     return None
 
 
+def _line_problem(where: str, raw: bytes) -> str | None:
+    """Why a line is not UTF-8 text (its first NUL byte or undecodable byte), or None."""
+    nul = raw.find(b"\x00")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if nul < 0 or exc.start < nul:
+            return _undecodable(where, raw, exc.start)
+    return _nul(where, raw) if nul >= 0 else None
+
+
+def _nul(where: str, raw: bytes) -> str:
+    column = len(raw[: raw.index(b"\x00")].decode("utf-8", "replace")) + 1
+    return f"{where}: column {column}: {_NUL}; {_SAVE_AS_UTF8}."
+
+
 def _undecodable(where: str, raw: bytes, offset: int) -> str:
     column = len(raw[:offset].decode("utf-8", "replace")) + 1
     return f"{where}: column {column}: byte 0x{raw[offset]:02x} is not UTF-8 text; {_SAVE_AS_UTF8}."
 
 
-def read_all(stream: BinaryIO) -> bytes:
-    """Everything left in a stream."""
+def read_all(stream: BinaryIO, limit: int | None = _WHOLE_FILE_BYTES) -> bytes:
+    """Everything left in a stream, but no more than `limit` + 1 bytes (enough to tell it is over)."""
     chunks = io.BytesIO()
-    while block := stream.read(1 << 20):
+    left = -1 if limit is None else limit + 1
+    while left and (block := stream.read(1 << 20 if left < 0 else min(left, 1 << 20))):
         chunks.write(block)
+        if left > 0:
+            left -= len(block)
     return chunks.getvalue()
+
+
+def bounded_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+    """The lines of a stream, as iterating gives them; one over `limit` bytes (end not counted) is dropped.
+
+    In its place comes a short line that the JSON Lines and CSV readers report
+    as too long (with its size); the rest of it is read in small pieces and dropped.
+    """
+    readline = stream.readline
+    while line := readline(limit + 1):
+        if len(line) > limit and line[-1:] != b"\n":
+            size = len(line)
+            while more := readline(1 << 20):
+                size += len(more)
+                if more[-1:] == b"\n":
+                    size -= 1
+                    break
+            yield _TOO_LONG + b"%d\n" % size
+        else:
+            yield line
+
+
+def _too_long(where: str, placeholder: bytes) -> str:
+    size = int(placeholder[len(_TOO_LONG) :])
+    return (
+        f"{where}: this line is {size:,} bytes long, longer than the longest record allowed "
+        f"({MAX_RECORD_BYTES >> 20} MiB); it was skipped unread."
+    )

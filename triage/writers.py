@@ -37,7 +37,7 @@ SUFFIXES = {
     ".md": "markdown",
     ".txt": "text",
 }
-CSV_COLUMNS = ("id", "source", "urgency", "prognosis", "suggestions", "warnings", "errors")
+CSV_COLUMNS = ("id", "source", "urgency", "prognosis", "suggestions", "warnings", "errors", "disclaimer")
 
 COMPACT_EXCLUDE: dict[str, Any] = {
     "urgency_advice": True,
@@ -132,14 +132,19 @@ class JsonWriter(JsonLinesWriter):
 
 
 class CsvWriter(Writer):
-    """One row per entry: id, source, urgency, prognosis, suggestion ids, warnings and errors."""
+    """One row per entry: id, source, urgency, prognosis, suggestion ids, warnings, errors, disclaimer.
+
+    Every result row carries the disclaimer in full (an error row gives no advice, so has none).
+    """
 
     def start(self) -> bytes:
         return self._row(CSV_COLUMNS)
 
     def render(self, entry: Entry) -> bytes:
         if isinstance(entry, RecordError):
-            return self._row((entry.id or "", entry.source or "", "", "", "", "", _problems(entry.errors)))
+            return self._row(
+                (entry.id or "", entry.source or "", "", "", "", "", _problems(entry.errors), "")
+            )
         return self._row(
             (
                 entry.id or "",
@@ -149,6 +154,7 @@ class CsvWriter(Writer):
                 ";".join(s.id for s in entry.suggestions),
                 _problems(entry.warnings),
                 "",
+                entry.disclaimer,
             )
         )
 

@@ -1,0 +1,469 @@
+"""Hostile answer files give clear error entries, in bounded time and memory, never a traceback.
+
+Each small hostile file is a fixture under tests/data/hostile-answers/, with its
+expected entries below; large ones (a 100 MB line, files over the size limits)
+are written into a temporary folder by the test that needs them. Every fixture
+goes through the real command (`triage evaluate` in a subprocess) and through
+the library readers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import triage
+from triage.readers import (
+    EXTENSIONS,
+    MAX_JSON_DEPTH,
+    MAX_JSON_FILE_BYTES,
+    MAX_RECORD_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_FILE_BYTES,
+    Item,
+    Unreadable,
+    bounded_lines,
+    jsonl_problem,
+    read_all,
+    read_csv_header,
+    read_csv_rows,
+    read_json,
+    read_yaml,
+)
+
+HOSTILE = Path(__file__).parent / "data" / "hostile-answers"
+TIME_LIMIT_S = 20.0
+MEMORY_LIMIT_MB = 90
+"""Peak RSS of a whole `triage evaluate` run (Python, pydantic and the pack take about 40 MB)."""
+
+NOT_UTF8 = "is not UTF-8 text; save it as UTF-8"
+NUL = "a NUL byte (0x00), so this is not UTF-8 text (UTF-16, or not text at all); save it as UTF-8"
+UTF16 = "the file is UTF-16 text; save it as UTF-8"
+TAG = "not valid YAML: could not determine a constructor for the tag"
+RESULT = None
+"""In place of a field: the entry is a result (its urgency in place of a message)."""
+
+# fixture -> its entries in order: (source, field or RESULT, what the message says or the urgency)
+CASES: dict[str, list[tuple[str, str | None, str]]] = {
+    "random-bytes.json": [
+        ("random-bytes.json", "(file)", f"random-bytes.json:1: column 1: byte 0xff {NOT_UTF8}")
+    ],
+    "random-bytes.yaml": [
+        ("random-bytes.yaml", "(file)", f"random-bytes.yaml:1: column 1: byte 0xff {NOT_UTF8}")
+    ],
+    "random-bytes.csv": [
+        ("random-bytes.csv", "(file)", f"random-bytes.csv:1: column 1: byte 0xff {NOT_UTF8}")
+    ],
+    "random-bytes.jsonl": [
+        ("random-bytes.jsonl:1", "(record)", f"random-bytes.jsonl:1: column 1: byte 0xff {NOT_UTF8}"),
+        ("random-bytes.jsonl:2", "(record)", f"random-bytes.jsonl:2: column 1: byte 0xf6 {NOT_UTF8}"),
+        ("random-bytes.jsonl:3", "(record)", f"random-bytes.jsonl:3: column 1: byte 0xc5 {NOT_UTF8}"),
+        ("random-bytes.jsonl:4", "(record)", f"random-bytes.jsonl:4: column 1: byte 0xe7 {NOT_UTF8}"),
+        ("random-bytes.jsonl:5", "(record)", f"random-bytes.jsonl:5: column 5: byte 0xa1 {NOT_UTF8}"),
+        ("random-bytes.jsonl:6", "(record)", f"random-bytes.jsonl:6: column 2: byte 0xa3 {NOT_UTF8}"),
+    ],
+    "truncated.json": [
+        (
+            "truncated.json",
+            "(file)",
+            "truncated.json: line 1, column 102: not valid JSON: unexpected end of data.",
+        )
+    ],
+    "truncated.jsonl": [
+        ("truncated.jsonl:1", RESULT, "routine"),
+        (
+            "truncated.jsonl:2",
+            "(record)",
+            "truncated.jsonl:2: column 30: not valid JSON: Unterminated string",
+        ),
+    ],
+    "truncated.yaml": [
+        (
+            "truncated.yaml",
+            "(file)",
+            "truncated.yaml: line 7, column 1: not valid YAML: did not find expected",
+        ),
+    ],
+    "truncated.csv": [
+        ("truncated.csv:2", RESULT, "routine"),
+        (
+            "truncated.csv:3",
+            "(record)",
+            'truncated.csv:3: column 8: this quoted cell (opened with ") is never closed.',
+        ),
+    ],
+    "deep-nesting.json": [
+        (
+            "deep-nesting.json",
+            "(file)",
+            "deep-nesting.json: line 1, column 1026: not valid JSON: depth limit exceeded.",
+        )
+    ],
+    "deep-nesting.jsonl": [
+        ("deep-nesting.jsonl:1", RESULT, "routine"),
+        (
+            "deep-nesting.jsonl:2",
+            "(record)",
+            "deep-nesting.jsonl:2: nested too deeply to be an answer record.",
+        ),
+    ],
+    "deep-nesting.yaml": [
+        (
+            "deep-nesting.yaml",
+            "(file)",
+            "deep-nesting.yaml: line 1, column 1011: not valid YAML: exceeded maximum nesting depth.",
+        )
+    ],
+    "alias-bomb.yaml": [("alias-bomb.yaml", "id", "a list cannot name a respondent: write the id as text.")],
+    "python-tag.yaml": [("python-tag.yaml", "(file)", f"python-tag.yaml: line 1, column 12: {TAG}")],
+    "python-name-tag.yaml": [
+        ("python-name-tag.yaml", "(file)", f"python-name-tag.yaml: line 1, column 14: {TAG}")
+    ],
+    "ragged-rows.csv": [
+        ("ragged-rows.csv:2", "(record)", "ragged-rows.csv:2: this row has 3 cells but the header row has 4"),
+        ("ragged-rows.csv:3", "(record)", "ragged-rows.csv:3: this row has 5 cells but the header row has 4"),
+        ("ragged-rows.csv:4", RESULT, "routine"),
+    ],
+    "nul-in-cell.csv": [
+        ("nul-in-cell.csv:2", "(record)", f"nul-in-cell.csv:2: column 10: {NUL}"),
+        ("nul-in-cell.csv:3", RESULT, "routine"),
+    ],
+    "unclosed-quote-header.csv": [
+        (
+            "unclosed-quote-header.csv",
+            "(file)",
+            'unclosed-quote-header.csv:1: column 4: this quoted cell (opened with ") is never closed.',
+        )
+    ],
+    "nul-in-header.csv": [("nul-in-header.csv", "(file)", f"nul-in-header.csv:1: column 13: {NUL}")],
+    "utf16-bom.json": [("utf16-bom.json", "(file)", f"utf16-bom.json: {UTF16}")],
+    "utf16-bom.yaml": [("utf16-bom.yaml", "(file)", f"utf16-bom.yaml: {UTF16}")],
+    "utf16-bom.csv": [("utf16-bom.csv", "(file)", f"utf16-bom.csv: {UTF16}")],
+    "utf16-no-bom.json": [("utf16-no-bom.json", "(file)", f"utf16-no-bom.json:1: column 2: {NUL}")],
+    "utf16-no-bom.csv": [("utf16-no-bom.csv", "(file)", f"utf16-no-bom.csv:1: column 1: {NUL}")],
+    "utf16-no-bom.jsonl": [
+        ("utf16-no-bom.jsonl:1", "(record)", f"utf16-no-bom.jsonl:1: column 2: {NUL}"),
+        ("utf16-no-bom.jsonl:2", "(record)", f"utf16-no-bom.jsonl:2: column 1: {NUL}"),
+    ],
+    "latin1.json": [("latin1.json", "(file)", f"latin1.json:1: column 12: byte 0xe9 {NOT_UTF8}")],
+    "latin1.yaml": [("latin1.yaml", "(file)", f"latin1.yaml:1: column 8: byte 0xe9 {NOT_UTF8}")],
+    "latin1.jsonl": [
+        ("latin1.jsonl:1", RESULT, "routine"),
+        ("latin1.jsonl:2", "(record)", f"latin1.jsonl:2: column 12: byte 0xe9 {NOT_UTF8}"),
+    ],
+    "latin1.csv": [
+        ("latin1.csv:2", "(record)", f"latin1.csv:2: column 4: byte 0xe9 {NOT_UTF8}"),
+        ("latin1.csv:3", RESULT, "routine"),
+    ],
+}
+
+
+def evaluate_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "triage", "evaluate", *args],
+        cwd=cwd,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def peak_of_run(*args: str, cwd: Path) -> tuple[int, float, float, bytes, bytes]:
+    """Run `triage evaluate` from a fresh process; its exit code, seconds, peak RSS in MB, stdout, stderr.
+
+    The peak is `getrusage(RUSAGE_CHILDREN)` of that fresh process, whose only
+    child is the run, so the other tests' subprocesses do not count.
+    """
+    probe = (
+        "import resource, subprocess, sys, time, json\n"
+        "t = time.monotonic()\n"
+        "p = subprocess.run([sys.executable, '-m', 'triage', 'evaluate', *sys.argv[1:]], capture_output=True)\n"
+        "took = time.monotonic() - t\n"
+        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "sys.stdout.buffer.write(json.dumps([p.returncode, took, rss]).encode() + b'\\n' + p.stdout)\n"
+        "sys.stderr.buffer.write(p.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=cwd, capture_output=True, timeout=300, check=False
+    )
+    head, _, out = done.stdout.partition(b"\n")
+    code, took, rss = json.loads(head)
+    return code, took, rss, out, done.stderr
+
+
+def entries_by_file(out: bytes) -> dict[str, list[dict[str, Any]]]:
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for line in out.splitlines():
+        entry = json.loads(line)
+        by_file.setdefault(entry["source"].split(":")[0].split("#")[0], []).append(entry)
+    return by_file
+
+
+def check_entries(name: str, entries: list[dict[str, Any]]) -> None:
+    expected = CASES[name]
+    assert [e["source"] for e in entries] == [source for source, _, _ in expected], name
+    for entry, (source, field, said) in zip(entries, expected, strict=True):
+        if field is RESULT:
+            assert entry["urgency"] == said, source
+            assert "see a doctor" in entry["disclaimer"].lower()
+            continue
+        assert "urgency" not in entry, source
+        first = entry["errors"][0]
+        assert first["field"] == field, source
+        assert said in first["message"], (source, first["message"])
+
+
+def test_every_fixture_has_a_case() -> None:
+    """Every file in the corpus has its expected entries here, and every case has its file."""
+    assert sorted(p.name for p in HOSTILE.iterdir()) == sorted(CASES)
+
+
+def test_the_cli_gives_each_hostile_file_its_error_entries() -> None:
+    """`triage evaluate` over the whole corpus: every file's entries in order, exit 1, no traceback, bounded."""
+    code, took, rss, out, err = peak_of_run(*sorted(CASES), "--format", "jsonl", cwd=HOSTILE)
+    assert code == 1, err
+    assert b"Traceback" not in err
+    by_file = entries_by_file(out)
+    assert sorted(by_file) == sorted(CASES)
+    for name, entries in by_file.items():
+        check_entries(name, entries)
+    assert took < TIME_LIMIT_S
+    assert rss < MEMORY_LIMIT_MB
+    # The summary counts the files that could not be read at all.
+    whole = sum(1 for cases in CASES.values() if cases[0][1] == "(file)")
+    assert f"{len(CASES)} files ({whole} could not be read)" in err.decode()
+
+
+@pytest.mark.parametrize("fmt", ["text", "csv", "markdown", "json"])
+def test_every_output_format_survives_the_corpus(fmt: str) -> None:
+    """Every output format writes the corpus's entries without a traceback, each file named."""
+    done = evaluate_cli(*sorted(CASES), "--format", fmt, cwd=HOSTILE)
+    assert done.returncode == 1
+    assert b"Traceback" not in done.stderr
+    out = done.stdout.decode()
+    for name in CASES:
+        assert name in out
+
+
+def read_items(path: Path, pack: triage.RulePack | None = None) -> list[Item]:
+    """What the library readers make of a file: its records and `Unreadable`s, in order."""
+    fmt = EXTENSIONS[path.suffix]
+    name = path.name
+    items: list[Item] = []
+    with path.open("rb") as stream:
+        if fmt in ("json", "yaml"):
+            data = read_all(stream)
+            if fmt == "yaml":
+                items.extend(read_yaml(data, name))
+            elif "pack" in inspect.signature(read_json).parameters:  # a reader that also reads FHIR resources
+                items.extend(read_json(data, name, pack or triage.load_rulepack()))  # type: ignore[call-arg]
+            else:
+                items.extend(read_json(data, name))
+        elif fmt == "csv":
+            lines = bounded_lines(stream)
+            header = read_csv_header(lines, name)
+            if isinstance(header, Unreadable):
+                return [(name, header)]
+            items.extend(read_csv_rows(lines, header, name, header.lines + 1))
+        else:
+            for number, line in enumerate(bounded_lines(stream), 1):
+                try:
+                    items.append((f"{name}:{number}", orjson.loads(line)))
+                except orjson.JSONDecodeError:
+                    problem = jsonl_problem(line, f"{name}:{number}")
+                    if problem is not None:
+                        items.append((f"{name}:{number}", problem))
+    return items
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_library_readers_give_each_hostile_file_its_entries(name: str, pack: triage.RulePack) -> None:
+    """The readers turn each fixture into the same sources and problems as the command, quickly."""
+    started = time.monotonic()
+    items = read_items(HOSTILE / name, pack)
+    entries: list[dict[str, Any]] = []
+    for source, item in items:
+        if isinstance(item, Unreadable):
+            entries.append({"source": source, "errors": [{"field": item.field, "message": item.message}]})
+        else:
+            (outcome,) = triage.evaluate_many([item], rulepack=pack)
+            entries.append({**json.loads(outcome.model_dump_json()), "source": source})
+    check_entries(name, entries)
+    assert time.monotonic() - started < TIME_LIMIT_S
+
+
+def test_a_python_tag_never_runs(tmp_path: Path) -> None:
+    """A YAML tag that would run a command is refused by the command and the library, and nothing runs."""
+    marker = tmp_path / "ran"
+    for number, tag in enumerate(
+        [
+            f'!!python/object/apply:os.system ["touch {marker}"]',
+            f'!!python/object/apply:subprocess.call [["touch", "{marker}"]]',
+            f"!!python/object/new:pathlib.Path.touch [{marker}]",
+        ]
+    ):
+        path = tmp_path / f"tag{number}.yaml"
+        path.write_text(f"red_flags: {tag}\ncause: fshd\nseverity: mild\n")
+        done = evaluate_cli(path.name, "--format", "jsonl", cwd=tmp_path)
+        assert done.returncode == 1
+        assert b"Traceback" not in done.stderr
+        (entry,) = [json.loads(line) for line in done.stdout.splitlines()]
+        assert TAG in entry["errors"][0]["message"]
+        (item,) = read_items(path)
+        assert isinstance(item[1], Unreadable)
+        assert TAG in item[1].message
+    assert not marker.exists()
+
+
+def test_an_alias_bomb_stays_small_in_every_output_format(tmp_path: Path) -> None:
+    """A billion-laughs YAML file gives its error entry in bounded memory and time, whatever the format."""
+    worst = 0.0
+    for fmt in ("jsonl", "text", "csv", "markdown"):
+        code, took, rss, out, err = peak_of_run(
+            str(HOSTILE / "alias-bomb.yaml"), "--format", fmt, cwd=tmp_path
+        )
+        assert code == 1, err
+        assert b"Traceback" not in err
+        assert b"a list cannot name a respondent" in out
+        assert took < TIME_LIMIT_S
+        worst = max(worst, rss)
+    assert worst < MEMORY_LIMIT_MB
+
+
+def test_a_100_mb_line_is_skipped_unread(tmp_path: Path) -> None:
+    """A 100 MB line is an error entry with its size, the next record still evaluated, memory far below 100 MB.
+
+    The same file named .json and .yaml is over the size limit of a file read whole: refused after
+    reading no more than the limit.
+    """
+    big = tmp_path / "big.jsonl"
+    with big.open("wb") as out:
+        out.write(b'{"id": "')
+        block = b"a" * (1 << 20)
+        for _ in range(100):
+            out.write(block)
+        out.write(b'"}\n{"id": "next", "red_flags": [], "cause": "fshd", "severity": "mild"}\n')
+    for suffix in (".csv", ".json", ".yaml"):
+        (tmp_path / f"big{suffix}").symlink_to(big)
+    code, took, rss, out, err = peak_of_run(
+        "big.jsonl", "big.csv", "big.json", "big.yaml", "--format", "jsonl", cwd=tmp_path
+    )
+    assert code == 1, err
+    assert b"Traceback" not in err
+    entries = [json.loads(line) for line in out.splitlines()]
+    line = len(b'{"id": "') + 100 * len(block) + len(b'"}')
+    too_long = f"this line is {line:,} bytes long, longer than the longest record allowed (1 MiB)"
+    assert [e["source"] for e in entries] == ["big.jsonl:1", "big.jsonl:2", "big.csv", "big.json", "big.yaml"]
+    assert too_long in entries[0]["errors"][0]["message"]
+    assert entries[1]["id"] == "next"
+    assert entries[1]["urgency"] == "routine"
+    assert entries[2]["errors"][0]["message"] == f"big.csv:1: {too_long}; it was skipped unread."
+    assert entries[3]["errors"][0]["message"].startswith(
+        f"big.json: more than {MAX_JSON_FILE_BYTES:,} bytes, larger than the largest JSON file read whole"
+    )
+    assert entries[4]["errors"][0]["message"].startswith(
+        f"big.yaml: more than {MAX_YAML_FILE_BYTES:,} bytes, larger than the largest YAML file read whole"
+    )
+    assert took < TIME_LIMIT_S
+    assert rss < MEMORY_LIMIT_MB
+
+
+def test_a_csv_row_line_over_the_limit_in_the_middle(tmp_path: Path) -> None:
+    """A CSV data line over the limit is one error entry naming its line; the rows around it are evaluated."""
+    path = tmp_path / "rows.csv"
+    path.write_bytes(
+        b"id,red_flags,cause,severity\n"
+        b"a,none,fshd,mild\n" + b"b,none,fshd," + b"x" * (MAX_RECORD_BYTES + 10) + b"\nc,none,opmd,mild\n"
+    )
+    done = evaluate_cli(path.name, "--format", "jsonl", cwd=tmp_path)
+    assert done.returncode == 1
+    entries = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["source"] for e in entries] == ["rows.csv:2", "rows.csv:3", "rows.csv:4"]
+    assert [e.get("id") for e in entries] == ["a", None, "c"]
+    assert "rows.csv:3: this line is 1,048,598 bytes long" in entries[1]["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [
+        (b"", []),
+        (b"0123456789\n", [b"0123456789\n"]),
+        (b"0123456789", [b"0123456789"]),
+        (b"0123456789a\n", [b"0123456789a\n"]),
+        (b"0123456789ab\nok\n", [b"\n\x00too long:12\n", b"ok\n"]),
+        (b"0123456789ab", [b"\n\x00too long:12\n"]),
+        (b"0123456789ab\r\n", [b"\n\x00too long:13\n"]),
+        (b"a\n\nb", [b"a\n", b"\n", b"b"]),
+        (b"\x00too long:5\n", [b"\x00too long:5\n"]),
+    ],
+)
+def test_bounded_lines_keeps_lines_up_to_the_limit(data: bytes, lines: list[bytes]) -> None:
+    """Lines up to the limit (the newline not counted) come as iterating the file gives them; longer ones are replaced."""
+    assert list(bounded_lines(io.BytesIO(data), limit=11)) == lines
+
+
+def test_stdin_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    """YAML on standard input over the limit is refused after reading no more than the limit."""
+    data = b"- {red_flags: none, cause: fshd, severity: mild}\n" * (MAX_YAML_FILE_BYTES // 40)
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "evaluate", "-", "--input-format", "yaml", "--format", "jsonl"],
+        input=data,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    (entry,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert entry["errors"][0]["message"].startswith(
+        f"<stdin>: more than {MAX_YAML_FILE_BYTES:,} bytes, larger than the largest YAML file read whole"
+    )
+
+
+def test_a_file_at_its_size_limit_is_read_one_byte_more_is_refused(tmp_path: Path) -> None:
+    """A JSON or YAML file of exactly its largest size is read; one byte more is refused as the file."""
+    record = b'{"red_flags": [], "cause": "fshd", "severity": "mild"}'
+    for name, limit in (("at-limit.json", MAX_JSON_FILE_BYTES), ("at-limit.yaml", MAX_YAML_FILE_BYTES)):
+        path = tmp_path / name
+        path.write_bytes(record + b" " * (limit - len(record)))
+        (item,) = read_items(path)
+        assert item == (name, {"red_flags": [], "cause": "fshd", "severity": "mild"})
+        path.write_bytes(record + b" " * (limit - len(record) + 1))
+        (item,) = read_items(path)
+        assert isinstance(item[1], Unreadable)
+        assert item[1].whole_file
+
+
+@pytest.mark.parametrize(("suffix", "limit"), [(".json", MAX_JSON_DEPTH), (".yaml", MAX_YAML_DEPTH)])
+def test_nesting_up_to_the_parser_limit_is_an_answer_error_beyond_it_a_file_error(
+    tmp_path: Path, suffix: str, limit: int
+) -> None:
+    """A value nested to the limit is read and refused as an answer; one level more is refused as the file."""
+    path = tmp_path / f"deep{suffix}"
+    inside = limit - 1  # the record itself is the first level
+    path.write_bytes(
+        b'{"red_flags": ' + b"[" * inside + b"]" * inside + b', "cause": "fshd", "severity": "mild"}'
+    )
+    (item,) = read_items(path)
+    assert isinstance(item[1], dict)
+    (outcome,) = triage.evaluate_many([item[1]])
+    assert isinstance(outcome, triage.RecordError)
+    assert outcome.errors[0].field == "red_flags"
+    path.write_bytes(
+        b'{"red_flags": '
+        + b"[" * (inside + 1)
+        + b"]" * (inside + 1)
+        + b', "cause": "fshd", "severity": "mild"}'
+    )
+    (item,) = read_items(path)
+    assert isinstance(item[1], Unreadable)
+    assert "deep" in item[1].message or "depth" in item[1].message
