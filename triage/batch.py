@@ -50,6 +50,7 @@ from triage.readers import (
     read_csv_rows,
     read_json,
     read_yaml,
+    repeats_keys,
 )
 from triage.rulepack import RulePack
 from triage.writers import Sink, Writer, write_all
@@ -293,8 +294,13 @@ class Batch:
         loads, dumps = orjson.loads, orjson.dumps
         try:
             records = list(map(loads, chunk))
+        except orjson.JSONDecodeError:
+            return False
+        if any(map(repeats_keys, chunk, records)):
+            return False  # the line-by-line path refuses the records that give a key twice
+        try:
             ids = list(map(_POP_ID, records))
-        except (orjson.JSONDecodeError, AttributeError, TypeError):
+        except (AttributeError, TypeError):
             return False
         if not _PLAIN_IDS.issuperset(map(type, ids)):
             return False
@@ -382,7 +388,9 @@ class Batch:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
             return None
-        if type(record) is not dict or orjson.dumps(record.pop("id", None)) != token:
+        if type(record) is not dict or repeats_keys(line, record) is not None:
+            return None
+        if orjson.dumps(record.pop("id", None)) != token:
             return None
         key = orjson.dumps(record)
         seen = self._memo.get(key) or self._seen(key, record)
@@ -408,7 +416,7 @@ class Batch:
                         self.summary.records += 1
                         self._unreadable(source, problem)
                     continue
-            self._items(((source, record),))
+            self._items(((source, repeats_keys(line, record) or record),))
 
     # -- the general path: records with their sources -----------------------------------------------
 

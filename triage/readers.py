@@ -24,12 +24,15 @@ reading no more than that; nesting deeper than the parsers' limits (`MAX_JSON_DE
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
 import os
+import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -37,6 +40,7 @@ from typing import BinaryIO
 import orjson
 import yaml
 
+from triage.answers import ID_FIELD
 from triage.errors import InvalidAnswers
 from triage.fhir import is_fhir_resource, records_from_fhir
 from triage.models import Problem
@@ -200,6 +204,11 @@ def read_json(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
     except orjson.JSONDecodeError as exc:
         yield name, Unreadable(_json_message(name, exc, data), whole_file=True)
         return
+    if key_count(data) > _object_sizes(document):
+        # Some key is written twice (or a key-like text is inside a value): the stdlib
+        # parser sees every pair, so it tells which record repeats which key.
+        with contextlib.suppress(ValueError, RecursionError):  # too deep for it: no records anyway
+            document = json.loads(data.removeprefix(_BOM).decode("utf-8"), object_pairs_hook=_pairs)
     yield from records_from_json(document, name, pack)
 
 
@@ -221,6 +230,9 @@ def records_from_json(document: object, name: str, pack: RulePack) -> Iterator[I
 
 
 def _record_or_fhir(document: object, source: str, pack: RulePack) -> Iterator[Item]:
+    if isinstance(document, Repeated):
+        yield source, document.rejected()
+        return
     if not is_fhir_resource(document):
         yield source, document
         return
@@ -270,7 +282,7 @@ def read_yaml(data: bytes, name: str) -> Iterator[Item]:
         yield name, text_problem
         return
     try:
-        document = yaml.load(data.removeprefix(_BOM), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        document = yaml.load(data.removeprefix(_BOM), Loader=_RecordLoader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -292,9 +304,96 @@ def read_yaml(data: bytes, name: str) -> Iterator[Item]:
         if not document:
             yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
         for index, record in enumerate(document):
-            yield f"{name}#{index}", record
+            yield f"{name}#{index}", record.rejected() if isinstance(record, Repeated) else record
     else:
-        yield name, document
+        yield name, document.rejected() if isinstance(document, Repeated) else document
+
+
+class _RecordLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, noting the keys a mapping repeats (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
+        mapping: dict[object, object] = super().construct_mapping(node, deep=deep)
+        repeated = [k for k, n in Counter(keys).items() if n > 1]
+        return Repeated(mapping, repeated) if repeated else mapping
+
+
+_RecordLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _RecordLoader.construct_mapping)
+
+
+# -- repeated keys ------------------------------------------------------------------------------------
+
+
+class Repeated(dict[object, object]):
+    """A mapping read from a file that gives some key more than once.
+
+    JSON and YAML parsers keep the last value without a word, so a record giving
+    `red_flags` twice would be read as whichever came last: such a record is
+    refused instead, naming the repeated keys.
+    """
+
+    def __init__(self, mapping: Mapping[object, object], repeated: Iterable[str]) -> None:
+        super().__init__(mapping)
+        self.repeated = tuple(repeated)
+
+    def rejected(self) -> Rejected:
+        record_id = self.get(ID_FIELD)
+        return Rejected(
+            tuple(
+                Problem(
+                    field=key,
+                    message="given more than once in this record, so it is unclear which answer "
+                    "counts; give each question once.",
+                )
+                for key in self.repeated
+            ),
+            record_id if isinstance(record_id, str) else None,
+        )
+
+
+_KEY = re.compile(rb'"[ \t\r\n]*:')
+
+
+def repeats_keys(text: bytes, document: object) -> Rejected | None:
+    """For a JSON record parsed from `text`: its refusal if it gives some key twice, else None.
+
+    Cheap when no key repeats (a count of `":`), exact otherwise (the stdlib parser sees every pair).
+    """
+    if key_count(text) <= _object_sizes(document):
+        return None
+    try:
+        reread = json.loads(text.removeprefix(_BOM).decode("utf-8", "replace"), object_pairs_hook=_pairs)
+    except (ValueError, RecursionError):
+        return None  # not a flat record at all: reading it as answers fails anyway
+    return reread.rejected() if isinstance(reread, Repeated) else None
+
+
+def key_count(data: bytes) -> int:
+    """An upper bound on the keys written in JSON text: every key is a string followed by `:`."""
+    return len(_KEY.findall(data))
+
+
+def _object_sizes(document: object) -> int:
+    """How many keys the parsed objects of a document hold, all told (iteratively: nesting may be deep)."""
+    total = 0
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            total += len(node)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return total
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict[object, object]:
+    mapping: dict[object, object] = dict(pairs)
+    if len(mapping) == len(pairs):
+        return mapping
+    counts = Counter(key for key, _ in pairs)
+    return Repeated(mapping, [key for key, n in counts.items() if n > 1])
 
 
 # -- CSV ----------------------------------------------------------------------------------------------
