@@ -443,3 +443,17 @@ def test_output_that_cannot_be_written_is_a_usage_error(tmp_path: Path, target: 
     assert f"cannot write {target}".encode() in done.stderr
     assert b"Traceback" not in done.stderr
     assert not [p for p in tmp_path.rglob("*.part")]
+
+
+def test_jobs_on_a_csv_with_quotes_gives_the_same_records(tmp_path: Path) -> None:
+    """A stray quote in an unquoted cell and a quoted cell over two lines change nothing under --jobs."""
+    rows = ["id,red_flags,cause,severity"]
+    for n in range(3000):
+        name = f'r{n}a"b' if n == 100 else f'"r{n}\nline"' if n == 2000 else f"r{n}"
+        rows.append(f"{name},none,fshd,mild")
+    (tmp_path / "q.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    one = triage("q.csv", "--format", "jsonl", cwd=tmp_path)
+    assert len(jsonl(one.stdout)) == 3000
+    for jobs in ("2", "4"):
+        many = triage("q.csv", "--format", "jsonl", "--jobs", jobs, cwd=tmp_path)
+        assert many.stdout == one.stdout

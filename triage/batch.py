@@ -527,7 +527,9 @@ def plan(files: Sequence[InputFile], jobs: int) -> list[list[Piece]]:
     offset = 0
     for file in files:
         inside = [b - offset for b in bounds if offset < b < offset + file.size]
-        splittable = file.path != STDIN and file.format in ("jsonl", "csv")
+        splittable = file.path != STDIN and (
+            file.format == "jsonl" or (file.format == "csv" and bool(inside) and _without_quotes(file))
+        )
         pieces = _split(file, inside) if inside and splittable else [Piece(file)]
         for piece in pieces:
             position = offset + piece.start
@@ -536,8 +538,23 @@ def plan(files: Sequence[InputFile], jobs: int) -> list[list[Piece]]:
     return [share for share in shares if share]
 
 
+def _without_quotes(file: InputFile) -> bool:
+    """Whether a CSV file has no `"` at all, so that every line end is a row end.
+
+    With quotes, a row end cannot be told from a line end inside a cell without
+    reading every row from the start (a stray `"` in an unquoted cell throws
+    counting off): such a file is read whole, by one process.
+    """
+    with open(file.path, "rb") as stream:
+        while block := stream.read(1 << 22):
+            if b'"' in block:
+                return False
+    return True
+
+
 def _split(file: InputFile, targets: list[int]) -> list[Piece]:
-    """Cut a JSON Lines or CSV file at the first line (or row) end after each byte offset in `targets`."""
+    """Cut a JSON Lines file, or a CSV file without quotes, at the first line end after each
+    byte offset in `targets` (in such a file every line end is a record's end)."""
     is_csv = file.format == "csv"
     header: CsvHeader | None = None
     if is_csv:
@@ -548,7 +565,7 @@ def _split(file: InputFile, targets: list[int]) -> list[Piece]:
         header = read
     targets = sorted(targets)
     bounds: list[tuple[int, int]] = [(0, 1)]
-    offset = lines = quotes = 0
+    offset = lines = 0
     index = 0
     with open(file.path, "rb") as stream:
         while index < len(targets) and (block := stream.read(1 << 22)):
@@ -556,9 +573,6 @@ def _split(file: InputFile, targets: list[int]) -> list[Piece]:
             position = 0
             while index < len(targets) and targets[index] < end:
                 newline = block.find(b"\n", max(targets[index] - offset, position))
-                # In a CSV, a line end inside a quoted cell (odd number of quotes before it) is not a row end.
-                while newline >= 0 and is_csv and (quotes + block.count(b'"', 0, newline)) % 2:
-                    newline = block.find(b"\n", newline + 1)
                 if newline < 0:
                     targets[index] = end
                     break
@@ -568,7 +582,6 @@ def _split(file: InputFile, targets: list[int]) -> list[Piece]:
                 position = cut
                 index += 1
             lines += block.count(b"\n")
-            quotes += block.count(b'"') if is_csv else 0
             offset = end
     pieces = []
     for number, (start, first_line) in enumerate(bounds):
