@@ -167,3 +167,12 @@ def test_answers_built_by_hand_are_checked_again() -> None:
     assert set(found) == {"months_since_paralysis", "treated_early"}
     complete = triage.read_answers(PARALYSIS, triage.load_rulepack())
     assert triage.read_answers(complete, triage.load_rulepack()) == complete
+
+
+def test_an_invalid_record_with_an_alarm_says_so() -> None:
+    """A record refused only for an extra key, whose answers show signs of a stroke, says it calls for an emergency."""
+    found = problems({"red_flags": ["stroke_signs"], "notes": "seen at desk"})
+    assert set(found) == {"notes", "(urgency)"}
+    assert "EMERGENCY" in found["(urgency)"]
+    assert "(urgency)" not in problems(FSHD | {"notes": "x"})  # routine answers add nothing
+    assert "(urgency)" not in problems({"red_flags": "stroke"})  # answers not complete: nothing to say

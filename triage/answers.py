@@ -22,6 +22,7 @@ from triage.rulepack import NONE, Question, RulePack
 
 ID_FIELD = "id"
 RECORD = "(record)"
+URGENCY = "(urgency)"
 _WHOLE = re.compile(r"[+-]?\d+(\.0*)?")
 _BOOLEANS = {True: "yes", False: "no"}
 _MAX_GUESSED = 64
@@ -77,8 +78,31 @@ def read_answers(record: object, pack: RulePack) -> Answers:
         else:
             values[question.id] = value
     if errors:
+        if not failed:
+            errors.extend(_alarm(values, pack))
         raise InvalidAnswers(errors, record_id)
     return Answers(id=record_id, values=values, warnings=tuple(warnings))
+
+
+def _alarm(values: dict[str, AnswerValue], pack: RulePack) -> list[Problem]:
+    """For a record refused for something else (an unknown key, its id) whose answers are
+    complete: if they already call for an alarm-level urgency, say so in its errors, so
+    that no one has to fix the record to learn it."""
+    rule = next((r for r in pack.document.urgency.rules if r.when.holds(values, pack)), None)
+    return alarm(rule.then, pack) if rule is not None else []
+
+
+def alarm(urgency: str, pack: RulePack) -> list[Problem]:
+    """The note an error entry carries when its complete answers call for an alarm-level urgency."""
+    level = pack.levels.get(urgency)
+    if level is None or level.display != "alarm":
+        return []
+    return [
+        Problem(
+            field=URGENCY,
+            message=f"whatever else is wrong with this record, its answers call for: {level.label}.",
+        )
+    ]
 
 
 def _as_record(answers: Answers) -> dict[str, object]:

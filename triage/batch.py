@@ -488,7 +488,7 @@ class Batch:
         # The record counts as invalid whatever its answers gave; take it back out of the outcome's count.
         self._counts[seen] -= 1
         self.summary.invalid += 1
-        self._buffer.append(self.writer.error(None, source, (problem, *seen.outcome.problems)))
+        self._buffer.append(self.writer.error(None, source, seen.outcome.refused_for_id(problem, self.pack)))
 
     def _unreadable(self, source: str, problem: Unreadable) -> None:
         if problem.whole_file:

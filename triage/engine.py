@@ -92,7 +92,7 @@ def evaluate_many(
         record_id = read_id(record.get(ID_FIELD))
         outcome = memo.outcome(record)
         if isinstance(record_id, Problem):
-            yield RecordError(id=None, errors=(record_id, *outcome.problems))
+            yield RecordError(id=None, errors=outcome.refused_for_id(record_id, pack))
         else:
             yield outcome.shared(pack, record_id)
 

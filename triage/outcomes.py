@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
-from triage.answers import ID_FIELD, _read_id, read_answers
+from triage.answers import ID_FIELD, _read_id, alarm, read_answers
 from triage.engine import Decision, decide
 from triage.errors import InvalidAnswers
 from triage.models import Problem, RecordError, Result
@@ -35,6 +35,12 @@ class Outcome:
     warnings: tuple[Problem, ...] = ()
     problems: tuple[Problem, ...] = ()
     _template: Result | RecordError | None = None
+
+    def refused_for_id(self, problem: Problem, pack: RulePack) -> tuple[Problem, ...]:
+        """The errors of a record with these answers whose id is wrong (`problem`)."""
+        if self.decision is None:
+            return (problem, *self.problems)
+        return (problem, *alarm(self.decision.urgency, pack))
 
     def shared(self, pack: RulePack, record_id: str | None) -> Result | RecordError:
         """Like `entry` without a source, copying one prebuilt entry instead of validating anew."""
