@@ -101,7 +101,8 @@ class Summary:
         files = f"{self.files} file{'s' if self.files != 1 else ''}"
         if self.unreadable_files:
             files += f" ({self.unreadable_files} could not be read)"
-        out = [f"{files}, {self.records} records: {self.valid} valid, {self.invalid} invalid."]
+        records = f"{self.records} record{'s' if self.records != 1 else ''}"
+        out = [f"{files}, {records}: {self.valid} valid, {self.invalid} invalid."]
         out.append("  urgency:   " + ", ".join(f"{u} {self.urgency[u]}" for u in pack.levels))
         out.append("  prognosis: " + ", ".join(f"{p} {self.prognosis[p]}" for p in pack.categories))
         return out
