@@ -378,3 +378,28 @@ def test_a_killed_worker_is_reported_not_waited_for(
         pytest.raises(triage.TriageError, match="worker process stopped"),
     ):
         evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=2)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'{"id":"a\\",\\"b","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"a","id":"b","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"x","cause":"fshd","severity":"mild","red_flags":[],"id":"y"}',
+        b'{"id":"caf\xc3\xa9","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"tab\there","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"no-cut"}',
+        b'{"id":"unclosed',
+        b'{"id":"","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"a","cause":"fshd","severity":"mild","red_flags":[]} trailing',
+    ],
+)
+def test_known_lines_path_is_not_fooled_by_odd_ids(tmp_path: Path, pack: triage.RulePack, odd: bytes) -> None:
+    """A line that only looks like `{"id":"<plain id>",…` among known lines still gets the reference's bytes."""
+    plain = b'{"id":"r-%d","cause":"fshd","severity":"mild","red_flags":[]}'
+    lines = [plain % n for n in range(1500)] + [odd] + [plain % n for n in range(1500, 2100)]
+    lines[1024 + 5] = odd  # in the second block too, after its rest became known
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    writer = make_writer("jsonl", pack, compact=True)
+    assert run_batch(path, writer, pack) == reference(lines, "odd.jsonl", writer)
