@@ -588,7 +588,9 @@ def _work(task: tuple[list[Piece], str]) -> Summary:
     if _worker_batch is None:
         assert _worker is not None
         _worker_batch = Batch(*_worker)
-    with open(part, "wb", buffering=0) as out:
+    # Appended to, not truncated (the parent made it empty): on ext4, a truncated file is forced to
+    # disk when closed, which the short-lived part file never needs.
+    with open(part, "ab", buffering=0) as out:
         return _worker_batch.run(pieces, out)
 
 
