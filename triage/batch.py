@@ -17,7 +17,6 @@ import contextlib
 import multiprocessing
 import operator
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -71,7 +70,8 @@ _NOT_PARSED = object()
 _ID_PREFIXES = (b'{"id":"', b'{"id": "')
 _FIRST = operator.itemgetter(0)
 _LAST = operator.itemgetter(2)
-_NOT_PLAIN = re.compile(rb"[\x00-\x1f\x7f\\]")
+_PLAIN = bytes(range(0x20, 0x7F)).replace(b"\\", b"")
+"""The bytes a plain id may hold: printable ASCII but the backslash (the quote is counted apart)."""
 
 
 @dataclass
@@ -104,6 +104,11 @@ class Summary:
         out.append("  urgency:   " + ", ".join(f"{u} {self.urgency[u]}" for u in pack.levels))
         out.append("  prognosis: " + ", ".join(f"{p} {self.prognosis[p]}" for p in pack.categories))
         return out
+
+
+def _numbers(first: int, count: int) -> list[bytes]:
+    """Line numbers `first`… as bytes: formatting one text and splitting it is quicker than one by one."""
+    return " ".join(map(str, range(first, first + count))).encode().split()
 
 
 class _Seen:
@@ -320,7 +325,7 @@ class Batch:
             repeat(head),
             map(dumps, ids),
             repeat(middle),
-            map(b"%d".__mod__, range(first, first + count)),
+            _numbers(first, count),
             map(_DATA, seen),
         )
         self._buffer.append(b"".join(list(chain.from_iterable(parts))))
@@ -345,11 +350,8 @@ class Batch:
         heads = list(map(_FIRST, cuts))
         joined = b"".join(heads)
         # Each head starts with the prefix (3 quotes); another quote is in an id, or there was no cut.
-        if (
-            joined.count(b'"') != 3 * len(chunk)
-            or not joined.isascii()
-            or _NOT_PLAIN.search(joined) is not None
-        ):
+        # Deleting every plain byte must leave nothing (`translate` is many times quicker than a regex).
+        if joined.count(b'"') != 3 * len(chunk) or joined.translate(None, _PLAIN):
             return False
         rests = list(map(_LAST, cuts))
         known = self._known
@@ -367,7 +369,7 @@ class Batch:
         sep = self.writer.sep
         # An entry: `{"id":"<id>`, then `","source":"<name>:`, the line number, and the outcome's bytes.
         middle = b'","source":' + orjson.dumps(f"{name}:")[:-1]
-        numbers = map(b"%d".__mod__, range(first, first + len(chunk)))
+        numbers = _numbers(first, len(chunk))
         if tight and not sep:
             parts: Iterator[tuple[bytes, ...]] = zip(heads, repeat(middle), numbers, map(_DATA, seen))
         else:
