@@ -206,6 +206,8 @@ class RulePack:
         self.questions: Mapping[str, Question] = {q.id: q for q in document.questions}
         self.levels: Mapping[str, Outcome] = {o.id: o for o in document.urgency.levels}
         self.categories: Mapping[str, Outcome] = {o.id: o for o in document.prognosis.categories}
+        # questions_read of each condition object (kept with it, so a reused id() cannot mislead).
+        self._questions_read: dict[int, tuple[Condition, frozenset[str]]] = {}
 
     @functools.cached_property
     def asked_depends_on(self) -> Mapping[str, frozenset[str]]:
@@ -216,7 +218,18 @@ class RulePack:
         }
 
     def questions_read(self, condition: Condition) -> frozenset[str]:
-        """The questions a condition reads, following terms (each once, so cycles end)."""
+        """The questions a condition reads, following terms (each once, so cycles end).
+
+        Remembered per condition: verification asks for the same ones thousands of times.
+        """
+        cached = self._questions_read.get(id(condition))
+        if cached is not None and cached[0] is condition:
+            return cached[1]
+        read = self._walk_questions_read(condition)
+        self._questions_read[id(condition)] = (condition, read)
+        return read
+
+    def _walk_questions_read(self, condition: Condition) -> frozenset[str]:
         found: set[str] = set()
         seen_terms: set[str] = set()
         pending = [condition]
