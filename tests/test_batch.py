@@ -18,7 +18,7 @@ from triage.batch import Batch, Piece, evaluate_files
 from triage.models import Problem, RecordError, Result
 from triage.outcomes import OutcomeMemo, record_key
 from triage.readers import InputFile, jsonl_problem
-from triage.writers import COMPACT_EXCLUDE, Writer, make_writer
+from triage.writers import Writer, compact_json, make_writer
 
 HYPOTHESIS = settings(
     derandomize=True,
@@ -154,6 +154,19 @@ def reference(lines: list[bytes], name: str, writer: Writer) -> bytes:
                     )
                 )
             continue
+        repeated = json.loads(line, object_pairs_hook=lambda pairs: [k for k, _ in pairs])
+        if isinstance(record, dict) and len(set(repeated)) < len(repeated):
+            record_id = record.get("id") if isinstance(record.get("id"), str) else None
+            errors = tuple(
+                Problem(
+                    field=key,
+                    message="given more than once in this record, so it is unclear which answer counts; "
+                    "give each question once.",
+                )
+                for key in dict.fromkeys(k for k in repeated if repeated.count(k) > 1)
+            )
+            out.append(writer.render(RecordError(id=record_id, source=source, errors=errors)))
+            continue
         try:
             entry: Result | RecordError = triage.evaluate(record).model_copy(update={"source": source})
         except triage.InvalidAnswers as exc:
@@ -207,14 +220,20 @@ def test_fast_path_over_many_lines_and_blocks(tmp_path: Path, pack: triage.RuleP
     assert run_batch(path, writer, pack) == reference(lines, "many.jsonl", writer)
 
 
-def test_compact_is_the_full_result_without_texts(pack: triage.RulePack) -> None:
-    """Compact JSON is the full JSON minus the text fields, the disclaimer kept."""
-    result = triage.evaluate(BASES[1])
-    compact = json.loads(result.model_dump_json(exclude=COMPACT_EXCLUDE))
+@pytest.mark.parametrize("base", BASES[:4])
+def test_compact_is_the_full_result_without_texts(base: dict[str, Any]) -> None:
+    """Compact JSON is the full JSON minus the texts, ids as lists, disclaimer and rule pack kept."""
+    result = triage.evaluate(base)
+    compact = json.loads(compact_json(result))
     full = json.loads(result.model_dump_json())
+    assert list(compact) == [key for key in full if key != "urgency_advice"]
     assert compact["disclaimer"] == full["disclaimer"]
+    assert compact["rulepack"] == full["rulepack"]
+    assert compact["urgency"] == full["urgency"]
+    assert compact["warnings"] == full["warnings"]
     assert compact["prognosis"] == {"category": full["prognosis"]["category"]}
-    assert compact["explanation"] == [{"rule": e["rule"]} for e in full["explanation"]]
+    assert compact["suggestions"] == [s["id"] for s in full["suggestions"]]
+    assert compact["explanation"] == [e["rule"] for e in full["explanation"]]
 
 
 @HYPOTHESIS
@@ -378,3 +397,28 @@ def test_a_killed_worker_is_reported_not_waited_for(
         pytest.raises(triage.TriageError, match="worker process stopped"),
     ):
         evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=2)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'{"id":"a\\",\\"b","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"a","id":"b","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"x","cause":"fshd","severity":"mild","red_flags":[],"id":"y"}',
+        b'{"id":"caf\xc3\xa9","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"tab\there","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"no-cut"}',
+        b'{"id":"unclosed',
+        b'{"id":"","cause":"fshd","severity":"mild","red_flags":[]}',
+        b'{"id":"a","cause":"fshd","severity":"mild","red_flags":[]} trailing',
+    ],
+)
+def test_known_lines_path_is_not_fooled_by_odd_ids(tmp_path: Path, pack: triage.RulePack, odd: bytes) -> None:
+    """A line that only looks like `{"id":"<plain id>",…` among known lines still gets the reference's bytes."""
+    plain = b'{"id":"r-%d","cause":"fshd","severity":"mild","red_flags":[]}'
+    lines = [plain % n for n in range(1500)] + [odd] + [plain % n for n in range(1500, 2100)]
+    lines[1024 + 5] = odd  # in the second block too, after its rest became known
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    writer = make_writer("jsonl", pack, compact=True)
+    assert run_batch(path, writer, pack) == reference(lines, "odd.jsonl", writer)

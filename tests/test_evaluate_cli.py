@@ -164,11 +164,12 @@ def test_json_output_is_one_list(mixed: Path) -> None:
 
 
 def test_compact_leaves_texts_out_but_keeps_the_disclaimer(mixed: Path) -> None:
-    """--compact keeps ids and categories (and the disclaimer), not the texts."""
+    """--compact keeps ids (as lists), categories and the disclaimer, not the texts."""
     entry = jsonl(triage(mixed.name, "--compact", cwd=mixed.parent).stdout)[2]
     assert entry["prognosis"] == {"category": "uncertain"}
-    assert [s["id"] for s in entry["suggestions"]][:2] == ["prompt_treatment", "rehabilitation"]
-    assert all(set(s) == {"id"} for s in entry["suggestions"])
+    assert entry["suggestions"][:2] == ["prompt_treatment", "rehabilitation"]
+    full = jsonl(triage(mixed.name, cwd=mixed.parent).stdout)[2]
+    assert entry["explanation"] == [step["rule"] for step in full["explanation"]]
     assert "urgency_advice" not in entry
     assert "see a doctor" in entry["disclaimer"]
 

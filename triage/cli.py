@@ -180,7 +180,10 @@ def _add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     evaluate.add_argument(
         "--compact",
         action="store_true",
-        help="JSON/JSON Lines without the texts (ids, categories and the disclaimer), for large runs",
+        help=(
+            "JSON/JSON Lines without the texts, for large runs: ids and categories, suggestions "
+            "and explanation as lists of ids; the disclaimer and rule pack stay"
+        ),
     )
     evaluate.add_argument(
         "--jobs",

@@ -11,13 +11,14 @@ before any of its content is used: see the limits below (docs/SAFETY.md).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import stat
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path, PurePath
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -211,6 +212,8 @@ class RulePack:
         self.questions: Mapping[str, Question] = {q.id: q for q in document.questions}
         self.levels: Mapping[str, Level] = {o.id: o for o in document.urgency.levels}
         self.categories: Mapping[str, Outcome] = {o.id: o for o in document.prognosis.categories}
+        # questions_read of each condition object (kept with it, so a reused id() cannot mislead).
+        self._questions_read: dict[int, tuple[Condition, frozenset[str]]] = {}
 
     @functools.cached_property
     def asked_depends_on(self) -> Mapping[str, frozenset[str]]:
@@ -221,7 +224,18 @@ class RulePack:
         }
 
     def questions_read(self, condition: Condition) -> frozenset[str]:
-        """The questions a condition reads, following terms (each once, so cycles end)."""
+        """The questions a condition reads, following terms (each once, so cycles end).
+
+        Remembered per condition: verification asks for the same ones thousands of times.
+        """
+        cached = self._questions_read.get(id(condition))
+        if cached is not None and cached[0] is condition:
+            return cached[1]
+        read = self._walk_questions_read(condition)
+        self._questions_read[id(condition)] = (condition, read)
+        return read
+
+    def _walk_questions_read(self, condition: Condition) -> frozenset[str]:
         found: set[str] = set()
         seen_terms: set[str] = set()
         pending = [condition]
@@ -385,40 +399,49 @@ def refuse_non_data(raw: bytes, pack_file: Path) -> None:
     nesting deeper than MAX_YAML_DEPTH (building nodes recurses); whole numbers longer
     than MAX_NUMBER_DIGITS; and unquoted dates, which the schema never takes.
     """
+    fast = getattr(yaml, "CSafeLoader", None)
+    try:
+        if fast is not None:
+            # libyaml gives the same events ten times sooner; a YAML error is left to the
+            # pure parser below to report, in its words (libyaml has its own limits).
+            with contextlib.suppress(yaml.YAMLError):
+                _scan_events(raw, pack_file, fast)
+                return
+        _scan_events(raw, pack_file, yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise RulePackError(str(pack_file), [_yaml_problem(exc)]) from None
+
+
+def _scan_events(raw: bytes, pack_file: Path, loader: type[Any]) -> None:
     resolve = cast(
         "Callable[[type[yaml.Node], str, tuple[bool, bool]], str]", yaml.resolver.Resolver().resolve
     )
     depth = 0
-    try:
-        for event in yaml.parse(raw, Loader=yaml.SafeLoader):
-            problem = None
-            if isinstance(event, yaml.AliasEvent) or (
-                isinstance(event, yaml.NodeEvent) and event.anchor is not None
-            ):
-                problem = (
-                    "anchors and aliases (&name, *name) are not allowed in a rule pack: write each value out"
-                )
-            elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and event.tag is not None:
-                problem = (
-                    f"YAML tags are not allowed in a rule pack (found {_shown_tag(event.tag)}): "
-                    "a pack is data only; write a plain value, in quotes if it is text"
-                )
-            elif isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_YAML_DEPTH:
-                    problem = f"nested more than {MAX_YAML_DEPTH} levels deep, the limit for a rule pack"
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            elif isinstance(event, yaml.ScalarEvent) and event.implicit[0]:
-                problem = _plain_scalar_problem(
-                    resolve(yaml.ScalarNode, event.value, (True, False)), event.value
-                )
-            if problem is not None:
-                mark = event.start_mark
-                where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
-                raise RulePackError(str(pack_file), [PackProblem(where, problem)])
-    except yaml.YAMLError as exc:
-        raise RulePackError(str(pack_file), [_yaml_problem(exc)]) from None
+    for event in yaml.parse(raw, Loader=loader):
+        problem = None
+        if isinstance(event, yaml.AliasEvent) or (
+            isinstance(event, yaml.NodeEvent) and event.anchor is not None
+        ):
+            problem = (
+                "anchors and aliases (&name, *name) are not allowed in a rule pack: write each value out"
+            )
+        elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and event.tag is not None:
+            problem = (
+                f"YAML tags are not allowed in a rule pack (found {_shown_tag(event.tag)}): "
+                "a pack is data only; write a plain value, in quotes if it is text"
+            )
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                problem = f"nested more than {MAX_YAML_DEPTH} levels deep, the limit for a rule pack"
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.ScalarEvent) and event.implicit[0]:
+            problem = _plain_scalar_problem(resolve(yaml.ScalarNode, event.value, (True, False)), event.value)
+        if problem is not None:
+            mark = event.start_mark
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
+            raise RulePackError(str(pack_file), [PackProblem(where, problem)])
 
 
 def _plain_scalar_problem(tag: str, value: str) -> str | None:

@@ -47,6 +47,19 @@ COMPACT_EXCLUDE: dict[str, Any] = {
 }
 """What `--compact` leaves out of a result: the texts (ids and categories stay, and the disclaimer)."""
 
+
+def compact_json(result: Result) -> bytes:
+    """A result without its texts (`--compact`), suggestions and explanation as lists of their ids.
+
+    `"suggestions": ["prompt_treatment", …]` and `"explanation": ["U4", "P3", …]`
+    (rule ids) instead of lists of one-key objects: a large run writes a tenth less.
+    """
+    data = result.model_dump(mode="json", exclude=COMPACT_EXCLUDE)
+    data["suggestions"] = [suggestion["id"] for suggestion in data["suggestions"]]
+    data["explanation"] = [step["rule"] for step in data["explanation"]]
+    return orjson.dumps(data)
+
+
 Entry = Result | RecordError
 
 
@@ -97,7 +110,7 @@ class JsonLinesWriter(Writer):
 
     def dump(self, entry: Entry) -> bytes:
         if isinstance(entry, Result) and self.compact:
-            return entry.model_dump_json(exclude=COMPACT_EXCLUDE).encode()
+            return compact_json(entry)
         return entry.model_dump_json().encode()
 
     def render(self, entry: Entry) -> bytes:
