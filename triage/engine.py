@@ -42,6 +42,28 @@ class Decision:
     suggestions: tuple[Suggestion, ...]
     explanation: tuple[Explanation, ...]
 
+    def result(
+        self,
+        pack: RulePack,
+        record_id: str | None,
+        *,
+        source: str | None = None,
+        warnings: tuple[Problem, ...] = (),
+    ) -> Result:
+        """The result of one record with this decision: its id, source and warnings added."""
+        return Result(
+            id=record_id,
+            source=source,
+            urgency=self.urgency,
+            urgency_advice=self.urgency_advice,
+            prognosis=self.prognosis,
+            suggestions=self.suggestions,
+            explanation=self.explanation,
+            warnings=warnings,
+            disclaimer=pack.document.disclaimer,
+            rulepack=pack.info,
+        )
+
 
 _decisions: weakref.WeakKeyDictionary[RulePack, dict[tuple[object, ...], Decision]] = (
     weakref.WeakKeyDictionary()
@@ -55,18 +77,7 @@ def evaluate(answers: Mapping[str, object] | Answers, *, rulepack: RulePack | No
     """
     pack = rulepack or load_rulepack()
     read = read_answers(answers, pack)
-    decision = decide(pack, read.values)
-    return Result(
-        id=read.id,
-        urgency=decision.urgency,
-        urgency_advice=decision.urgency_advice,
-        prognosis=decision.prognosis,
-        suggestions=decision.suggestions,
-        explanation=decision.explanation,
-        warnings=read.warnings,
-        disclaimer=pack.document.disclaimer,
-        rulepack=pack.info,
-    )
+    return decide(pack, read.values).result(pack, read.id, warnings=read.warnings)
 
 
 def evaluate_many(

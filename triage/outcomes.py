@@ -53,19 +53,7 @@ class Outcome:
         """The result (or error entry) of one record with this outcome."""
         if self.decision is None:
             return RecordError(id=record_id, source=source, errors=self.problems)
-        d = self.decision
-        return Result(
-            id=record_id,
-            source=source,
-            urgency=d.urgency,
-            urgency_advice=d.urgency_advice,
-            prognosis=d.prognosis,
-            suggestions=d.suggestions,
-            explanation=d.explanation,
-            warnings=self.warnings,
-            disclaimer=pack.document.disclaimer,
-            rulepack=pack.info,
-        )
+        return self.decision.result(pack, record_id, source=source, warnings=self.warnings)
 
 
 def read_outcome(record: object, pack: RulePack) -> Outcome:
