@@ -101,7 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(run=run_rules_test)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of an answer record or of a result")
-    schema.add_argument("kind", choices=["answers", "result"], help="which schema")
+    schema.add_argument(
+        "kind",
+        nargs="?",
+        default="answers",
+        choices=["answers", "result"],
+        help="which schema (default: answers)",
+    )
     schema.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
     schema.set_defaults(run=run_schema)
 
@@ -203,11 +209,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
     return value
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return EXIT_OK
 
 
 def _pack(args: argparse.Namespace) -> RulePack:
@@ -415,7 +416,6 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate answer files: one entry per record, a summary on stderr; exit 0, 1 or 2."""
-    import shutil
     import signal
 
     from triage.batch import Progress, evaluate_files

@@ -110,8 +110,9 @@ def answers_schema(pack: RulePack) -> dict[str, Any]:
         "title": f"{pack.document.title}: an answer record",
         "description": (
             f"One answer record for the rule pack {pack.info.name} {pack.info.version}: a mapping "
-            "from question id to answer, plus an optional id. red_flags is always required; the "
-            "other questions are required exactly when they are asked."
+            "from question id to answer, plus an optional id. "
+            + _always_required(pack)
+            + "the other questions are required exactly when they are asked."
         ),
         "type": "object",
         "properties": properties,
@@ -242,6 +243,14 @@ def _number(low: int, high: int, unit: str | None = None) -> dict[str, Any]:
             {"type": "string", "pattern": _number_pattern(low, high), "description": f"{span}, as text"},
         ]
     return {"anyOf": forms} if forms else {"not": {}, "description": "no number is in range"}
+
+
+def _always_required(pack: RulePack) -> str:
+    """The questions always asked, as the start of a sentence."""
+    always = [q.id for q in pack.document.questions if q.asked_when is None]
+    if not always:
+        return "No question is always asked; "
+    return f"{', '.join(always)} {'is' if len(always) == 1 else 'are'} always required; "
 
 
 def _number_pattern(low: int, high: int) -> str:
