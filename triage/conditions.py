@@ -65,6 +65,8 @@ def _show(value: AnswerValue) -> str:
 
 
 class All(_Node):
+    """Every condition in `all` holds."""
+
     all: tuple[Condition, ...] = Field(min_length=1)
 
     def holds(self, answers: AnswerMap, scope: Scope) -> bool:
@@ -83,6 +85,8 @@ class All(_Node):
 
 
 class Any(_Node):
+    """At least one condition in `any` holds."""
+
     any: tuple[Condition, ...] = Field(min_length=1)
 
     def holds(self, answers: AnswerMap, scope: Scope) -> bool:
@@ -101,6 +105,8 @@ class Any(_Node):
 
 
 class Not(_Node):
+    """The condition under `not` does not hold."""
+
     not_: Condition = Field(alias="not")
 
     def holds(self, answers: AnswerMap, scope: Scope) -> bool:
@@ -114,6 +120,8 @@ class Not(_Node):
 
 
 class Term(_Node):
+    """The pack's named condition `term` holds."""
+
     term: str
 
     def holds(self, answers: AnswerMap, scope: Scope) -> bool:
@@ -127,6 +135,8 @@ class Term(_Node):
 
 
 class Always(_Node):
+    """Holds for every answer set: the last row of a first-match table."""
+
     always: Literal[True]
 
     def holds(self, answers: AnswerMap, scope: Scope) -> bool:
@@ -172,6 +182,8 @@ class Test(_Node):
 
 
 class In(Test):
+    """A single-choice answer is one of the options `in`."""
+
     in_: tuple[str, ...] = Field(alias="in", min_length=1)
     question_type = "single"
 
@@ -183,6 +195,8 @@ class In(Test):
 
 
 class Includes(Test):
+    """A multi-select answer contains the option `includes`."""
+
     includes: str
     question_type = "multi"
 
@@ -198,6 +212,8 @@ class Includes(Test):
 
 
 class Empty(Test):
+    """A multi-select answer is empty (`empty: true`) or not (`empty: false`)."""
+
     empty: bool
     question_type = "multi"
 
@@ -206,6 +222,8 @@ class Empty(Test):
 
 
 class AtLeast(Test):
+    """A whole-number answer is `at_least` or more."""
+
     at_least: Number
     question_type = "number"
 
@@ -219,6 +237,8 @@ class AtLeast(Test):
 
 
 class Below(Test):
+    """A whole-number answer is less than `below`."""
+
     below: Number
     question_type = "number"
 

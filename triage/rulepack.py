@@ -56,6 +56,8 @@ class _Spec(BaseModel):
 
 
 class Option(_Spec):
+    """One choice of a single or multi question: its id (what answer files contain) and wording."""
+
     id: str = Field(min_length=1)
     label: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -127,6 +129,8 @@ class Level(Outcome):
 
 
 class Rule(_Spec):
+    """One row of a decision table: when it matches, and the level or category it gives."""
+
     id: str = Field(min_length=1)
     when: Condition
     then: str
@@ -134,16 +138,22 @@ class Rule(_Spec):
 
 
 class UrgencyTable(_Spec):
+    """The urgency levels, most urgent first, and the first-match rules that choose one."""
+
     levels: tuple[Level, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
 
 
 class PrognosisTable(_Spec):
+    """The prognosis categories, and the rules of which exactly one matches any answers."""
+
     categories: tuple[Outcome, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
 
 
 class SuggestionRule(_Spec):
+    """A care suggestion: when it is given, its text and its sources."""
+
     id: str = Field(min_length=1)
     when: Condition
     reason: str = Field(min_length=1)
@@ -152,18 +162,24 @@ class SuggestionRule(_Spec):
 
 
 class Expectation(_Spec):
+    """What an example's answers must give."""
+
     urgency: str
     prognosis: str
     suggestions: tuple[str, ...]
 
 
 class Example(_Spec):
+    """Answers and the result they must give; run by `triage rules test` and the tests."""
+
     name: str = Field(min_length=1)
     answers: dict[str, object]
     expect: Expectation
 
 
 class SourceSpec(_Spec):
+    """The source article the citations quote, and how its paragraphs are numbered."""
+
     file: str = Field(min_length=1)
     title: str = Field(min_length=1)
     header_lines: int = Field(ge=0)
