@@ -128,7 +128,10 @@ def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None
         metavar="FILE",
         type=Path,
         default=unset if suppress else None,
-        help="also save the answers as an answer record (.json, .yaml or .yml)",
+        help=(
+            "also save the answers as an answer record (.json, .yaml or .yml; "
+            ".fhir.json for a FHIR QuestionnaireResponse)"
+        ),
     )
     parser.add_argument(
         "--force",

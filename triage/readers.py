@@ -282,7 +282,7 @@ def read_yaml(data: bytes, name: str) -> Iterator[Item]:
         yield name, text_problem
         return
     try:
-        document = yaml.load(data.removeprefix(_BOM), Loader=_RecordLoader)  # noqa: S506 - a safe loader
+        document = _load_yaml(data.removeprefix(_BOM))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -307,6 +307,15 @@ def read_yaml(data: bytes, name: str) -> Iterator[Item]:
             yield f"{name}#{index}", record.rejected() if isinstance(record, Repeated) else record
     else:
         yield name, document.rejected() if isinstance(document, Repeated) else document
+
+
+def _load_yaml(data: bytes) -> object:
+    """One YAML document, built by the safe loader (plain data only: no tags run code)."""
+    loader = _RecordLoader(data)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 class _RecordLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
