@@ -137,7 +137,7 @@ def _read_single(question: Question, raw: object) -> str:
     if not value:
         raise ValueError(f"the answer is empty. {_allowed(allowed)}")
     raise ValueError(
-        f"{_shown(value)} is not one of the choices.{_did_you_mean(value, allowed)} {_allowed(allowed)}"
+        f"{_shown(value)} is not one of the choices.{did_you_mean(value, allowed)} {_allowed(allowed)}"
     )
 
 
@@ -170,7 +170,7 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
             shown += f" and {len(unknown) - 3} more"
         raise ValueError(
             f"{shown} {'is' if len(unknown) == 1 else 'are'} not among the choices."
-            f"{_did_you_mean(unknown[0], allowed)} {hint}"
+            f"{did_you_mean(unknown[0], allowed)} {hint}"
         )
     return frozenset(parts)
 
@@ -231,11 +231,11 @@ def _not_asked(depends_on: frozenset[str]) -> str:
 
 def _unknown_key(key: str, pack: RulePack) -> str:
     known = (ID_FIELD, *pack.questions)
-    return f"unknown question id.{_did_you_mean(key, known)} Known ids: {', '.join(known)}."
+    return f"unknown question id.{did_you_mean(key, known)} Known ids: {', '.join(known)}."
 
 
 @functools.lru_cache(maxsize=4096)
-def _did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
+def did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
     """The closest candidate, as a hint; typos recur across records, so hints are remembered."""
     if len(value) > _MAX_GUESSED:
         return ""

@@ -30,14 +30,13 @@ record's `id` is the response's `identifier.value` (else the resource's `id`).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from triage.answers import ID_FIELD, RECORD, read_answers
+from triage.answers import ID_FIELD, RECORD, did_you_mean, read_answers
 from triage.conditions import All, Always, AtLeast, Below, Condition, Empty, In, Includes, Not, ParamRef, Term
 from triage.conditions import Any as AnyOf
 from triage.errors import InvalidAnswers, TriageError
@@ -383,9 +382,8 @@ def _response_id(resource: Mapping[str, Any], problems: list[Problem]) -> str | 
 
 
 def _unknown_link_id(link_id: str, pack: RulePack) -> str:
-    known = list(pack.questions)
-    close = difflib.get_close_matches(link_id, known, n=1, cutoff=0.6)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    known = tuple(pack.questions)
+    hint = did_you_mean(link_id, known)
     return f"unknown linkId: no question of {pack.info.name} has it.{hint} Known: {', '.join(known)}."
 
 
@@ -433,8 +431,7 @@ def _code(pack: RulePack, question: Question, answer: Mapping[str, Any]) -> str 
             field=question.id, message=f"code system {system!r} is not this question's ({expected!r})."
         )
     if code not in allowed:
-        close = difflib.get_close_matches(code, allowed, n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(code, tuple(allowed))
         return Problem(
             field=question.id, message=f"unknown code {code!r}.{hint} Codes: {', '.join(allowed)}."
         )
