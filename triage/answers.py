@@ -43,7 +43,10 @@ def read_answers(record: object, pack: RulePack) -> Answers:
         raise InvalidAnswers([Problem(field=RECORD, message=_not_a_record(record))])
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    record_id = _read_id(record.get(ID_FIELD), errors)
+    record_id = read_id(record.get(ID_FIELD))
+    if isinstance(record_id, Problem):
+        errors.append(record_id)
+        record_id = None
     for key in record:
         if not isinstance(key, str):
             errors.append(Problem(field=_shown(key), message="question ids are text; this key is not"))
@@ -199,20 +202,17 @@ def _read_number(question: Question, raw: object) -> int:
     return raw
 
 
-def _read_id(raw: object, errors: list[Problem]) -> str | None:
-    if raw is None:
-        return None
+def read_id(raw: object) -> str | Problem | None:
+    """A record's id: text, a whole number as text, or none; or the problem with it."""
+    if raw is None or (type(raw) is str and raw.isascii()):
+        return raw  # the common case, first: batches read an id per record
     if isinstance(raw, str):
         if _is_text(raw):
             return raw
-        errors.append(Problem(field=ID_FIELD, message="the id is not valid text (it has a lone surrogate)."))
-        return None
+        return Problem(field=ID_FIELD, message="the id is not valid text (it has a lone surrogate).")
     if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() <= 256:
         return str(raw)
-    errors.append(
-        Problem(field=ID_FIELD, message=f"{_shown(raw)} cannot name a respondent: write the id as text.")
-    )
-    return None
+    return Problem(field=ID_FIELD, message=f"{_shown(raw)} cannot name a respondent: write the id as text.")
 
 
 def _missing(question: Question) -> str:

@@ -31,9 +31,10 @@ from typing import BinaryIO
 
 import orjson
 
+from triage.answers import read_id
 from triage.errors import TriageError
 from triage.models import Problem
-from triage.outcomes import MEMO_LIMIT, Outcome, read_id, read_outcome, record_key
+from triage.outcomes import MEMO_LIMIT, Outcome, read_outcome, record_key
 from triage.readers import (
     STDIN,
     CsvHeader,

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from triage.answers import ID_FIELD, read_answers
+from triage.answers import ID_FIELD, read_answers, read_id
 from triage.conditions import AnswerMap, Condition
 from triage.errors import InvalidAnswers, TriageError
 from triage.models import (
@@ -89,7 +89,7 @@ def evaluate_many(
     `RecordError` naming every problem, and the stream goes on.
     """
     # outcomes builds on this module; each distinct raw record is read and decided once.
-    from triage.outcomes import OutcomeMemo, read_id
+    from triage.outcomes import OutcomeMemo
 
     pack = rulepack or load_rulepack()
     memo = OutcomeMemo(pack)

@@ -4,7 +4,7 @@ Reading a record (`read_answers`) costs far more than looking up its decision,
 and real answer files repeat the same few answer combinations under different
 respondent ids. So the outcome of a record — its decision and warnings, or its
 problems — is keyed on the record's raw content *without its id* and computed
-once; the id is read on its own (`read_id`) and added per record.
+once; the id is read on its own (`triage.answers.read_id`) and added per record.
 
 The key must tell apart everything `read_answers` tells apart: `1`, `1.0` and
 `true` compare equal in Python but are different answers, so values are tagged
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
-from triage.answers import ID_FIELD, _read_id, alarm, read_answers
+from triage.answers import ID_FIELD, alarm, read_answers
 from triage.engine import Decision, decide
 from triage.errors import InvalidAnswers
 from triage.models import Problem, RecordError, Result
@@ -57,7 +57,7 @@ class Outcome:
 
 
 def read_outcome(record: object, pack: RulePack) -> Outcome:
-    """Read and decide one record, ignoring its id (see `read_id`)."""
+    """Read and decide one record, ignoring its id (see `triage.answers.read_id`)."""
     if isinstance(record, Mapping) and ID_FIELD in record:
         record = {k: v for k, v in record.items() if k != ID_FIELD}
     try:
@@ -65,15 +65,6 @@ def read_outcome(record: object, pack: RulePack) -> Outcome:
     except InvalidAnswers as exc:
         return Outcome(None, problems=exc.problems)
     return Outcome(decide(pack, answers.values), warnings=answers.warnings)
-
-
-def read_id(raw: object) -> str | Problem | None:
-    """A record's id as `read_answers` reads it (text, a whole number as text, or none), or its problem."""
-    if raw is None or (type(raw) is str and raw.isascii()):
-        return raw
-    problems: list[Problem] = []
-    record_id = _read_id(raw, problems)
-    return problems[0] if problems else record_id
 
 
 def record_key(record: object) -> Hashable | None:
