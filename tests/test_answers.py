@@ -5,18 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from samples import FSHD, OTHER, PARALYSIS
 
 import triage
-
-FSHD = {"red_flags": [], "cause": "fshd", "severity": "mild"}
-PARALYSIS = {
-    "red_flags": [],
-    "cause": "peripheral_facial_paralysis",
-    "severity": "mild",
-    "months_since_paralysis": 3,
-    "treated_early": "yes",
-}
-OTHER = {"red_flags": [], "cause": "other", "severity": "mild", "worsening": "no", "related_findings": []}
 
 
 def problems(record: object) -> dict[str, str]:

@@ -58,18 +58,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=6),
     max_leaves=20,
 )
-keys = st.sampled_from(
-    [
-        "id",
-        "red_flags",
-        "cause",
-        "severity",
-        "months_since_paralysis",
-        "treated_early",
-        "worsening",
-        "related_findings",
-    ]
-)
+keys = st.sampled_from(["id", *triage.load_rulepack().questions])
 
 
 @settings(max_examples=300, derandomize=True)

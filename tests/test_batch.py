@@ -80,20 +80,7 @@ VALUES = st.one_of(
     st.dictionaries(st.just("k"), st.integers(0, 1), max_size=1),
     TEXT,
 )
-KEYS = st.sampled_from(
-    [
-        "red_flags",
-        "cause",
-        "severity",
-        "months_since_paralysis",
-        "treated_early",
-        "worsening",
-        "related_findings",
-        "sevrity",
-        "Cause",
-        "extra",
-    ]
-)
+KEYS = st.sampled_from([*triage.load_rulepack().questions, "sevrity", "Cause", "extra"])
 IDS = st.one_of(
     st.none(), TEXT, st.integers(-5, 10**6), st.sampled_from([1.5, True, [], {}, 'a"b\\c\n\u2028\x7f'])
 )

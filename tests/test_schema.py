@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
+from samples import OTHER, PARALYSIS
 
 import triage
 from triage.answerspace import answer_space, domain
@@ -22,15 +23,6 @@ from triage.engine import evaluate
 from triage.models import RecordError
 from triage.rulepack import RulePack
 from triage.schema import answers_schema, condition_schema, result_schema
-
-PARALYSIS = {
-    "red_flags": [],
-    "cause": "peripheral_facial_paralysis",
-    "severity": "mild",
-    "months_since_paralysis": 3,
-    "treated_early": "yes",
-}
-OTHER = {"red_flags": [], "cause": "other", "severity": "mild", "worsening": "no", "related_findings": []}
 
 
 @pytest.fixture(scope="module")
