@@ -63,7 +63,7 @@ def read_answers(record: object, pack: RulePack) -> Answers:
             if depends_on & failed:
                 # Whether it was asked cannot be told; still say if the answer itself is wrong.
                 failed.add(question.id)
-                if given and isinstance(problem := _read_value(question, raw), Problem):
+                if given and isinstance(problem := read_value(question, raw), Problem):
                     errors.append(problem)
                 continue
             if not question.asked_when.holds(values, pack):
@@ -74,7 +74,7 @@ def read_answers(record: object, pack: RulePack) -> Answers:
             errors.append(Problem(field=question.id, message=_missing(question)))
             failed.add(question.id)
             continue
-        value = _read_value(question, raw)
+        value = read_value(question, raw)
         if isinstance(value, Problem):
             errors.append(value)
             failed.add(question.id)
@@ -117,7 +117,8 @@ def _as_record(answers: Answers) -> dict[str, object]:
     return record
 
 
-def _read_value(question: Question, raw: object) -> AnswerValue | Problem:
+def read_value(question: Question, raw: object) -> AnswerValue | Problem:
+    """One given answer to `question`, normalised; or the problem with it."""
     try:
         if question.type == "single":
             return _read_single(question, raw)

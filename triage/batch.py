@@ -14,27 +14,21 @@ only file names and byte offsets) and joins their output in order.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import operator
 import os
-import signal
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Hashable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice, repeat
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import orjson
 
 from triage.answers import read_id
-from triage.errors import TriageError
 from triage.models import Problem
-from triage.outcomes import MEMO_LIMIT, Outcome, read_outcome, record_key
+from triage.outcomes import MEMO_LIMIT, Outcome, OutcomeMemo, record_key
 from triage.readers import (
     STDIN,
     CsvHeader,
@@ -53,7 +47,7 @@ from triage.readers import (
     repeats_keys,
 )
 from triage.rulepack import RulePack
-from triage.writers import Sink, Writer, write_all
+from triage.writers import Sink, Writer
 
 PROGRESS_LINES = 1 << 16
 """JSON Lines between two looks at the clock for the progress bar."""
@@ -110,6 +104,16 @@ class Summary:
         return out
 
 
+def _until(lines: Iterator[bytes], stream: BinaryIO, end: int) -> Iterator[bytes]:
+    """The lines up to byte `end` of the stream (a line end)."""
+    if stream.tell() >= end:
+        return
+    for line in lines:
+        yield line
+        if stream.tell() >= end:
+            return
+
+
 def _numbers(first: int, count: int) -> list[bytes]:
     """Line numbers `first`… as bytes: formatting one text and splitting it is quicker than one by one."""
     return " ".join(map(str, range(first, first + count))).encode().split()
@@ -127,13 +131,26 @@ class _Seen:
 
 @dataclass(frozen=True)
 class Piece:
-    """Part of an input file: from byte `start`, `lines` lines (None: to the end)."""
+    """Part of an input file: its lines from byte `start` up to byte `end` (None: to the end).
+
+    A piece cut out of a CSV file after its start carries the file's `header`.
+    """
 
     file: InputFile
     start: int = 0
-    lines: int | None = None
-    first_line: int = 1
+    end: int | None = None
     header: CsvHeader | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Whether this is the whole file."""
+        return self.start == 0 and self.end is None
+
+
+class Output(Protocol):
+    """Where a batch writes its entries (each starting with the separator), in parts to be joined."""
+
+    def write(self, parts: list[bytes]) -> None: ...
 
 
 class Progress:
@@ -172,34 +189,59 @@ class Batch:
         self.summary = Summary()
         self.progress = progress
         self.done_bytes = 0
+        self._outcomes = OutcomeMemo(pack)
         self._memo: dict[Hashable, _Seen] = {}
         self._known: dict[bytes, _Seen] = {}
         self._prepared: dict[Hashable, bytes] = {}
         self._counts: Counter[_Seen] = Counter()
         self._buffer: list[bytes] = []
-        self._sink: Sink | None = None
-        self._out: BinaryIO | None = None
+        self._output: Output | None = None
+        self._line = 1
 
     # -- driving ------------------------------------------------------------------------------------
 
-    def run(self, pieces: Iterable[Piece], out: BinaryIO, sink: Sink | None = None) -> Summary:
-        """Evaluate every piece in order, writing entries to `out` (through `sink` if given).
+    def run(self, pieces: Iterable[Piece], output: Output) -> Summary:
+        """Evaluate every piece in order, writing entries to `output`.
 
         What was learnt about raw records is kept for the next run of the same batch.
         """
-        self.summary = Summary()
-        self._sink = sink
-        self._out = out
+        self.begin(output)
         for piece in pieces:
-            self._piece(piece)
+            self.take(piece)
+        return self.finish()
+
+    def begin(self, output: Output) -> None:
+        """Start a run that writes to `output`: counts start from nothing."""
+        self.summary = Summary()
+        self._output = output
+
+    def take(self, piece: Piece, first_line: int | None = None, lines: Sequence[bytes] | None = None) -> None:
+        """Evaluate one piece; its lines are numbered from `first_line`, by default from where the
+        previous piece of the same file ended. `lines`: the piece's lines, when already read."""
+        if first_line is None:
+            first_line = self._line if piece.start else 1
+        self._line = first_line
+        file = piece.file
+        if piece.start == 0:
+            self.summary.files += 1
+        if lines is not None:
+            self._lines(iter(lines), piece, None)
+        else:
+            self._read(piece)
+        self._flush()
+        if piece.end is not None:
+            self.done_bytes += piece.end - piece.start
+        elif file.path != STDIN:
+            self.done_bytes += file.size - piece.start
+
+    def finish(self) -> Summary:
+        """End the run: write what is held, and add up the counts."""
         self._flush()
         self._fold(forget=False)
         return self.summary
 
-    def _piece(self, piece: Piece) -> None:
+    def _read(self, piece: Piece) -> None:
         file = piece.file
-        if piece.start == 0:
-            self.summary.files += 1
         try:
             stream = open_input(file)
         except OSError as exc:
@@ -208,10 +250,12 @@ class Batch:
         try:
             if piece.start:
                 stream.seek(piece.start)
-            if file.format == "jsonl":
-                self._jsonl(stream, piece)
-            elif file.format == "csv":
-                self._items(self._csv(stream, piece))
+            if file.format in ("jsonl", "csv"):
+                lines = bounded_lines(stream)
+                if piece.end is not None:
+                    lines = _until(lines, stream, piece.end)
+                where = None if file.path == STDIN else (lambda: stream.tell() - piece.start)
+                self._lines(lines, piece, where)
             else:
                 data = read_all(stream)
                 if file.format == "json":
@@ -223,33 +267,41 @@ class Batch:
         finally:
             if file.path != STDIN:
                 stream.close()
-        if file.path != STDIN and piece.lines is None:
-            self.done_bytes += file.size - piece.start
 
-    def _csv(self, stream: BinaryIO, piece: Piece) -> Iterator[Item]:
+    def _lines(self, lines: Iterator[bytes], piece: Piece, where: Callable[[], int] | None) -> None:
+        """The lines of a JSON Lines or CSV piece; `where` tells how far into the piece reading is."""
+        if piece.file.format == "jsonl":
+            self._jsonl(lines, piece, where)
+        else:
+            self._items(self._csv(lines, piece))
+
+    def _csv(self, lines: Iterator[bytes], piece: Piece) -> Iterator[Item]:
         name = piece.file.name
-        lines: Iterator[bytes] = bounded_lines(stream)
-        if piece.lines is not None:
-            lines = islice(lines, piece.lines)
         header = piece.header
-        first_line = piece.first_line
+        first_line = self._line
         if header is None:
             read = read_csv_header(lines, name)
             if isinstance(read, Unreadable):
                 yield name, read
                 return
             header = read
-            first_line = header.lines + 1
+            first_line = self._line = header.lines + 1
         any_rows = False
-        for item in read_csv_rows(lines, header, name, first_line):
+        for item in read_csv_rows(self._counted(lines), header, name, first_line):
             any_rows = True
             yield item
-        if not any_rows and piece.header is None and piece.lines is None:
+        if not any_rows and piece.whole:
             yield name, Unreadable(f"{name}: a header row but no records.", whole_file=True)
+
+    def _counted(self, lines: Iterator[bytes]) -> Iterator[bytes]:
+        """The lines, counted into where the next piece's line numbers start."""
+        for line in lines:
+            self._line += 1
+            yield line
 
     # -- the fast path: JSON Lines ------------------------------------------------------------------
 
-    def _jsonl(self, stream: BinaryIO, piece: Piece) -> None:
+    def _jsonl(self, lines: Iterator[bytes], piece: Piece, where: Callable[[], int] | None) -> None:
         """Evaluate JSON Lines a block of lines at a time.
 
         A block whose lines are all plain records (objects with a text id or none)
@@ -259,10 +311,7 @@ class Batch:
         which is the reference; both give the same bytes.
         """
         name = piece.file.name
-        lines: Iterator[bytes] = bounded_lines(stream)
-        if piece.lines is not None:
-            lines = islice(lines, piece.lines)
-        number = piece.first_line
+        number = self._line
         records = 0
         fast = self.writer.splices_json
         while chunk := list(islice(lines, CHUNK_LINES)):
@@ -283,13 +332,10 @@ class Batch:
             number += len(chunk)
             # A block is written as it is (no copy into a buffer): the output is opened unbuffered.
             self._flush()
-            if (
-                self.progress is not None
-                and number % PROGRESS_LINES < CHUNK_LINES
-                and piece.file.path != STDIN
-            ):
-                self.progress.update(self.done_bytes + stream.tell() - piece.start, self.summary.records)
-        if records == 0 and piece.start == 0 and piece.lines is None:
+            if self.progress is not None and where is not None and number % PROGRESS_LINES < CHUNK_LINES:
+                self.progress.update(self.done_bytes + where(), self.summary.records)
+        self._line = number
+        if records == 0 and piece.whole:
             self._unreadable(name, Unreadable(f"{name}: the file is empty; there are no records.", True))
 
     def _jsonl_known_block(self, chunk: list[bytes], name: str, first: int) -> bool:
@@ -337,7 +383,7 @@ class Batch:
             _numbers(first, count),
             map(_DATA, seen),
         )
-        self._buffer.append(b"".join(list(chain.from_iterable(parts))))
+        self._buffer += chain.from_iterable(parts)
         return True
 
     def _jsonl_known(self, chunk: list[bytes], name: str, first: int, tight: bool) -> bool:
@@ -384,7 +430,7 @@ class Batch:
         else:
             starts = heads if tight else [_ID_PREFIXES[0] + head[len(prefix) :] for head in heads]
             parts = zip(repeat(sep), starts, repeat(middle), numbers, map(_DATA, seen))
-        self._buffer.append(b"".join(list(chain.from_iterable(parts))))
+        self._buffer += chain.from_iterable(parts)
         return True
 
     def _learn(self, line: bytes, ident: bytes, rest: bytes) -> _Seen | None:
@@ -430,7 +476,6 @@ class Batch:
 
     def _items(self, items: Iterable[Item]) -> None:
         memo = self._memo
-        buffer = self._buffer
         writer = self.writer
         for source, record in items:
             if isinstance(record, Unreadable):
@@ -441,7 +486,7 @@ class Batch:
             if isinstance(record, Rejected):
                 self.summary.records += 1
                 self.summary.invalid += 1
-                buffer.append(writer.error(record.record_id, source, record.problems))
+                self._buffer.append(writer.error(record.record_id, source, record.problems))
                 continue
             self.summary.records += 1
             if len(memo) >= MEMO_LIMIT:
@@ -455,14 +500,14 @@ class Batch:
             if isinstance(record_id, Problem):
                 self._invalid_id(source, record_id, seen)
                 continue
-            buffer.append(writer.entry(record_id, source, seen.outcome, seen.data))
-            if len(buffer) >= ITEMS_FLUSH:
+            self._buffer.append(writer.entry(record_id, source, seen.outcome, seen.data))
+            if len(self._buffer) >= ITEMS_FLUSH:
                 self._flush()
 
     # -- shared -------------------------------------------------------------------------------------
 
     def _seen(self, key: Hashable | None, record: object) -> _Seen:
-        outcome = read_outcome(record, self.pack)
+        outcome = self._outcomes.read(record)
         # Many raw forms share a decision (decisions are shared by the engine) and warnings: render once.
         shared: Hashable = (
             (id(outcome.decision), outcome.warnings) if outcome.decision is not None else outcome.problems
@@ -510,160 +555,12 @@ class Batch:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        data = self._buffer[0] if len(self._buffer) == 1 else b"".join(self._buffer)
-        self._buffer.clear()
-        if self._sink is not None:
-            self._sink.write(data)
-        elif self._out is not None:
-            write_all(self._out, data)
+        parts, self._buffer = self._buffer, []
+        if self._output is not None:
+            self._output.write(parts)
 
 
-# -- several processes ------------------------------------------------------------------------------
-
-
-def plan(files: Sequence[InputFile], jobs: int) -> list[list[Piece]]:
-    """Cut the input into `jobs` shares of about equal size, in input order.
-
-    Large JSON Lines and CSV files are cut at line (row) ends where a share
-    ends; other files stay whole. Empty shares are left out.
-    """
-    total = sum(f.size for f in files)
-    # This process's own share is a little smaller: it also joins the others' output when done.
-    weights = [OWN_SHARE] + [(jobs - OWN_SHARE) / (jobs - 1)] * (jobs - 1)
-    bounds = [int(total * sum(weights[:k]) / jobs) for k in range(1, jobs)]
-    shares: list[list[Piece]] = [[] for _ in range(jobs)]
-    offset = 0
-    for file in files:
-        inside = [b - offset for b in bounds if offset < b < offset + file.size]
-        splittable = file.path != STDIN and (
-            file.format == "jsonl" or (file.format == "csv" and bool(inside) and _without_quotes(file))
-        )
-        pieces = _split(file, inside) if inside and splittable else [Piece(file)]
-        for piece in pieces:
-            position = offset + piece.start
-            shares[sum(1 for b in bounds if b <= position)].append(piece)
-        offset += file.size
-    return [share for share in shares if share]
-
-
-def _without_quotes(file: InputFile) -> bool:
-    """Whether a CSV file has no `"` at all, so that every line end is a row end.
-
-    With quotes, a row end cannot be told from a line end inside a cell without
-    reading every row from the start (a stray `"` in an unquoted cell throws
-    counting off): such a file is read whole, by one process.
-    """
-    with open(file.path, "rb") as stream:
-        while block := stream.read(1 << 22):
-            if b'"' in block:
-                return False
-    return True
-
-
-def _split(file: InputFile, targets: list[int]) -> list[Piece]:
-    """Cut a JSON Lines file, or a CSV file without quotes, at the first line end after each
-    byte offset in `targets` (in such a file every line end is a record's end)."""
-    is_csv = file.format == "csv"
-    header: CsvHeader | None = None
-    if is_csv:
-        with open(file.path, "rb") as stream:
-            read = read_csv_header(bounded_lines(stream), file.name)
-        if isinstance(read, Unreadable):
-            return [Piece(file)]
-        header = read
-    targets = sorted(targets)
-    bounds: list[tuple[int, int]] = [(0, 1)]
-    offset = lines = 0
-    index = 0
-    with open(file.path, "rb") as stream:
-        while index < len(targets) and (block := stream.read(1 << 22)):
-            end = offset + len(block)
-            position = 0
-            while index < len(targets) and targets[index] < end:
-                newline = block.find(b"\n", max(targets[index] - offset, position))
-                if newline < 0:
-                    targets[index] = end
-                    break
-                cut = newline + 1
-                if offset + cut < file.size and offset + cut > bounds[-1][0]:
-                    bounds.append((offset + cut, lines + block.count(b"\n", 0, cut) + 1))
-                position = cut
-                index += 1
-            lines += block.count(b"\n")
-            offset = end
-    pieces = []
-    for number, (start, first_line) in enumerate(bounds):
-        count = bounds[number + 1][1] - first_line if number + 1 < len(bounds) else None
-        pieces.append(Piece(file, start, count, first_line, header if start else None))
-    return pieces
-
-
-_worker: tuple[RulePack, Writer] | None = None
-_worker_batch: Batch | None = None
-
-
-def _default_signals() -> None:
-    # Workers die quietly when the pool is stopped; the parent cleans up.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _work(task: tuple[list[Piece], str]) -> Summary:
-    global _worker_batch
-    pieces, part = task
-    if _worker_batch is None:
-        assert _worker is not None
-        _worker_batch = Batch(*_worker)
-    # Appended to, not truncated (the parent made it empty): on ext4, a truncated file is forced to
-    # disk when closed, which the short-lived part file never needs.
-    with open(part, "ab", buffering=0) as out:
-        return _worker_batch.run(pieces, out)
-
-
-def run_parallel(
-    pack: RulePack,
-    writer: Writer,
-    shares: list[list[Piece]],
-    sink: Sink,
-    progress: Progress | None = None,
-    scratch: str | None = None,
-) -> Summary:
-    """Evaluate the first share here and the others in worker processes; join the output in order.
-
-    Workers write their entries to files in `scratch` (a temporary folder by
-    default), appended to the sink once this process is done with its own share.
-    """
-    global _worker
-    _worker = (pack, writer)
-    context = multiprocessing.get_context("fork")
-    try:
-        with tempfile.TemporaryDirectory(prefix=".triage-", dir=scratch) as folder:
-            parts = [os.path.join(folder, f"part-{n}") for n in range(1, len(shares))]
-            for part in parts:  # there before a worker starts, so it can be followed at once
-                open(part, "wb").close()
-            with ProcessPoolExecutor(len(parts), mp_context=context, initializer=_default_signals) as pool:
-                pending = [
-                    pool.submit(_work, (share, part)) for share, part in zip(shares[1:], parts, strict=True)
-                ]
-                summary = Batch(pack, writer, progress).run(shares[0], sink.stream, sink)
-                for result, part in zip(pending, parts, strict=True):
-                    sink.follow(part, result.done)
-                    summary.add(result.result())
-                    os.unlink(part)
-    except BrokenProcessPool:
-        # A worker was killed (out of memory, a signal): say so rather than wait for it forever.
-        raise TriageError(
-            "a worker process stopped before its share of the records was done, so the output is "
-            "incomplete (a file named by -o is left as it was). Run again, or with --jobs 1."
-        ) from None
-    finally:
-        _worker = None
-    return summary
-
-
-def can_fork() -> bool:
-    """Whether worker processes can be started by forking (they share the loaded pack)."""
-    return "fork" in multiprocessing.get_all_start_methods()
+# -- the run ---------------------------------------------------------------------------------------
 
 
 def evaluate_files(
@@ -674,22 +571,31 @@ def evaluate_files(
     *,
     jobs: int = 1,
     progress: Progress | None = None,
-    scratch: str | None = None,
 ) -> Summary:
     """Evaluate every record of `files` into `out`, in order; return what was found.
 
-    With `jobs` > 1, the input is shared out over that many processes (see `plan`);
-    `scratch` is where worker output waits to be joined (by default a temporary folder).
+    With `jobs` > 1, the input is shared out over that many processes taking
+    turns (`triage.parallel`), when it is large enough to be shared and `out`
+    is a file, pipe or terminal that they can all write to.
     """
     sink = Sink(out, writer)
-    shares = plan(files, jobs) if jobs > 1 and can_fork() else []
-    if len(shares) > 1:
-        if progress is not None:
-            progress.total = max(progress.total // len(shares), 1)  # this process shows its own share
-        summary = run_parallel(pack, writer, shares, sink, progress, scratch)
-    else:
-        summary = Batch(pack, writer, progress).run((Piece(f) for f in files), out, sink)
+    summary: Summary | None = None
+    if jobs > 1 and _descriptor(out) is not None and hasattr(os, "fork"):
+        from triage.parallel import plan, run_parallel
+
+        turns = plan(files)
+        if len(turns) > 1:
+            summary = run_parallel(pack, writer, turns, sink, jobs, progress)
+    if summary is None:
+        summary = Batch(pack, writer, progress).run((Piece(f) for f in files), sink)
     sink.close()
     if progress is not None:
         progress.clear()
     return summary
+
+
+def _descriptor(stream: BinaryIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None

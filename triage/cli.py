@@ -452,9 +452,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if output is not None:
         try:
             with atomic_output(output) as out:
-                summary = evaluate_files(
-                    files, pack, writer, out, jobs=args.jobs, progress=progress, scratch=str(output.parent)
-                )
+                summary = evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
         except OSError as exc:
             print(f"triage: cannot write {output}: {exc.strerror or exc}.", file=sys.stderr)
             return EXIT_USAGE

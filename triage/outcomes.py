@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
-from triage.answers import ID_FIELD, alarm, read_answers
+from triage.answers import ID_FIELD, alarm, read_answers, read_value
 from triage.engine import Decision, decide
 from triage.errors import InvalidAnswers
 from triage.models import Problem, RecordError, Result
@@ -82,30 +82,52 @@ def record_key(record: object) -> Hashable | None:
             return None
         if key == ID_FIELD:
             continue
-        kind = type(value)
-        if kind is str or value is None:
-            items.append((key, value))
-        elif kind is int or kind is bool:
-            items.append((key, kind, value))
-        elif kind is float:
-            items.append((key, kind, repr(value)))
-        elif kind is list or kind is tuple:
-            # read_answers treats a list and a tuple alike; non-text choices all get one message.
-            if not all(type(choice) is str for choice in value):
-                return None
-            items.append((key, list, tuple(value)))
-        else:
+        tagged = _tagged(value)
+        if tagged is None:
             return None
+        items.append((key, tagged))
     return tuple(items)
 
 
+def _tagged(value: object) -> Hashable | None:
+    """A raw answer as a hashable key, tagged with its exact type; None for an unusual value."""
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    if kind is int or kind is bool:
+        return (kind, value)
+    if kind is float:
+        return (kind, repr(value))
+    if isinstance(value, (list, tuple)) and all(type(choice) is str for choice in value):
+        # read_answers treats a list and a tuple alike; non-text choices all get one message.
+        return (list, tuple(value))
+    return None
+
+
+_NOT_READ = object()
+_UNREADABLE = object()
+"""In an answers key, in place of an answer that cannot be read (the raw answer follows it)."""
+
+AnswersKey = tuple[tuple[str, ...], frozenset[tuple[object, ...]]]
+"""A record's unknown keys in order, and its answers as read (or as written, where they cannot be)."""
+
+
 class OutcomeMemo:
-    """Outcomes by raw record content, for one pack; bounded to `MEMO_LIMIT` entries."""
+    """Outcomes of raw records, for one pack; each level bounded to `MEMO_LIMIT` entries.
+
+    Two levels. A record's raw form (without its id) is looked up first. For a
+    form not seen before, each answer is read once per distinct raw answer, and
+    the record is keyed on what `read_answers` depends on: its unknown keys, in
+    order, and its answers as read — as written where they cannot be read. Only
+    a record with a new such key is read in full.
+    """
 
     def __init__(self, pack: RulePack, limit: int = MEMO_LIMIT) -> None:
         self.pack = pack
         self.limit = limit
         self._memo: dict[Hashable, Outcome] = {}
+        self._by_answers: dict[AnswersKey, Outcome] = {}
+        self._values: dict[tuple[str, Hashable], object] = {}
 
     def outcome(self, record: object) -> Outcome:
         """The outcome of a record (without its id), read once per distinct raw form."""
@@ -116,5 +138,48 @@ class OutcomeMemo:
         if found is None:
             if len(self._memo) >= self.limit:
                 self._memo.clear()
-            found = self._memo[key] = read_outcome(record, self.pack)
+            found = self._memo[key] = self.read(record)
         return found
+
+    def read(self, record: object) -> Outcome:
+        """The outcome of a record (without its id), read in full once per distinct answers key."""
+        key = self._answers_key(record)
+        if key is None:
+            return read_outcome(record, self.pack)
+        found = self._by_answers.get(key)
+        if found is None:
+            if len(self._by_answers) >= self.limit:
+                self._by_answers.clear()
+            found = self._by_answers[key] = read_outcome(record, self.pack)
+        return found
+
+    def _answers_key(self, record: object) -> AnswersKey | None:
+        """What reading a record depends on; None for anything but a flat record of plain values."""
+        if type(record) is not dict:
+            return None
+        questions = self.pack.questions
+        values = self._values
+        unknown: list[str] = []
+        answers: list[tuple[object, ...]] = []
+        for key, raw in record.items():
+            if key == ID_FIELD:
+                continue
+            question = questions.get(key)
+            if question is None:
+                if type(key) is not str:
+                    return None
+                unknown.append(key)
+                continue
+            if raw is None:  # a null answer is no answer
+                continue
+            tagged = _tagged(raw)
+            if tagged is None:
+                return None
+            value = values.get((key, tagged), _NOT_READ)
+            if value is _NOT_READ:
+                if len(values) >= self.limit:
+                    values.clear()
+                value = read_value(question, raw)
+                values[key, tagged] = _UNREADABLE if isinstance(value, Problem) else value
+            answers.append((key, value, tagged) if value is _UNREADABLE else (key, value))
+        return tuple(unknown), frozenset(answers)

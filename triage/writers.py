@@ -15,8 +15,7 @@ import csv
 import io
 import os
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -248,54 +247,21 @@ def _problem_lines(problems: Sequence[Problem], bullet: str, *, code: bool = Fal
 class Sink:
     """Where entries go: a binary stream; drops the separator before the very first entry."""
 
-    def __init__(self, stream: BinaryIO, writer: Writer) -> None:
+    def __init__(self, stream: BinaryIO, writer: Writer, *, start: bool = True) -> None:
         self.stream = stream
         self.writer = writer
         self.pending_sep = len(writer.sep)
-        write_all(stream, writer.start())
+        if start:
+            write_all(stream, writer.start())
 
-    def write(self, data: bytes) -> None:
-        """Write entries (each starting with the separator)."""
+    def write(self, parts: Sequence[bytes]) -> None:
+        """Write entries (each starting with the separator), given as parts to be joined."""
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         if self.pending_sep and data:
             dropped = min(self.pending_sep, len(data))
             data = data[dropped:]
             self.pending_sep -= dropped
         write_all(self.stream, data)
-
-    def follow(self, path: str, done: Callable[[], bool]) -> None:
-        """Append a file another process may still be writing, as it grows, until `done()` and all is copied.
-
-        The bytes are copied in the kernel (`sendfile`) when the output is a file or pipe.
-        """
-        with open(path, "rb") as part:
-            source = part.fileno()
-            offset = 0
-            while True:
-                finished = done()
-                size = os.fstat(source).st_size
-                if self.pending_sep and size > offset:
-                    dropped = min(self.pending_sep, size - offset)
-                    offset += dropped
-                    self.pending_sep -= dropped
-                if size > offset:
-                    offset = self._copy(part, offset, size)
-                    continue
-                if finished:
-                    return
-                time.sleep(0.002)
-
-    def _copy(self, part: BinaryIO, offset: int, size: int) -> int:
-        self.stream.flush()
-        try:
-            target = self.stream.fileno()
-            while offset < size:
-                offset += os.sendfile(target, part.fileno(), offset, size - offset)
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            part.seek(offset)
-            while offset < size and (block := part.read(min(1 << 20, size - offset))):
-                write_all(self.stream, block)
-                offset += len(block)
-        return offset
 
     def close(self) -> None:
         write_all(self.stream, self.writer.end())
