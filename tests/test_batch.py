@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ import triage
 from triage.batch import Batch, Piece, evaluate_files
 from triage.models import Problem, RecordError, Result
 from triage.outcomes import OutcomeMemo, record_key
+from triage.parallel import _read_ahead as READ_AHEAD
+from triage.parallel import cut
 from triage.readers import InputFile, jsonl_problem
-from triage.writers import Writer, compact_json, make_writer
+from triage.writers import Sink, Writer, compact_json, make_writer
 
 HYPOTHESIS = settings(
     derandomize=True,
@@ -320,23 +323,76 @@ def test_memo_stays_bounded(pack: triage.RulePack) -> None:
 
 
 def test_pieces_of_a_file_join_up(tmp_path: Path, pack: triage.RulePack) -> None:
-    """A file evaluated as pieces (as --jobs does) gives the same bytes and counts as in one go."""
-    from triage.batch import _split
-
+    """A file evaluated as pieces (as --jobs cuts it) gives the same bytes and counts as in one go."""
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(3000)]
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
     writer = make_writer("jsonl", pack)
-    pieces = _split(file, [file.size * k // 7 for k in range(1, 7)])
+    pieces = cut(file, file.size // 7 + 1)
     assert len(pieces) == 7
+    assert [p.start for p in pieces[1:]] == [p.end for p in pieces[:-1]]
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     with whole.open("wb") as out:
-        one = Batch(pack, writer).run([Piece(file)], out)
+        one = Batch(pack, writer).run([Piece(file)], Sink(out, writer))
     with parts.open("wb") as out:
-        many = Batch(pack, writer).run(pieces, out)
+        many = Batch(pack, writer).run(pieces, Sink(out, writer))
     assert whole.read_bytes() == parts.read_bytes()
     assert (one.records, one.valid, one.urgency) == (many.records, many.valid, many.urgency)
+
+
+CSV_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["fshd", "opmd", "other", "fsdh", ""]),
+        st.sampled_from(["mild", "severe", "sever", ""]),
+        st.sampled_from(["none", "stroke_signs", "", "none;sudden_onset"]),
+    ),
+    max_size=30,
+)
+
+
+@HYPOTHESIS
+@given(
+    files=st.lists(st.one_of(LINES, CSV_ROWS), min_size=1, max_size=4),
+    turn=st.integers(16, 1500),
+    jobs=st.integers(2, 4),
+    fmt=st.sampled_from(["jsonl", "json", "csv"]),
+)
+def test_jobs_write_exactly_what_one_process_writes(
+    tmp_path: Path, pack: triage.RulePack, files: list[Any], turn: int, jobs: int, fmt: str
+) -> None:
+    """Over any mix of files (JSON Lines and CSV, valid, invalid and unreadable records, empty ones),
+    cut into turns of any size, --jobs gives one process's bytes and counts."""
+    import triage.parallel
+
+    inputs = []
+    for number, content in enumerate(files):
+        if content and isinstance(content[0], tuple):
+            path = tmp_path / f"f{number}.csv"
+            rows = [
+                "id,cause,severity,red_flags",
+                *(f"r{n},{','.join(row)}" for n, row in enumerate(content)),
+            ]
+            path.write_bytes("\n".join(rows).encode() + b"\n")
+            kind = "csv"
+        else:
+            path = tmp_path / f"f{number}.jsonl"
+            path.write_bytes(b"".join(line + b"\n" for line in content))
+            kind = "jsonl"
+        inputs.append(InputFile(str(path), path.name, kind, path.stat().st_size))
+    writer = make_writer(fmt, pack, compact=True)
+    outputs = []
+    saved = triage.parallel.TURN_BYTES
+    triage.parallel.TURN_BYTES = turn
+    try:
+        for count in (1, jobs):
+            with (tmp_path / "out").open("w+b") as out:
+                summary = evaluate_files(inputs, pack, writer, out, jobs=count)
+                out.seek(0)
+                outputs.append((out.read(), vars(summary)))
+    finally:
+        triage.parallel.TURN_BYTES = saved
+    assert outputs[0] == outputs[1]
 
 
 @pytest.mark.parametrize("dump", [orjson.dumps, _python_json], ids=["tight", "spaced"])
@@ -362,28 +418,39 @@ def test_known_lines_path_matches_the_reference(
     assert run_batch(path, writer, pack) == reference(lines, "ids.jsonl", writer)
 
 
-def _die(task: object) -> object:
-    import os
-
+def _die(*args: object) -> None:
     os._exit(9)
 
 
-def test_a_killed_worker_is_reported_not_waited_for(
-    tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """When a --jobs worker dies mid-run, the run stops with a clear error instead of hanging."""
-    import triage.batch
+PARENT = os.getpid()
 
-    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(20_000)]
+
+def _fail(*args: object) -> object:
+    if os.getpid() != PARENT:
+        raise RuntimeError("out of luck")
+    return READ_AHEAD(*args)
+
+
+@pytest.mark.parametrize(("work", "message"), [(_die, "worker process stopped"), (_fail, "out of luck")])
+def test_a_failed_worker_is_reported_not_waited_for(
+    tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch, work: Any, message: str
+) -> None:
+    """When a --jobs worker dies or fails mid-run, the run stops with a clear error instead of hanging."""
+    import triage.parallel
+
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
-    monkeypatch.setattr(triage.batch, "_work", _die)
-    with (
-        (tmp_path / "out").open("wb") as out,
-        pytest.raises(triage.TriageError, match="worker process stopped"),
-    ):
-        evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=2)
+    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 4096)
+    if work is _die:
+        monkeypatch.setattr(triage.parallel, "_work", work)
+    else:
+        monkeypatch.setattr(triage.parallel, "_read_ahead", work)
+    with (tmp_path / "out").open("wb") as out:
+        for jobs in (2, 3):
+            with pytest.raises(triage.TriageError, match=message):
+                evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=jobs)
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,10 @@ Turn = tuple[Piece, ...]
 _MESSAGE = struct.Struct("<q")
 
 
-def plan(files: Sequence[InputFile], size: int = TURN_BYTES) -> list[Turn]:
-    """The turns, in input order: each piece of a large file alone, small files together."""
+def plan(files: Sequence[InputFile], size: int | None = None) -> list[Turn]:
+    """The turns, in input order, of about `size` bytes (`TURN_BYTES`): each piece of a large file
+    alone, small files together."""
+    size = size or TURN_BYTES
     turns: list[Turn] = []
     group: list[Piece] = []
     grouped = 0
@@ -73,7 +75,7 @@ def plan(files: Sequence[InputFile], size: int = TURN_BYTES) -> list[Turn]:
     return turns
 
 
-def cut(file: InputFile, size: int = TURN_BYTES) -> list[Piece]:
+def cut(file: InputFile, size: int) -> list[Piece]:
     """Cut a JSON Lines file, or a CSV file without quotes, at the first line end after every `size`
     bytes; in such a file every line end is a record's end. Any other file is one piece.
 
@@ -210,7 +212,9 @@ def _take_turns(
         turn = turns[number]
         first_line = 1
         if number:
-            first_line = link.receive()
+            told = link.receive()
+            if turn[0].start:  # it goes on with the file the turn before ended in
+                first_line = told
             output.wait()
         lines: list[bytes] | None = None
         next_line = 0
