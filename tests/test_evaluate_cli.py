@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -347,15 +348,30 @@ def test_output_inside_an_input_folder_is_not_read(tmp_path: Path) -> None:
     assert len(jsonl((tmp_path / "out.jsonl").read_bytes())) == 1
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-def test_killed_run_leaves_no_file_under_the_target_name(tmp_path: Path, how: int) -> None:
-    """A run killed mid-way leaves the target as it was: no partial output under its name."""
+def _running(marker: str) -> list[str]:
+    """The processes whose command line names `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in command:
+            found.append(entry.name)
+    return found
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_killed_run_leaves_no_file_under_the_target_name(tmp_path: Path, how: int, jobs: str) -> None:
+    """A run killed mid-way leaves the target as it was (no partial output under its name), and
+    no worker process behind it."""
     line = orjson.dumps(PARALYSIS)
     (tmp_path / "big.jsonl").write_bytes((line + b"\n") * 400_000)
     (tmp_path / "kept.jsonl").write_text("old\n")
     for target in ("new.jsonl", "kept.jsonl"):
         process = subprocess.Popen(
-            [sys.executable, "-m", "triage", "evaluate", "big.jsonl", "-o", target],
+            [sys.executable, "-m", "triage", "evaluate", str(tmp_path / "big.jsonl"), "-o", target, "--jobs", jobs],
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -372,6 +388,26 @@ def test_killed_run_leaves_no_file_under_the_target_name(tmp_path: Path, how: in
     assert (tmp_path / "kept.jsonl").read_text() == "old\n"
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
     assert len(leftovers) == (2 if how == signal.SIGKILL else 0)
+    deadline = time.monotonic() + 30
+    while _running(str(tmp_path / "big.jsonl")):  # a worker whose parent was killed stops by itself
+        assert time.monotonic() < deadline, "a worker process was left running"
+        time.sleep(0.05)
+
+
+def test_a_reader_that_goes_away_is_no_error_with_jobs(tmp_path: Path) -> None:
+    """`triage evaluate big.jsonl --jobs 2 | head -1`: one line out, and no error from any process."""
+    (tmp_path / "big.jsonl").write_bytes((orjson.dumps(PARALYSIS) + b"\n") * 200_000)
+    done = subprocess.run(
+        f"{shlex.quote(sys.executable)} -m triage evaluate big.jsonl --jobs 2 2>errors | head -1",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert len(jsonl(done.stdout)) == 1
+    assert (tmp_path / "errors").read_bytes() == b""
+    assert not _running(str(tmp_path))
 
 
 def test_default_format_follows_the_output_name(tmp_path: Path) -> None:
