@@ -15,12 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import triage
+from triage.answers import read_value
 from triage.batch import Batch, Piece, evaluate_files
 from triage.models import Problem, RecordError, Result
-from triage.outcomes import OutcomeMemo, record_key
+from triage.outcomes import OutcomeMemo, read_outcome, record_key
 from triage.parallel import _read_ahead as READ_AHEAD
 from triage.parallel import cut
-from triage.readers import InputFile, jsonl_problem
+from triage.readers import MAX_RECORD_BYTES, InputFile, jsonl_problem
 from triage.writers import Sink, Writer, compact_json, make_writer
 
 HYPOTHESIS = settings(
@@ -239,6 +240,49 @@ def test_evaluate_many_equals_evaluating_each_record(batch: list[object]) -> Non
     assert list(triage.evaluate_many(batch)) == expected
 
 
+FORMS: dict[str, list[object]] = {
+    "red_flags": [
+        [],
+        "none",
+        ["none"],
+        " None ",
+        "NONE",
+        ["sudden_onset"],
+        "sudden_onset",
+        ["sudden_onset "],
+    ],
+    "cause": ["peripheral_facial_paralysis", " peripheral_facial_paralysis", "other", "othr"],
+    "severity": ["mild", "mild ", "severe", None, 3],
+    "months_since_paralysis": [6, "6", 6.0, "6.0", " 6 ", 1500, "six", None],
+    "treated_early": ["yes", True, "no", False, " yes", "maybe"],
+    "worsening": ["no", False, None],
+    "sevrity": [None, "mild"],
+}
+
+
+@HYPOTHESIS
+@given(st.lists(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in FORMS.items()}), max_size=40))
+def test_records_that_read_alike_share_an_outcome(
+    pack: triage.RulePack, batch: list[dict[str, object]]
+) -> None:
+    """Answers written in different forms that read the same share one outcome, which is exactly
+    what reading each record alone gives (and records that read differently never share one)."""
+    memo = OutcomeMemo(pack)
+    for record in batch:
+        alone = read_outcome(record, pack)
+        shared = memo.outcome(record)
+        assert shared.entry(pack, None, None) == alone.entry(pack, None, None)
+    shared_by: dict[frozenset[tuple[str, object]], set[int]] = {}
+    for record in batch:
+        given = {k: v for k, v in record.items() if v is not None and k in pack.questions}
+        read = {k: read_value(pack.questions[k], v) for k, v in given.items()}
+        if len(given) == len(record) - list(record.values()).count(None) and not any(
+            isinstance(v, Problem) for v in read.values()
+        ):
+            shared_by.setdefault(frozenset(read.items()), set()).add(id(memo.outcome(record)))
+    assert all(len(outcomes) == 1 for outcomes in shared_by.values())
+
+
 @HYPOTHESIS
 @given(
     files=st.lists(
@@ -310,6 +354,7 @@ def test_record_key_ignores_the_id_and_finds_nan_again() -> None:
     assert record_key({"id": "a", "x": 1}) == record_key({"id": "b", "x": 1})
     nan = float("nan")
     assert record_key({"x": nan}) == record_key({"x": math.nan})
+    assert record_key({"x": None}) not in (None, record_key({"x": "None"}), record_key({}))
     assert record_key({1: "x"}) is None
     assert record_key({"x": {"nested": 1}}) is None
 
@@ -357,12 +402,14 @@ CSV_ROWS = st.lists(
     turn=st.integers(16, 1500),
     jobs=st.integers(2, 4),
     fmt=st.sampled_from(["jsonl", "json", "csv"]),
+    ahead=st.sampled_from([1 << 20, 64]),
 )
 def test_jobs_write_exactly_what_one_process_writes(
-    tmp_path: Path, pack: triage.RulePack, files: list[Any], turn: int, jobs: int, fmt: str
+    tmp_path: Path, pack: triage.RulePack, files: list[Any], turn: int, jobs: int, fmt: str, ahead: int
 ) -> None:
     """Over any mix of files (JSON Lines and CSV, valid, invalid and unreadable records, empty ones),
-    cut into turns of any size, --jobs gives one process's bytes and counts."""
+    cut into turns of any size, --jobs gives one process's bytes and counts; also when pieces
+    are too large to be read ahead whole (`ahead`)."""
     import triage.parallel
 
     inputs = []
@@ -382,8 +429,8 @@ def test_jobs_write_exactly_what_one_process_writes(
         inputs.append(InputFile(str(path), path.name, kind, path.stat().st_size))
     writer = make_writer(fmt, pack, compact=True)
     outputs = []
-    saved = triage.parallel.TURN_BYTES
-    triage.parallel.TURN_BYTES = turn
+    saved = triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD
+    triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD = turn, ahead
     try:
         for count in (1, jobs):
             with (tmp_path / "out").open("w+b") as out:
@@ -391,8 +438,34 @@ def test_jobs_write_exactly_what_one_process_writes(
                 out.seek(0)
                 outputs.append((out.read(), vars(summary)))
     finally:
-        triage.parallel.TURN_BYTES = saved
+        triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD = saved
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("ahead", [1 << 23, 1 << 16])
+def test_jobs_step_over_a_line_too_long(
+    tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    """A line over the size limit inside a piece is reported in its place under --jobs, as in one process."""
+    import triage.parallel
+
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(6000)]
+    lines[2500] = b'{"id":"huge","note":"' + b"x" * (MAX_RECORD_BYTES + 10) + b'"}'
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
+    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 1 << 17)
+    monkeypatch.setattr(triage.parallel, "READ_AHEAD", ahead)
+    writer = make_writer("jsonl", pack, compact=True)
+    outputs = []
+    for jobs in (1, 2, 3):
+        with (tmp_path / "out").open("w+b") as out:
+            summary = evaluate_files([file], pack, writer, out, jobs=jobs)
+            out.seek(0)
+            outputs.append((out.read(), vars(summary)))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert b"a.jsonl:2501: this line is" in outputs[0][0]
+    assert len(outputs[0][0].splitlines()) == 6000
 
 
 @pytest.mark.parametrize("dump", [orjson.dumps, _python_json], ids=["tight", "spaced"])

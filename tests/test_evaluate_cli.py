@@ -371,7 +371,17 @@ def test_killed_run_leaves_no_file_under_the_target_name(tmp_path: Path, how: in
     (tmp_path / "kept.jsonl").write_text("old\n")
     for target in ("new.jsonl", "kept.jsonl"):
         process = subprocess.Popen(
-            [sys.executable, "-m", "triage", "evaluate", str(tmp_path / "big.jsonl"), "-o", target, "--jobs", jobs],
+            [
+                sys.executable,
+                "-m",
+                "triage",
+                "evaluate",
+                str(tmp_path / "big.jsonl"),
+                "-o",
+                target,
+                "--jobs",
+                jobs,
+            ],
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

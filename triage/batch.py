@@ -7,8 +7,7 @@ a JSON parse, a dictionary look-up and a few joined bytes. A JSON Lines line
 that begins with a plain text id and whose rest was seen before is not even
 parsed again (`Batch._jsonl_known` says why that is exact). JSON Lines and CSV
 are read and written a block at a time, so memory stays flat. And `jobs > 1`
-shares large inputs out over processes (cut at line ends; workers are given
-only file names and byte offsets) and joins their output in order.
+shares the input out over processes that take turns (`triage.parallel`).
 """
 
 from __future__ import annotations

@@ -92,9 +92,9 @@ def record_key(record: object) -> Hashable | None:
 def _tagged(value: object) -> Hashable | None:
     """A raw answer as a hashable key, tagged with its exact type; None for an unusual value."""
     kind = type(value)
-    if kind is str or value is None:
+    if kind is str:
         return value
-    if kind is int or kind is bool:
+    if value is None or kind is int or kind is bool:
         return (kind, value)
     if kind is float:
         return (kind, repr(value))

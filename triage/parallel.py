@@ -2,12 +2,12 @@
 
 The input is cut into turns of about `TURN_BYTES` (`plan`): a large JSON Lines
 file, or CSV file without quotes, is cut at line ends; small files go together.
-Of N processes (this one and N - 1 forked from it, which share the loaded rule
-pack), process k takes turns k, k + N, k + 2N… Each evaluates its turn into
-memory while the others evaluate theirs, and writes it straight to the output
-once the process before it in the ring has written the turn before. Nothing is
-copied from one process to another, and memory stays at about one turn's output
-per process.
+Of N processes (this one, and N - 1 forked from it that share the loaded rule
+pack), process k takes turns k, k + N, k + 2N… in order. It holds a turn's
+entries until the process before it in the ring has written the turn before,
+then writes them, and the rest of the turn as it goes, straight to the output,
+which all the processes share. Nothing is copied from one process to another,
+nor joined at the end, and memory stays at about a turn per process.
 
 Two messages of 8 bytes go round the ring, through pipes, for every turn but
 the last:
