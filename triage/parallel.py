@@ -39,7 +39,7 @@ import orjson
 
 from triage.batch import Batch, Piece, Progress, Summary
 from triage.errors import TriageError
-from triage.readers import STDIN, InputFile, Unreadable, bounded_lines, read_csv_header
+from triage.readers import MAX_RECORD_BYTES, STDIN, InputFile, Unreadable, bounded_lines, read_csv_header
 from triage.rulepack import RulePack
 from triage.writers import Sink, Writer
 
@@ -182,6 +182,14 @@ class _Output:
         self.held.clear()
 
 
+def _lines(data: bytes) -> list[bytes]:
+    """The lines of `data`, as `bounded_lines` gives them; cut apart in C unless one is too long."""
+    lines = io.BytesIO(data).readlines()
+    if len(data) > MAX_RECORD_BYTES and max(map(len, lines)) > MAX_RECORD_BYTES:
+        return list(bounded_lines(io.BytesIO(data)))
+    return lines
+
+
 def _read_ahead(piece: Piece, first_line: int) -> tuple[list[bytes] | None, int]:
     """A piece's lines, read whole when it is not too large, and the line number after them."""
     try:
@@ -189,7 +197,7 @@ def _read_ahead(piece: Piece, first_line: int) -> tuple[list[bytes] | None, int]
             assert piece.end is not None
             length = piece.end - piece.start
             if length <= READ_AHEAD:
-                lines = list(bounded_lines(io.BytesIO(os.pread(stream.fileno(), length, piece.start))))
+                lines = _lines(os.pread(stream.fileno(), length, piece.start))
                 return lines, first_line + len(lines)
             stream.seek(piece.start)
             count = 0
