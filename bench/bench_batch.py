@@ -13,8 +13,8 @@ The triage package is byte-compiled first, as an installed package is:
 * floor2      — the floor run twice at once, on the two halves of the input: what two processes
                 gain on this machine for the simplest work on these records
 * compact     — triage evaluate big.jsonl --format jsonl --compact -o out.jsonl
-* full        — the same without --compact
 * jobs2       — the compact run with --jobs 2
+* full        — the compact run without --compact
 * lib-floor   — bench/library.py floor: parse, and copy one fixed Result per record
 * lib         — bench/library.py evaluate_many: parse, and triage.evaluate_many
 
@@ -133,8 +133,8 @@ def main() -> None:
             str(HERE / "floor.py"),
         ],
         "compact": [*triage, "--compact", "-o", "out.jsonl"],
-        "full": [*triage, "-o", "out.jsonl"],
         "jobs2": [*triage, "--compact", "--jobs", "2", "-o", "out.jsonl"],
+        "full": [*triage, "-o", "out.jsonl"],
         "lib-floor": [python, str(HERE / "library.py"), "floor", "big.jsonl"],
         "lib": [python, str(HERE / "library.py"), "evaluate_many", "big.jsonl"],
     }
@@ -154,6 +154,7 @@ def main() -> None:
                 for old in ("out.jsonl", "out1.jsonl", "out2.jsonl"):
                     (work / old).unlink(missing_ok=True)
                 os.sync()  # no run pays for writing back the previous run's output
+                time.sleep(1)  # nor for the file system freeing it
                 seconds, rss = measure(command, work)
                 old = best.get(name)
                 best[name] = (min(seconds, old[0]), max(rss, old[1])) if old else (seconds, rss)

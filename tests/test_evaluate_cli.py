@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import resource
 import shlex
 import signal
 import subprocess
@@ -504,3 +505,66 @@ def test_jobs_on_a_csv_with_quotes_gives_the_same_records(tmp_path: Path) -> Non
     for jobs in ("2", "4"):
         many = triage("q.csv", "--format", "jsonl", "--jobs", jobs, cwd=tmp_path)
         assert many.stdout == one.stdout
+
+
+@pytest.mark.parametrize("jobs", ["1", "2", "3"])
+def test_large_files_without_records_are_reported_with_jobs(tmp_path: Path, jobs: str) -> None:
+    """A large file of blank lines, or a CSV of empty rows, cut apart by --jobs, is still one error."""
+    (tmp_path / "blank.jsonl").write_bytes(b"\n" * (3 << 20))
+    (tmp_path / "blank.csv").write_bytes(b"red_flags,cause\n" + b",\n" * (2 << 20))
+    done = triage("blank.jsonl", "blank.csv", "--jobs", jobs, cwd=tmp_path)
+    assert done.returncode == 1
+    errors = [e["errors"][0]["message"] for e in jsonl(done.stdout)]
+    assert errors == [
+        "blank.jsonl: the file is empty; there are no records.",
+        "blank.csv: a header row but no records.",
+    ]
+    assert b"2 files (2 could not be read), 0 records" in done.stderr
+
+
+def _small_files() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_output_that_cannot_be_written_stops_the_run_plainly(tmp_path: Path, jobs: str) -> None:
+    """When the output cannot take more (here: a file size limit), every process count says so, exit 2."""
+    (tmp_path / "big.jsonl").write_bytes((orjson.dumps(PARALYSIS) + b"\n") * 200_000)
+    for target in (["-o", "out.jsonl"], []):
+        with (tmp_path / "stdout").open("wb") as stdout:
+            done = subprocess.run(
+                [sys.executable, "-m", "triage", "evaluate", "big.jsonl", "--jobs", jobs, *target],
+                cwd=tmp_path,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                preexec_fn=_small_files,
+                timeout=120,
+            )
+        assert done.returncode == 2
+        assert b"cannot write" in done.stderr
+        assert b"File too large" in done.stderr
+        assert b"Traceback" not in done.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_non_blocking_output_loses_nothing(tmp_path: Path, jobs: str) -> None:
+    """An output pipe left non-blocking (as some programs leave a shared terminal or pipe) that fills up
+    makes the run wait, not drop entries."""
+    (tmp_path / "big.jsonl").write_bytes((orjson.dumps(PARALYSIS) + b"\n") * 20_000)
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "triage", "evaluate", "big.jsonl", "--compact", "--jobs", jobs],
+        cwd=tmp_path,
+        stdout=write_end,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    time.sleep(1)  # the pipe fills while nobody reads
+    with os.fdopen(read_end, "rb") as output:
+        data = output.read()
+    assert process.wait(timeout=120) == 0
+    assert len(jsonl(data)) == 20_000

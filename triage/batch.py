@@ -54,8 +54,6 @@ ITEMS_FLUSH = 4096
 """Single entries gathered before one write."""
 CHUNK_LINES = 1024
 """JSON Lines read and evaluated as one block."""
-OWN_SHARE = 0.9
-"""With several jobs: this process's share, against 1 for a worker's (it also joins their output)."""
 PARSED_LINES = 128
 """JSON Lines parsed as one block when they must be parsed."""
 _BOM = b"\xef\xbb\xbf"
@@ -196,6 +194,8 @@ class Batch:
         self._buffer: list[bytes] = []
         self._output: Output | None = None
         self._line = 1
+        self.piece_records = 0
+        """How many records the piece taken last held."""
 
     # -- driving ------------------------------------------------------------------------------------
 
@@ -223,15 +223,29 @@ class Batch:
         file = piece.file
         if piece.start == 0:
             self.summary.files += 1
+        before = self.summary.records
         if lines is not None:
             self._lines(iter(lines), piece, None)
         else:
             self._read(piece)
+        self.piece_records = self.summary.records - before
         self._flush()
         if piece.end is not None:
             self.done_bytes += piece.end - piece.start
         elif file.path != STDIN:
             self.done_bytes += file.size - piece.start
+
+    def nothing_in(self, piece: Piece) -> None:
+        """Report that the file `piece` ends has no records (the pieces of a file cut apart had none)."""
+        self._unreadable(piece.file.name, self._nothing(piece))
+        self._flush()
+
+    @staticmethod
+    def _nothing(piece: Piece) -> Unreadable:
+        name = piece.file.name
+        if piece.file.format == "csv":
+            return Unreadable(f"{name}: a header row but no records.", whole_file=True)
+        return Unreadable(f"{name}: the file is empty; there are no records.", whole_file=True)
 
     def finish(self) -> Summary:
         """End the run: write what is held, and add up the counts."""
@@ -290,7 +304,7 @@ class Batch:
             any_rows = True
             yield item
         if not any_rows and piece.whole:
-            yield name, Unreadable(f"{name}: a header row but no records.", whole_file=True)
+            yield name, self._nothing(piece)
 
     def _counted(self, lines: Iterator[bytes]) -> Iterator[bytes]:
         """The lines, counted into where the next piece's line numbers start."""
@@ -335,7 +349,7 @@ class Batch:
                 self.progress.update(self.done_bytes + where(), self.summary.records)
         self._line = number
         if records == 0 and piece.whole:
-            self._unreadable(name, Unreadable(f"{name}: the file is empty; there are no records.", True))
+            self._unreadable(name, self._nothing(piece))
 
     def _jsonl_known_block(self, chunk: list[bytes], name: str, first: int) -> bool:
         prefix = chunk[0][:8]

@@ -457,7 +457,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"triage: cannot write {output}: {exc.strerror or exc}.", file=sys.stderr)
             return EXIT_USAGE
     else:
-        summary = evaluate_files(files, pack, writer, sys.stdout.buffer, jobs=args.jobs, progress=progress)
+        try:
+            summary = evaluate_files(
+                files, pack, writer, sys.stdout.buffer, jobs=args.jobs, progress=progress
+            )
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise  # the reader went away: not an error of ours (see `main`)
+            print(f"triage: cannot write the output: {exc.strerror or exc}.", file=sys.stderr)
+            return EXIT_USAGE
     for line in summary.lines(pack):
         print(line, file=sys.stderr)
     if output is not None:

@@ -9,13 +9,14 @@ then writes them, and the rest of the turn as it goes, straight to the output,
 which all the processes share. Nothing is copied from one process to another,
 nor joined at the end, and memory stays at about a turn per process.
 
-Two messages of 8 bytes go round the ring, through pipes, for every turn but
+Two messages of 16 bytes go round the ring, through pipes, for every turn but
 the last:
 
 1. the line number the next turn starts from (when it goes on with the same
    file), sent as soon as the turn's lines are read, before they are evaluated;
 2. that the turn is written, with how much of the separator is still owed
-   before the first entry of the whole output.
+   before the first entry of the whole output, and how many records its file
+   has had so far (a file cut apart with no records at all is an error).
 
 A process that stops breaks the ring: the one after it finds its pipe closed and
 stops too, so this process learns of it rather than waiting forever.
@@ -24,7 +25,6 @@ stops too, so this process learns of it rather than waiting forever.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import mmap
 import os
@@ -50,7 +50,8 @@ READ_AHEAD = 1 << 23
 (it holds a very long line) has its lines counted first, and is then read as it is evaluated."""
 
 Turn = tuple[Piece, ...]
-_MESSAGE = struct.Struct("<q")
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
+_MESSAGE = struct.Struct("<qq")
 
 
 def plan(files: Sequence[InputFile], size: int | None = None) -> list[Turn]:
@@ -125,19 +126,19 @@ class _Link:
         self.before = before
         self.after = after
 
-    def receive(self) -> int:
+    def receive(self) -> tuple[int, int]:
         data = b""
         while len(data) < _MESSAGE.size:
             more = os.read(self.before, _MESSAGE.size - len(data))
             if not more:
                 raise _Broken
             data += more
-        value: int = _MESSAGE.unpack(data)[0]
-        return value
+        first, second = _MESSAGE.unpack(data)
+        return first, second
 
-    def send(self, value: int) -> None:
+    def send(self, first: int, second: int = 0) -> None:
         try:
-            os.write(self.after, _MESSAGE.pack(value))  # 8 bytes: written whole, or not at all
+            os.write(self.after, _MESSAGE.pack(first, second))  # 16 bytes: written whole, or not at all
         except BrokenPipeError:
             raise _Broken from None
 
@@ -157,12 +158,15 @@ class _Output:
         self.out = out
         self.held: list[list[bytes]] = []
         self.mine = True
+        self.records_before = 0
+        """How many records the turns before held of the file this turn goes on with."""
         self._ready = select.poll()
         self._ready.register(link.before, select.POLLIN)
 
     def wait(self) -> None:
         """The next turn must wait until the process before has written."""
         self.mine = False
+        self.records_before = 0
 
     def write(self, parts: list[bytes]) -> None:
         if not self.mine and self._ready.poll(0):
@@ -175,7 +179,7 @@ class _Output:
     def take(self) -> None:
         """It is this process's turn to write (waiting until it is): write what is held."""
         if not self.mine:
-            self.out.pending_sep = self.link.receive()
+            self.out.pending_sep, self.records_before = self.link.receive()
             self.mine = True
         for parts in self.held:
             self.out.write(parts)
@@ -220,7 +224,7 @@ def _take_turns(
         turn = turns[number]
         first_line = 1
         if number:
-            told = link.receive()
+            told, _ = link.receive()
             if turn[0].start:  # it goes on with the file the turn before ended in
                 first_line = told
             output.wait()
@@ -233,8 +237,12 @@ def _take_turns(
         for piece in turn:
             batch.take(piece, first_line if piece.start else None, lines if piece is turn[-1] else None)
         output.take()
+        piece = turn[-1]
+        records = (output.records_before if piece.start else 0) + batch.piece_records
+        if piece.start and piece.end is None and not records:  # a file cut apart, and no piece had records
+            batch.nothing_in(piece)
         if number < last:
-            link.send(out.pending_sep)
+            link.send(out.pending_sep, records)
         if batch.progress is not None:
             batch.progress.update(batch.done_bytes, batch.summary.records)
     return batch.finish()
@@ -272,13 +280,17 @@ def _run(
         progress.total = max(progress.total // jobs, 1)  # this process shows its own share
     try:
         for index in range(1, jobs):
-            pid = os.fork()
-            if pid == 0:
-                link = _Link(ring[index - 1][0], ring[index][1])
-                told = reports[index - 1][1]
-                _close(fd for fd in pipes if fd not in (link.before, link.after, told))
-                _work(Batch(pack, writer), turns, index, jobs, link, out, told)
-            workers[pid] = reports[index - 1][0]
+            # No Ctrl-C or SIGTERM between the fork and the worker setting its own handlers (the
+            # parent's would unwind it into the caller's code), nor before the parent knows its pid.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+            try:
+                pid = os.fork()
+                if pid == 0:
+                    ends = (ring[index - 1][0], ring[index][1], reports[index - 1][1])
+                    _work(pack, writer, turns, index, jobs, ends, out, pipes, mask)
+                workers[pid] = reports[index - 1][0]
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         link = _Link(ring[-1][0], ring[0][1])
         _close(fd for fd in pipes if fd not in (link.before, link.after, *workers.values()))
         pipes = [link.before, link.after, *workers.values()]
@@ -309,15 +321,30 @@ def _run(
 
 
 def _work(
-    batch: Batch, turns: Sequence[Turn], index: int, jobs: int, link: _Link, out: Sink, report: int
+    pack: RulePack,
+    writer: Writer,
+    turns: Sequence[Turn],
+    index: int,
+    jobs: int,
+    ends: tuple[int, int, int],
+    out: Sink,
+    pipes: list[int],
+    mask: set[int | signal.Signals],
 ) -> NoReturn:
-    """A worker process: take its turns, report, and exit (never returning into the caller's code)."""
+    """A worker process: take its turns, report, and exit (never returning into the caller's code).
+
+    `ends`: of the pipes from the process before, to the process after, and for the report.
+    """
     code = 1
     message = b"{}"
+    before, after, report = ends
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops the workers
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        message = orjson.dumps(vars(_take_turns(batch, turns, index, jobs, link, out)))
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        _close(fd for fd in pipes if fd not in ends)
+        summary = _take_turns(Batch(pack, writer), turns, index, jobs, _Link(before, after), out)
+        message = orjson.dumps(vars(summary))
         code = 0
     except _Broken:
         message = orjson.dumps({"stopped": True})
@@ -350,10 +377,11 @@ def _read_report(fd: int) -> Summary | dict[str, object]:
 
 
 def _fail(failures: list[tuple[dict[str, object], int]]) -> NoReturn:
-    """Raise what stopped the run: a worker's error first, then a worker that was killed."""
+    """Raise what stopped the run: an output error first, then a worker's error, then a worker killed."""
     for report, _ in failures:
-        if report.get("errno") == errno.EPIPE:
-            raise BrokenPipeError(errno.EPIPE, str(report["error"]))  # the reader of the output went away
+        number = report.get("errno")
+        if isinstance(number, int):  # writing the output failed (EPIPE: its reader went away)
+            raise OSError(number, str(report["error"]))
     for report, _ in failures:
         if "error" in report:
             raise TriageError(f"a worker process failed ({report['error']}); run again with --jobs 1.")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import select
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -268,12 +269,18 @@ class Sink:
         self.stream.flush()
 
 
-def write_all(stream: BinaryIO, data: bytes) -> None:
-    """Write every byte (an unbuffered file may take only part of a large write at once)."""
+def write_all(stream: BinaryIO, data: bytes | memoryview) -> None:
+    """Write every byte: an unbuffered file may take only part of a large write at once, and an
+    output left non-blocking by another program (a full pipe) may take none for now."""
     view = memoryview(data)
     while view:
-        written = stream.write(view)
-        view = view[written:] if written is not None else view[len(view) :]
+        try:
+            written = stream.write(view)
+        except BlockingIOError as exc:
+            written = exc.characters_written
+        if written is None or written < len(view):
+            select.select([], [stream], [])  # wait until it can take more
+        view = view[written or 0 :]
 
 
 @contextmanager
