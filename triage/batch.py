@@ -235,10 +235,14 @@ class Batch:
         elif file.path != STDIN:
             self.done_bytes += file.size - piece.start
 
-    def nothing_in(self, piece: Piece) -> None:
-        """Report that the file `piece` ends has no records (the pieces of a file cut apart had none)."""
-        self._unreadable(piece.file.name, self._nothing(piece))
-        self._flush()
+    def nothing_in(self, piece: Piece) -> bytes:
+        """The error entry saying that the file `piece` ends has no records (when the pieces of a file
+        cut apart had none), counted in the summary."""
+        self.summary.unreadable_files += 1
+        nothing = self._nothing(piece)
+        return self.writer.error(
+            None, piece.file.name, (Problem(field=nothing.field, message=nothing.message),)
+        )
 
     @staticmethod
     def _nothing(piece: Piece) -> Unreadable:
@@ -594,10 +598,10 @@ def evaluate_files(
     sink = Sink(out, writer)
     summary: Summary | None = None
     if jobs > 1 and _descriptor(out) is not None and hasattr(os, "fork"):
-        from triage.parallel import plan, run_parallel
+        from triage.parallel import MOST_TURNS, plan, run_parallel
 
         turns = plan(files)
-        if len(turns) > 1:
+        if 1 < len(turns) <= MOST_TURNS:
             summary = run_parallel(pack, writer, turns, sink, jobs, progress)
     if summary is None:
         summary = Batch(pack, writer, progress).run((Piece(f) for f in files), sink)

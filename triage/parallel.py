@@ -2,24 +2,19 @@
 
 The input is cut into turns of about `TURN_BYTES` (`plan`): a large JSON Lines
 file, or CSV file without quotes, is cut at line ends; small files go together.
-Of N processes (this one, and N - 1 forked from it that share the loaded rule
-pack), process k takes turns k, k + N, k + 2N… in order. It holds a turn's
-entries until the process before it in the ring has written the turn before,
-then writes them, and the rest of the turn as it goes, straight to the output,
-which all the processes share. Nothing is copied from one process to another,
-nor joined at the end, and memory stays at about a turn per process.
+This process and N - 1 forked from it (they share the loaded rule pack) take
+the turns in order, each the next one free as soon as it is done with one
+(`_Claims`), so a faster process takes more of them. A process evaluates a turn
+into memory and writes it, straight to the output that all of them share, once
+the turn before it is written: the turns are written in input order, each
+once, and nothing is copied from one process to another or joined at the end.
 
-Two messages of 16 bytes go round the ring, through pipes, for every turn but
-the last:
-
-1. the line number the next turn starts from (when it goes on with the same
-   file), sent as soon as the turn's lines are read, before they are evaluated;
-2. that the turn is written, with how much of the separator is still owed
-   before the first entry of the whole output, and how many records its file
-   has had so far (a file cut apart with no records at all is an error).
-
-A process that stops breaks the ring: the one after it finds its pipe closed and
-stops too, so this process learns of it rather than waiting forever.
+The processes tell each other, in shared memory (`_Board`), where each turn's
+lines end (the next turn of the same file numbers its lines from there; told
+before the turn is evaluated) and when it is written. A process that waits
+looks at the board every fraction of a millisecond, and checks meanwhile that
+the others are still there: a worker whose parent is gone stops, and the parent
+stops the run, with a clear error, when a worker fails or dies.
 """
 
 from __future__ import annotations
@@ -31,8 +26,8 @@ import os
 import select
 import signal
 import struct
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
 from typing import NoReturn
 
 import orjson
@@ -49,15 +44,19 @@ READ_AHEAD = 1 << 23
 """A piece up to this size is read whole (counting its lines) before it is evaluated. A larger one
 (it holds a very long line) has its lines counted first, and is then read as it is evaluated."""
 
+MOST_TURNS = (1 << 16) // 4
+"""As many turns as a pipe holds by default (4 bytes each): filling it before the fork never waits."""
+
 Turn = tuple[Piece, ...]
 _STOPPING = {signal.SIGINT, signal.SIGTERM}
-_MESSAGE = struct.Struct("<qq")
 
 
 def plan(files: Sequence[InputFile], size: int | None = None) -> list[Turn]:
     """The turns, in input order, of about `size` bytes (`TURN_BYTES`): each piece of a large file
     alone, small files together."""
-    size = size or TURN_BYTES
+    # Very large inputs take larger turns, to stay within `MOST_TURNS` (there are fewer than three turns
+    # for every `size` bytes: a turn smaller than `size` is followed by a larger one, or a file's end).
+    size = max(size or TURN_BYTES, sum(f.size for f in files) // (MOST_TURNS // 4) + 1)
     turns: list[Turn] = []
     group: list[Piece] = []
     grouped = 0
@@ -112,78 +111,178 @@ def cut(file: InputFile, size: int) -> list[Piece]:
     ]
 
 
-# -- the ring -----------------------------------------------------------------------------------------
+# -- what the processes share --------------------------------------------------------------------------
 
 
 class _Broken(Exception):
-    """The ring is broken: the process before or after this one stopped."""
+    """Another process stopped: the run cannot be completed."""
 
 
-class _Link:
-    """One process's place in the ring: a pipe from the process before it, one to the process after it."""
+class _Board:
+    """What the processes tell each other about each turn, in memory they share (a zero is "not yet").
 
-    def __init__(self, before: int, after: int) -> None:
-        self.before = before
-        self.after = after
-
-    def receive(self) -> tuple[int, int]:
-        data = b""
-        while len(data) < _MESSAGE.size:
-            more = os.read(self.before, _MESSAGE.size - len(data))
-            if not more:
-                raise _Broken
-            data += more
-        first, second = _MESSAGE.unpack(data)
-        return first, second
-
-    def send(self, first: int, second: int = 0) -> None:
-        try:
-            os.write(self.after, _MESSAGE.pack(first, second))  # 16 bytes: written whole, or not at all
-        except BrokenPipeError:
-            raise _Broken from None
-
-
-class _Output:
-    """Where a turn's entries go: held until the process before says it has written, then straight out.
-
-    Whether it has said so is looked at (without waiting) with every block of
-    entries, so that much of a turn is written as it is evaluated. Entries are held
-    as the parts they are joined from (most of them shared), and joined only when
-    written: a block is written while its bytes are fresh in the processor's cache,
-    and the memory for it is used again for the next one.
+    Per turn: the line number the next turn starts from (when it goes on with the same
+    file), told as soon as the turn's lines are read; and that the turn is written, with
+    the separator still owed before the first entry of the whole output and whether its
+    file has had records so far. Each is one aligned 8-byte number, so it is never seen
+    half written.
     """
 
-    def __init__(self, link: _Link, out: Sink) -> None:
-        self.link = link
-        self.out = out
-        self.held: list[list[bytes]] = []
-        self.mine = True
-        self.records_before = 0
-        """How many records the turns before held of the file this turn goes on with."""
-        self._ready = select.poll()
-        self._ready.register(link.before, select.POLLIN)
+    def __init__(self, turns: int) -> None:
+        self._memory = mmap.mmap(-1, 16 * max(turns, 1))  # shared with the processes forked later
+        self._cells = memoryview(self._memory).cast("q")
 
-    def wait(self) -> None:
-        """The next turn must wait until the process before has written."""
-        self.mine = False
-        self.records_before = 0
+    def tell_line(self, turn: int, line: int) -> None:
+        self._cells[2 * turn] = line + 1
+
+    def line(self, turn: int) -> int | None:
+        told: int = self._cells[2 * turn]
+        return told - 1 if told else None
+
+    def tell_written(self, turn: int, pending_sep: int, had_records: bool) -> None:
+        self._cells[2 * turn + 1] = 1 | pending_sep << 1 | had_records << 3
+
+    def written(self, turn: int) -> tuple[int, bool] | None:
+        """Whether `turn` is written (a turn before the first is): the separator owed, and records so far."""
+        if turn < 0:
+            return None
+        told: int = self._cells[2 * turn + 1]
+        return ((told >> 1) & 3, bool(told >> 3)) if told else None
+
+
+class _Claims:
+    """The turns not yet taken, in order: a pipe holding their numbers, filled before the fork.
+
+    Reading a number takes that turn; a pipe read is one at a time, so no two
+    processes take the same turn, and the turns are taken in order.
+    """
+
+    _NUMBER = struct.Struct("=I")
+
+    def __init__(self, turns: int) -> None:
+        assert turns <= MOST_TURNS
+        self.read_end, write_end = os.pipe()
+        os.write(write_end, b"".join(self._NUMBER.pack(n) for n in range(turns)))
+        os.close(write_end)
+
+    def take(self) -> int | None:
+        data = os.read(self.read_end, self._NUMBER.size)
+        return self._NUMBER.unpack(data)[0] if data else None
+
+
+_PAUSE = 0.0002
+"""Seconds between two looks at the board while waiting."""
+
+
+class _Turns:
+    """One process taking turns: evaluate each into memory, write it once the turn before is written.
+
+    A turn is held as the parts its entries are joined from (most of them shared),
+    and joined only when written: its bytes are fresh in the processor's cache, and
+    the memory for them is used again for the next block. While a turn is
+    evaluated, whether the turn before it is written is looked at with every block
+    of entries, so that most of it goes straight out. A process takes its next turn
+    as soon as it is done with one, so a faster one takes more of them; it holds at
+    most `HELD` turns evaluated but not written.
+    """
+
+    HELD = 3
+
+    def __init__(
+        self, batch: Batch, turns: Sequence[Turn], board: _Board, out: Sink, alive: Callable[[], None]
+    ) -> None:
+        self.batch = batch
+        self.turns = turns
+        self.board = board
+        self.out = out
+        self.alive = alive
+        self.first_sep = out.pending_sep
+        self.held: deque[tuple[int, list[list[bytes]], int]] = deque()  # turn, parts, records
+        self.turn = -1
+        self.parts: list[list[bytes]] = []
+        self.direct = False
+
+    def run(self, claims: _Claims) -> Summary:
+        batch = self.batch
+        batch.begin(self)
+        while (number := claims.take()) is not None:
+            self._evaluate(number)
+            self._write_ready()
+            while len(self.held) >= self.HELD:
+                self._wait(lambda: self._written_before(self.held[0][0]))
+                self._write_ready()
+            if batch.progress is not None:
+                batch.progress.update(batch.done_bytes, batch.summary.records)
+        while self.held:
+            self._wait(lambda: self._written_before(self.held[0][0]))
+            self._write_ready()
+        return batch.finish()
+
+    def _evaluate(self, number: int) -> None:
+        turn = self.turns[number]
+        piece = turn[-1]
+        first_line = 1
+        if turn[0].start:  # it goes on with the file the turn before ends in
+            self._wait(lambda: self.board.line(number - 1) is not None)
+            first_line = self.board.line(number - 1) or 1
+        lines: list[bytes] | None = None
+        if piece.end is not None:  # the next turn goes on with this file: tell it where its lines start
+            lines, next_line = _read_ahead(piece, first_line)
+            self.board.tell_line(number, next_line)
+        self.turn, self.parts, self.direct = number, [], False
+        for each in turn:
+            self.batch.take(each, first_line if each.start else None, lines if each is piece else None)
+        if self.direct:
+            self._written(number, self.batch.piece_records)
+        else:
+            self.held.append((number, self.parts, self.batch.piece_records))
+        self.turn, self.parts = -1, []
 
     def write(self, parts: list[bytes]) -> None:
-        if not self.mine and self._ready.poll(0):
-            self.take()
-        if self.mine:
+        """The entries of the turn being evaluated (`Batch` writes here)."""
+        if not self.direct:
+            self._write_ready()
+            if not self.held and self._written_before(self.turn):
+                self.direct = True
+                for earlier in self.parts:
+                    self.out.write(earlier)
+                self.parts = []
+        if self.direct:
             self.out.write(parts)
         else:
-            self.held.append(parts)
+            self.parts.append(parts)
 
-    def take(self) -> None:
-        """It is this process's turn to write (waiting until it is): write what is held."""
-        if not self.mine:
-            self.out.pending_sep, self.records_before = self.link.receive()
-            self.mine = True
-        for parts in self.held:
-            self.out.write(parts)
-        self.held.clear()
+    def _write_ready(self) -> None:
+        """Write the held turns whose turn before is written, oldest first."""
+        while self.held and self._written_before(self.held[0][0]):
+            number, parts, records = self.held.popleft()
+            for each in parts:
+                self.out.write(each)
+            self._written(number, records)
+
+    def _written_before(self, number: int) -> bool:
+        """Whether the turn before `number` is written; if so, the output goes on from where it ended."""
+        if number == 0:
+            self.out.pending_sep = self.first_sep
+            return True
+        told = self.board.written(number - 1)
+        if told is None:
+            return False
+        self.out.pending_sep = told[0]
+        return True
+
+    def _written(self, number: int, records: int) -> None:
+        """Turn `number` is written (its own entries): end its file's entries, and say so."""
+        piece = self.turns[number][-1]
+        had = self.board.written(number - 1)
+        records += bool(piece.start and had and had[1])
+        if piece.start and piece.end is None and not records:  # a file cut apart, and no piece had records
+            self.out.write([self.batch.nothing_in(piece)])
+        self.board.tell_written(number, self.out.pending_sep, records > 0)
+
+    def _wait(self, done: Callable[[], bool]) -> None:
+        while not done():
+            self.alive()
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -213,41 +312,6 @@ def _read_ahead(piece: Piece, first_line: int) -> tuple[list[bytes] | None, int]
         return None, first_line  # reading it again tells what went wrong, in its place in the output
 
 
-def _take_turns(
-    batch: Batch, turns: Sequence[Turn], index: int, jobs: int, link: _Link, out: Sink
-) -> Summary:
-    """Take turns `index`, `index + jobs`…: read, tell the line number, evaluate and write, tell."""
-    output = _Output(link, out)
-    batch.begin(output)
-    last = len(turns) - 1
-    for number in range(index, len(turns), jobs):
-        turn = turns[number]
-        first_line = 1
-        if number:
-            told, _ = link.receive()
-            if turn[0].start:  # it goes on with the file the turn before ended in
-                first_line = told
-            output.wait()
-        lines: list[bytes] | None = None
-        next_line = 0
-        if turn[-1].end is not None:  # a piece of a file that the next turn goes on with
-            lines, next_line = _read_ahead(turn[-1], first_line)
-        if number < last:
-            link.send(next_line)
-        for piece in turn:
-            batch.take(piece, first_line if piece.start else None, lines if piece is turn[-1] else None)
-        output.take()
-        piece = turn[-1]
-        records = (output.records_before if piece.start else 0) + batch.piece_records
-        if piece.start and piece.end is None and not records:  # a file cut apart, and no piece had records
-            batch.nothing_in(piece)
-        if number < last:
-            link.send(out.pending_sep, records)
-        if batch.progress is not None:
-            batch.progress.update(batch.done_bytes, batch.summary.records)
-    return batch.finish()
-
-
 # -- the processes ------------------------------------------------------------------------------------
 
 
@@ -272,12 +336,14 @@ def run_parallel(
 def _run(
     pack: RulePack, writer: Writer, turns: Sequence[Turn], out: Sink, jobs: int, progress: Progress | None
 ) -> Summary:
-    ring = [os.pipe() for _ in range(jobs)]  # ring[k]: from process k to process k + 1 (mod jobs)
+    board = _Board(len(turns))
+    claims = _Claims(len(turns))
+    life, alive_end = os.pipe()  # only this process holds `alive_end`: workers find `life` closed if it dies
     reports = [os.pipe() for _ in range(jobs - 1)]  # from each worker: its summary, or what stopped it
-    pipes = [fd for pair in ring + reports for fd in pair]
+    pipes = [claims.read_end, life, alive_end, *(fd for pair in reports for fd in pair)]
     workers: dict[int, int] = {}  # pid: the end its report is read from
     if progress is not None:
-        progress.total = max(progress.total // jobs, 1)  # this process shows its own share
+        progress.total = max(progress.total * 2 // (jobs + 1), 1)  # about this process's share
     try:
         for index in range(1, jobs):
             # No Ctrl-C or SIGTERM between the fork and the worker setting its own handlers (the
@@ -286,64 +352,93 @@ def _run(
             try:
                 pid = os.fork()
                 if pid == 0:
-                    ends = (ring[index - 1][0], ring[index][1], reports[index - 1][1])
-                    _work(pack, writer, turns, index, jobs, ends, out, pipes, mask)
+                    _work(pack, writer, turns, board, claims, (life, reports[index - 1][1]), out, pipes, mask)
                 workers[pid] = reports[index - 1][0]
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        link = _Link(ring[-1][0], ring[0][1])
-        _close(fd for fd in pipes if fd not in (link.before, link.after, *workers.values()))
-        pipes = [link.before, link.after, *workers.values()]
-        summary: Summary | None
+        kept = (claims.read_end, alive_end, *workers.values())
+        _close(fd for fd in pipes if fd not in kept)
+        pipes = list(kept)
+        watch = _Watch(workers)
         try:
-            summary = _take_turns(Batch(pack, writer, progress), turns, 0, jobs, link, out)
-        except _Broken:
-            summary = None
-        _close((link.before, link.after))  # a worker still waiting for this process stops
-        failures: list[tuple[dict[str, object], int]] = []
-        for pid, fd in list(workers.items()):
-            report = _read_report(fd)
-            _, status = os.waitpid(pid, 0)
-            del workers[pid]
-            if not isinstance(report, Summary):
-                failures.append((report, status))
-            elif summary is not None:
+            summary = _Turns(Batch(pack, writer, progress), turns, board, out, watch.look).run(claims)
+            for report in watch.finish():
                 summary.add(report)
-        if summary is None or failures:
-            _fail(failures)
+        except _Failed as failed:
+            _fail(failed.report, failed.status)
+        workers = {}
         return summary
     finally:
         _close(pipes)
-        for pid in workers:  # stopped early (Ctrl-C, or the output failed): the workers stop too
+        for pid in workers:  # stopped early (Ctrl-C, a failure): the workers stop too
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
+
+
+class _Failed(Exception):
+    """A worker stopped without doing its share: its report (empty if it was killed) and exit status."""
+
+    def __init__(self, report: dict[str, object], status: int) -> None:
+        super().__init__(report)
+        self.report = report
+        self.status = status
+
+
+class _Watch:
+    """This process's eye on the workers: their reports are read as they come, and a failure is raised."""
+
+    def __init__(self, workers: dict[int, int]) -> None:
+        self.pending = {fd: pid for pid, fd in workers.items()}
+        self.reports: list[Summary] = []
+
+    def look(self, timeout: float | None = _PAUSE) -> None:
+        """Wait up to `timeout` seconds for a report (None: for one); raise `_Failed` for a failure."""
+        ready, _, _ = select.select(list(self.pending), [], [], timeout)
+        for fd in ready:
+            pid = self.pending.pop(fd)
+            report = _read_report(fd)
+            _, status = os.waitpid(pid, 0)
+            if not isinstance(report, Summary):
+                raise _Failed(report, status)
+            self.reports.append(report)
+
+    def finish(self) -> list[Summary]:
+        """Every worker's summary, once each has reported."""
+        while self.pending:
+            self.look(None)
+        return self.reports
 
 
 def _work(
     pack: RulePack,
     writer: Writer,
     turns: Sequence[Turn],
-    index: int,
-    jobs: int,
-    ends: tuple[int, int, int],
+    board: _Board,
+    claims: _Claims,
+    ends: tuple[int, int],
     out: Sink,
     pipes: list[int],
     mask: set[int | signal.Signals],
 ) -> NoReturn:
-    """A worker process: take its turns, report, and exit (never returning into the caller's code).
+    """A worker process: take turns, report, and exit (never returning into the caller's code).
 
-    `ends`: of the pipes from the process before, to the process after, and for the report.
+    `ends`: of the pipe closed when the parent is gone, and of the one for its report.
     """
     code = 1
     message = b"{}"
-    before, after, report = ends
+    life, report = ends
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which stops the workers
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        _close(fd for fd in pipes if fd not in ends)
-        summary = _take_turns(Batch(pack, writer), turns, index, jobs, _Link(before, after), out)
+        _close(fd for fd in pipes if fd not in (claims.read_end, *ends))
+
+        def parent_alive() -> None:
+            if select.select([life], [], [], _PAUSE)[0]:  # closed: the parent is gone
+                raise _Broken
+
+        summary = _Turns(Batch(pack, writer), turns, board, out, parent_alive).run(claims)
         message = orjson.dumps(vars(summary))
         code = 0
     except _Broken:
@@ -376,17 +471,14 @@ def _read_report(fd: int) -> Summary | dict[str, object]:
     return Summary(**report, urgency=urgency, prognosis=prognosis)
 
 
-def _fail(failures: list[tuple[dict[str, object], int]]) -> NoReturn:
-    """Raise what stopped the run: an output error first, then a worker's error, then a worker killed."""
-    for report, _ in failures:
-        number = report.get("errno")
-        if isinstance(number, int):  # writing the output failed (EPIPE: its reader went away)
-            raise OSError(number, str(report["error"]))
-    for report, _ in failures:
-        if "error" in report:
-            raise TriageError(f"a worker process failed ({report['error']}); run again with --jobs 1.")
-    killed = [status for report, status in failures if not report.get("stopped")]
-    how = f" (signal {os.WTERMSIG(killed[0])})" if killed and os.WIFSIGNALED(killed[0]) else ""
+def _fail(report: dict[str, object], status: int) -> NoReturn:
+    """Raise what stopped a worker: an output error, an error of its own, or a signal."""
+    number = report.get("errno")
+    if isinstance(number, int):  # writing the output failed (EPIPE: its reader went away)
+        raise OSError(number, str(report["error"]))
+    if "error" in report:
+        raise TriageError(f"a worker process failed ({report['error']}); run again with --jobs 1.")
+    how = f" (signal {os.WTERMSIG(status)})" if os.WIFSIGNALED(status) else ""
     raise TriageError(
         f"a worker process stopped{how} before its share of the records was done, so the output is "
         "incomplete (a file named by -o is left as it was). Run again, or with --jobs 1."
