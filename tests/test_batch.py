@@ -526,6 +526,32 @@ def test_a_failed_worker_is_reported_not_waited_for(
                 evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=jobs)
 
 
+def test_jobs_fall_back_to_one_process_when_turns_cannot_be_handed_out(
+    tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the pipe that hands turns out cannot hold them all (pipes made small when a user has many
+    open), the run goes on in one process, with the same output."""
+    import triage.parallel
+
+    def small_pipe(*args: object) -> None:
+        raise triage.parallel._Unshared
+
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
+    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 4096)
+    writer = make_writer("json", pack, compact=True)
+    outputs = []
+    for jobs in (1, 2):
+        with (tmp_path / "out").open("w+b") as out:
+            summary = evaluate_files([file], pack, writer, out, jobs=jobs)
+            out.seek(0)
+            outputs.append((out.read(), vars(summary)))
+        monkeypatch.setattr(triage.parallel._Claims, "__init__", small_pipe)
+    assert outputs[0] == outputs[1]
+
+
 @pytest.mark.parametrize(
     "odd",
     [

@@ -602,7 +602,7 @@ def evaluate_files(
 
         turns = plan(files)
         if 1 < len(turns) <= MOST_TURNS:
-            summary = run_parallel(pack, writer, turns, sink, jobs, progress)
+            summary = run_parallel(pack, writer, turns, sink, jobs, progress)  # None: not shared out
     if summary is None:
         summary = Batch(pack, writer, progress).run((Piece(f) for f in files), sink)
     sink.close()

@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import struct
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import NoReturn
@@ -45,7 +46,7 @@ READ_AHEAD = 1 << 23
 (it holds a very long line) has its lines counted first, and is then read as it is evaluated."""
 
 MOST_TURNS = (1 << 16) // 4
-"""As many turns as a pipe holds by default (4 bytes each): filling it before the fork never waits."""
+"""As many turns as a pipe holds by default (4 bytes each), so that it can be filled before the fork."""
 
 Turn = tuple[Piece, ...]
 _STOPPING = {signal.SIGINT, signal.SIGTERM}
@@ -140,10 +141,11 @@ class _Board:
         return told - 1 if told else None
 
     def tell_written(self, turn: int, pending_sep: int, had_records: bool) -> None:
+        assert 0 <= pending_sep < 4  # two bits: no separator is longer than 3 bytes
         self._cells[2 * turn + 1] = 1 | pending_sep << 1 | had_records << 3
 
     def written(self, turn: int) -> tuple[int, bool] | None:
-        """Whether `turn` is written (a turn before the first is): the separator owed, and records so far."""
+        """If `turn` is written: the separator still owed after it, and whether its file has had records."""
         if turn < 0:
             return None
         told: int = self._cells[2 * turn + 1]
@@ -159,15 +161,28 @@ class _Claims:
 
     _NUMBER = struct.Struct("=I")
 
-    def __init__(self, turns: int) -> None:
-        assert turns <= MOST_TURNS
+    def __init__(self, turns: int, opened: list[int]) -> None:
+        """Fill the pipe (its ends go to `opened`); raise `_Unshared` when it cannot hold them all."""
         self.read_end, write_end = os.pipe()
-        os.write(write_end, b"".join(self._NUMBER.pack(n) for n in range(turns)))
+        opened += (self.read_end, write_end)
+        numbers = b"".join(self._NUMBER.pack(n) for n in range(turns))
+        os.set_blocking(write_end, False)  # a pipe made small (the user has many) must not block us
+        try:
+            written = os.write(write_end, numbers)
+        except BlockingIOError:
+            written = 0
+        if written < len(numbers):
+            raise _Unshared
         os.close(write_end)
+        opened.remove(write_end)
 
     def take(self) -> int | None:
         data = os.read(self.read_end, self._NUMBER.size)
         return self._NUMBER.unpack(data)[0] if data else None
+
+
+class _Unshared(Exception):
+    """The turns cannot be handed out here: the run goes on in one process."""
 
 
 _PAUSE = 0.0002
@@ -322,29 +337,39 @@ def run_parallel(
     sink: Sink,
     jobs: int,
     progress: Progress | None = None,
-) -> Summary:
-    """Take the turns with `jobs` processes, this one first; entries go to `sink`'s file descriptor."""
+) -> Summary | None:
+    """Take the turns with `jobs` processes, this one among them; entries go to `sink`'s file
+    descriptor. None, having written nothing, when they cannot be shared out here."""
     jobs = max(1, min(jobs, len(turns)))
     sink.stream.flush()
     # Every process writes with the same file descriptor (so at the same offset), unbuffered.
     with open(sink.stream.fileno(), "wb", buffering=0, closefd=False) as raw:
         out = Sink(raw, writer, start=False)
         out.pending_sep = sink.pending_sep
-        return _run(pack, writer, turns, out, jobs, progress)
+        try:
+            return _run(pack, writer, turns, out, jobs, progress)
+        except _Unshared:
+            return None
 
 
 def _run(
     pack: RulePack, writer: Writer, turns: Sequence[Turn], out: Sink, jobs: int, progress: Progress | None
 ) -> Summary:
     board = _Board(len(turns))
-    claims = _Claims(len(turns))
-    life, alive_end = os.pipe()  # only this process holds `alive_end`: workers find `life` closed if it dies
-    reports = [os.pipe() for _ in range(jobs - 1)]  # from each worker: its summary, or what stopped it
-    pipes = [claims.read_end, life, alive_end, *(fd for pair in reports for fd in pair)]
-    workers: dict[int, int] = {}  # pid: the end its report is read from
-    if progress is not None:
-        progress.total = max(progress.total * 2 // (jobs + 1), 1)  # about this process's share
+    pipes: list[int] = []  # closed at the end, whatever happens
+    workers: dict[int, int] = {}  # pid: the end its report is read from; a pid leaves once reaped
     try:
+        claims = _Claims(len(turns), pipes)
+        life, alive_end = (
+            os.pipe()
+        )  # only this process holds `alive_end`: workers see `life` close if it dies
+        pipes += (life, alive_end)
+        reports = []  # from each worker: its summary, or what stopped it
+        for _ in range(jobs - 1):
+            reports.append(os.pipe())
+            pipes += reports[-1]
+        if progress is not None:
+            progress.total = max(progress.total // jobs, 1)  # about this process's share
         for index in range(1, jobs):
             # No Ctrl-C or SIGTERM between the fork and the worker setting its own handlers (the
             # parent's would unwind it into the caller's code), nor before the parent knows its pid.
@@ -366,11 +391,10 @@ def _run(
                 summary.add(report)
         except _Failed as failed:
             _fail(failed.report, failed.status)
-        workers = {}
         return summary
     finally:
         _close(pipes)
-        for pid in workers:  # stopped early (Ctrl-C, a failure): the workers stop too
+        for pid in workers:  # stopped early (Ctrl-C, a failure): the workers still running stop too
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
                 os.waitpid(pid, 0)
@@ -386,28 +410,37 @@ class _Failed(Exception):
 
 
 class _Watch:
-    """This process's eye on the workers: their reports are read as they come, and a failure is raised."""
+    """This process's eye on the workers: their reports are read as they come, and a failure raised."""
 
     def __init__(self, workers: dict[int, int]) -> None:
-        self.pending = {fd: pid for pid, fd in workers.items()}
+        self.workers = workers  # shared with `_run`: a worker leaves it once reaped
         self.reports: list[Summary] = []
+        self._pids = {fd: pid for pid, fd in workers.items()}
+        self._ready = select.poll()
+        for fd in self._pids:
+            self._ready.register(fd, select.POLLIN)
 
-    def look(self, timeout: float | None = _PAUSE) -> None:
-        """Wait up to `timeout` seconds for a report (None: for one); raise `_Failed` for a failure."""
-        ready, _, _ = select.select(list(self.pending), [], [], timeout)
-        for fd in ready:
-            pid = self.pending.pop(fd)
-            report = _read_report(fd)
-            _, status = os.waitpid(pid, 0)
-            if not isinstance(report, Summary):
-                raise _Failed(report, status)
-            self.reports.append(report)
+    def look(self) -> None:
+        """Between two looks at the board: read what workers have reported, then pause."""
+        self._read(0)
+        time.sleep(_PAUSE)
 
     def finish(self) -> list[Summary]:
         """Every worker's summary, once each has reported."""
-        while self.pending:
-            self.look(None)
+        while self._pids:
+            self._read(None)
         return self.reports
+
+    def _read(self, timeout: int | None) -> None:
+        for fd, _ in self._ready.poll(timeout):
+            self._ready.unregister(fd)
+            pid = self._pids.pop(fd)
+            report = _read_report(fd)
+            _, status = os.waitpid(pid, 0)
+            del self.workers[pid]
+            if not isinstance(report, Summary):
+                raise _Failed(report, status)
+            self.reports.append(report)
 
 
 def _work(
@@ -434,9 +467,13 @@ def _work(
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _close(fd for fd in pipes if fd not in (claims.read_end, *ends))
 
+        parent = select.poll()
+        parent.register(life, select.POLLIN)
+
         def parent_alive() -> None:
-            if select.select([life], [], [], _PAUSE)[0]:  # closed: the parent is gone
+            if parent.poll(0):  # closed: the parent is gone
                 raise _Broken
+            time.sleep(_PAUSE)
 
         summary = _Turns(Batch(pack, writer), turns, board, out, parent_alive).run(claims)
         message = orjson.dumps(vars(summary))
