@@ -552,6 +552,39 @@ def test_jobs_fall_back_to_one_process_when_turns_cannot_be_handed_out(
     assert outputs[0] == outputs[1]
 
 
+def test_a_file_gone_during_a_jobs_run_is_reported_not_called_empty(
+    tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file cut into turns and removed before they are read gives errors that it cannot be read,
+    never that it is empty, and the other files are still read."""
+    import triage.parallel
+
+    plan = triage.parallel.plan
+
+    def plan_then_remove(files: Any, size: Any = None) -> Any:
+        turns = plan(files, size)
+        (tmp_path / "gone.jsonl").unlink()
+        return turns
+
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
+    for name in ("gone.jsonl", "kept.jsonl"):
+        (tmp_path / name).write_bytes(b"\n".join(lines) + b"\n")
+    files = [
+        InputFile(str(tmp_path / n), n, "jsonl", (tmp_path / n).stat().st_size)
+        for n in ("gone.jsonl", "kept.jsonl")
+    ]
+    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 1 << 15)
+    monkeypatch.setattr(triage.parallel, "plan", plan_then_remove)
+    with (tmp_path / "out").open("w+b") as out:
+        summary = evaluate_files(files, pack, make_writer("jsonl", pack, compact=True), out, jobs=2)
+        out.seek(0)
+        entries = [orjson.loads(line) for line in out.read().splitlines()]
+    gone = [e["errors"][0]["message"] for e in entries if e["source"].startswith("gone.jsonl")]
+    assert gone
+    assert all(message.startswith("gone.jsonl: cannot be read") for message in gone)
+    assert len(entries) - len(gone) == summary.records == 2_000
+
+
 @pytest.mark.parametrize(
     "odd",
     [

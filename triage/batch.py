@@ -195,7 +195,7 @@ class Batch:
         self._output: Output | None = None
         self._line = 1
         self.piece_records = 0
-        """How many records the piece taken last held."""
+        """How many entries the piece taken last gave: records, or the file's error."""
 
     # -- driving ------------------------------------------------------------------------------------
 
@@ -223,12 +223,12 @@ class Batch:
         file = piece.file
         if piece.start == 0:
             self.summary.files += 1
-        before = self.summary.records
+        before = self.summary.records + self.summary.unreadable_files
         if lines is not None:
             self._lines(iter(lines), piece, None)
         else:
             self._read(piece)
-        self.piece_records = self.summary.records - before
+        self.piece_records = self.summary.records + self.summary.unreadable_files - before
         self._flush()
         if piece.end is not None:
             self.done_bytes += piece.end - piece.start
