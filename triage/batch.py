@@ -188,6 +188,7 @@ class Batch:
         self.done_bytes = 0
         self._outcomes = OutcomeMemo(pack)
         self._memo: dict[Hashable, _Seen] = {}
+        self._by_outcome: dict[Outcome, _Seen] = {}
         self._known: dict[bytes, _Seen] = {}
         self._prepared: dict[Hashable, bytes] = {}
         self._counts: Counter[_Seen] = Counter()
@@ -461,7 +462,7 @@ class Batch:
             return None
         if type(record) is not dict or repeats_keys(line, record) is not None:
             return None
-        if orjson.dumps(record.pop("id", None)) != b'"' + ident + b'"':
+        if record.pop("id", None) != ident.decode():  # a plain id: its JSON text is the text itself
             return None
         key = orjson.dumps(record)
         seen = self._memo.get(key) or self._seen(key, record)
@@ -524,15 +525,17 @@ class Batch:
     # -- shared -------------------------------------------------------------------------------------
 
     def _seen(self, key: Hashable | None, record: object) -> _Seen:
-        outcome = self._outcomes.read(record)
-        # Many raw forms share a decision (decisions are shared by the engine) and warnings: render once.
-        shared: Hashable = (
-            (id(outcome.decision), outcome.warnings) if outcome.decision is not None else outcome.problems
-        )
-        data = self._prepared.get(shared)
-        if data is None:
-            data = self._prepared[shared] = self.writer.prepare(outcome)
-        seen = _Seen(outcome, data)
+        outcome = self._outcomes.read(record)  # shared by the raw forms that read alike
+        seen = self._by_outcome.get(outcome)
+        if seen is None:
+            # Outcomes share a decision (decisions are shared by the engine) and warnings: render once.
+            shared: Hashable = (
+                (id(outcome.decision), outcome.warnings) if outcome.decision is not None else outcome.problems
+            )
+            data = self._prepared.get(shared)
+            if data is None:
+                data = self._prepared[shared] = self.writer.prepare(outcome)
+            seen = self._by_outcome[outcome] = _Seen(outcome, data)
         if key is not None:
             self._memo[key] = seen
         return seen
@@ -551,6 +554,7 @@ class Batch:
         self._counts.clear()
         if forget:
             self._memo.clear()
+            self._by_outcome.clear()
             self._known.clear()
             self._prepared.clear()
 
