@@ -194,9 +194,6 @@ class Batch:
         self._counts: Counter[_Seen] = Counter()
         self._buffer: list[bytes] = []
         self._output: Output | None = None
-        self._line = 1
-        self.piece_records = 0
-        """How many entries the piece taken last gave: records, or the file's error."""
 
     # -- driving ------------------------------------------------------------------------------------
 
@@ -215,35 +212,29 @@ class Batch:
         self.summary = Summary()
         self._output = output
 
-    def take(self, piece: Piece, first_line: int | None = None, lines: Sequence[bytes] | None = None) -> None:
-        """Evaluate one piece; its lines are numbered from `first_line`, by default from where the
-        previous piece of the same file ended. `lines`: the piece's lines, when already read."""
-        if first_line is None:
-            first_line = self._line if piece.start else 1
-        self._line = first_line
+    def take(self, piece: Piece, first_line: int = 1, lines: Sequence[bytes] | None = None) -> int:
+        """Evaluate one piece, its lines numbered from `first_line`; `lines`: the piece's lines, when
+        already read. How many entries it gave: records, or an error about the whole file."""
         file = piece.file
         if piece.start == 0:
             self.summary.files += 1
         before = self.summary.records + self.summary.unreadable_files
         if lines is not None:
-            self._lines(iter(lines), piece, None)
+            self._lines(iter(lines), piece, first_line, None)
         else:
-            self._read(piece)
-        self.piece_records = self.summary.records + self.summary.unreadable_files - before
+            self._read(piece, first_line)
         self._flush()
         if piece.end is not None:
             self.done_bytes += piece.end - piece.start
         elif file.path != STDIN:
             self.done_bytes += file.size - piece.start
+        return self.summary.records + self.summary.unreadable_files - before
 
     def nothing_in(self, piece: Piece) -> bytes:
         """The error entry saying that the file `piece` ends has no records (when the pieces of a file
         cut apart had none), counted in the summary."""
         self.summary.unreadable_files += 1
-        nothing = self._nothing(piece)
-        return self.writer.error(
-            None, piece.file.name, (Problem(field=nothing.field, message=nothing.message),)
-        )
+        return self._error(piece.file.name, self._nothing(piece))
 
     @staticmethod
     def _nothing(piece: Piece) -> Unreadable:
@@ -258,7 +249,7 @@ class Batch:
         self._fold(forget=False)
         return self.summary
 
-    def _read(self, piece: Piece) -> None:
+    def _read(self, piece: Piece, first_line: int) -> None:
         file = piece.file
         try:
             stream = open_input(file)
@@ -273,7 +264,7 @@ class Batch:
                 if piece.end is not None:
                     lines = _until(lines, stream, piece.end)
                 where = None if file.path == STDIN else (lambda: stream.tell() - piece.start)
-                self._lines(lines, piece, where)
+                self._lines(lines, piece, first_line, where)
             else:
                 data = read_all(stream)
                 if file.format == "json":
@@ -286,40 +277,37 @@ class Batch:
             if file.path != STDIN:
                 stream.close()
 
-    def _lines(self, lines: Iterator[bytes], piece: Piece, where: Callable[[], int] | None) -> None:
+    def _lines(
+        self, lines: Iterator[bytes], piece: Piece, first_line: int, where: Callable[[], int] | None
+    ) -> None:
         """The lines of a JSON Lines or CSV piece; `where` tells how far into the piece reading is."""
         if piece.file.format == "jsonl":
-            self._jsonl(lines, piece, where)
+            self._jsonl(lines, piece, first_line, where)
         else:
-            self._items(self._csv(lines, piece))
+            self._items(self._csv(lines, piece, first_line))
 
-    def _csv(self, lines: Iterator[bytes], piece: Piece) -> Iterator[Item]:
+    def _csv(self, lines: Iterator[bytes], piece: Piece, first_line: int) -> Iterator[Item]:
         name = piece.file.name
         header = piece.header
-        first_line = self._line
         if header is None:
             read = read_csv_header(lines, name)
             if isinstance(read, Unreadable):
                 yield name, read
                 return
             header = read
-            first_line = self._line = header.lines + 1
+            first_line = header.lines + 1
         any_rows = False
-        for item in read_csv_rows(self._counted(lines), header, name, first_line):
+        for item in read_csv_rows(lines, header, name, first_line):
             any_rows = True
             yield item
         if not any_rows and piece.whole:
             yield name, self._nothing(piece)
 
-    def _counted(self, lines: Iterator[bytes]) -> Iterator[bytes]:
-        """The lines, counted into where the next piece's line numbers start."""
-        for line in lines:
-            self._line += 1
-            yield line
-
     # -- the fast path: JSON Lines ------------------------------------------------------------------
 
-    def _jsonl(self, lines: Iterator[bytes], piece: Piece, where: Callable[[], int] | None) -> None:
+    def _jsonl(
+        self, lines: Iterator[bytes], piece: Piece, first_line: int, where: Callable[[], int] | None
+    ) -> None:
         """Evaluate JSON Lines a block of lines at a time.
 
         A block whose lines are all plain records (objects with a text id or none)
@@ -329,7 +317,7 @@ class Batch:
         which is the reference; both give the same bytes.
         """
         name = piece.file.name
-        number = self._line
+        number = first_line
         records = 0
         fast = self.writer.splices_json
         while chunk := list(islice(lines, CHUNK_LINES)):
@@ -352,7 +340,6 @@ class Batch:
             self._flush()
             if self.progress is not None and where is not None and number % PROGRESS_LINES < CHUNK_LINES:
                 self.progress.update(self.done_bytes + where(), self.summary.records)
-        self._line = number
         if records == 0 and piece.whole:
             self._unreadable(name, self._nothing(piece))
 
@@ -569,9 +556,11 @@ class Batch:
             self.summary.unreadable_files += 1
         else:
             self.summary.invalid += 1
-        self._buffer.append(
-            self.writer.error(None, source, (Problem(field=problem.field, message=problem.message),))
-        )
+        self._buffer.append(self._error(source, problem))
+
+    def _error(self, source: str, problem: Unreadable) -> bytes:
+        """The error entry for what could not be read."""
+        return self.writer.error(None, source, (Problem(field=problem.field, message=problem.message),))
 
     def _flush(self) -> None:
         if not self._buffer:

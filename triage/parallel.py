@@ -125,7 +125,7 @@ class _Board:
     Per turn: the line number the next turn starts from (when it goes on with the same
     file), told as soon as the turn's lines are read; and that the turn is written, with
     the separator still owed before the first entry of the whole output and whether its
-    file has had records so far. Each is one aligned 8-byte number, so it is never seen
+    file has given entries so far. Each is one aligned 8-byte number, so it is never seen
     half written.
     """
 
@@ -140,12 +140,12 @@ class _Board:
         told: int = self._cells[2 * turn]
         return told - 1 if told else None
 
-    def tell_written(self, turn: int, pending_sep: int, had_records: bool) -> None:
+    def tell_written(self, turn: int, pending_sep: int, had_entries: bool) -> None:
         assert 0 <= pending_sep < 4  # two bits: no separator is longer than 3 bytes
-        self._cells[2 * turn + 1] = 1 | pending_sep << 1 | had_records << 3
+        self._cells[2 * turn + 1] = 1 | pending_sep << 1 | had_entries << 3
 
     def written(self, turn: int) -> tuple[int, bool] | None:
-        """If `turn` is written: the separator still owed after it, and whether its file has had records."""
+        """If `turn` is written: the separator still owed after it, and whether its file has given entries."""
         if turn < 0:
             return None
         told: int = self._cells[2 * turn + 1]
@@ -212,7 +212,7 @@ class _Turns:
         self.out = out
         self.alive = alive
         self.first_sep = out.pending_sep
-        self.held: deque[tuple[int, list[list[bytes]], int]] = deque()  # turn, parts, records
+        self.held: deque[tuple[int, list[list[bytes]], int]] = deque()  # turn, parts, entries
         self.turn = -1
         self.parts: list[list[bytes]] = []
         self.direct = False
@@ -236,21 +236,22 @@ class _Turns:
     def _evaluate(self, number: int) -> None:
         turn = self.turns[number]
         piece = turn[-1]
-        first_line = 1
-        if turn[0].start:  # it goes on with the file the turn before ends in
-            self._wait(lambda: self.board.line(number - 1) is not None)
-            first_line = self.board.line(number - 1) or 1
+        first_line: int | None = 1
+        if turn[0].start:  # it goes on with the file the turn before ends in: wait to hear where
+            while (first_line := self.board.line(number - 1)) is None:
+                self.alive()
+        assert first_line is not None
         lines: list[bytes] | None = None
         if piece.end is not None:  # the next turn goes on with this file: tell it where its lines start
             lines, next_line = _read_ahead(piece, first_line)
             self.board.tell_line(number, next_line)
         self.turn, self.parts, self.direct = number, [], False
-        for each in turn:
-            self.batch.take(each, first_line if each.start else None, lines if each is piece else None)
+        for each in turn:  # only the last piece's entries count below: a file cut apart is a turn alone
+            entries = self.batch.take(each, first_line if each.start else 1, lines if each is piece else None)
         if self.direct:
-            self._written(number, self.batch.piece_records)
+            self._written(number, entries)
         else:
-            self.held.append((number, self.parts, self.batch.piece_records))
+            self.held.append((number, self.parts, entries))
         self.turn, self.parts = -1, []
 
     def write(self, parts: list[bytes]) -> None:
@@ -270,10 +271,10 @@ class _Turns:
     def _write_ready(self) -> None:
         """Write the held turns whose turn before is written, oldest first."""
         while self.held and self._written_before(self.held[0][0]):
-            number, parts, records = self.held.popleft()
+            number, parts, entries = self.held.popleft()
             for each in parts:
                 self.out.write(each)
-            self._written(number, records)
+            self._written(number, entries)
 
     def _written_before(self, number: int) -> bool:
         """Whether the turn before `number` is written; if so, the output goes on from where it ended."""
@@ -286,14 +287,14 @@ class _Turns:
         self.out.pending_sep = told[0]
         return True
 
-    def _written(self, number: int, records: int) -> None:
+    def _written(self, number: int, entries: int) -> None:
         """Turn `number` is written (its own entries): end its file's entries, and say so."""
         piece = self.turns[number][-1]
         had = self.board.written(number - 1)
-        records += bool(piece.start and had and had[1])
-        if piece.start and piece.end is None and not records:  # a file cut apart, and no piece had records
+        entries += bool(piece.start and had and had[1])
+        if piece.start and piece.end is None and not entries:  # a file cut apart, and no piece had entries
             self.out.write([self.batch.nothing_in(piece)])
-        self.board.tell_written(number, self.out.pending_sep, records > 0)
+        self.board.tell_written(number, self.out.pending_sep, entries > 0)
 
     def _wait(self, done: Callable[[], bool]) -> None:
         while not done():
