@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -167,3 +169,49 @@ def test_an_invalid_record_with_an_alarm_says_so() -> None:
     assert "EMERGENCY" in found["(urgency)"]
     assert "(urgency)" not in problems(FSHD | {"notes": "x"})  # routine answers add nothing
     assert "(urgency)" not in problems({"red_flags": "stroke"})  # answers not complete: nothing to say
+
+
+@pytest.mark.parametrize(
+    ("months", "read"),
+    [
+        (Decimal("6"), 6),
+        (Decimal("6.0"), 6),
+        (Decimal("6.000"), 6),
+        (Decimal("0.6E+1"), 6),
+        (Decimal("0.99999999999999999"), None),
+        (Decimal("6.0000000000000001"), None),
+        (Decimal("1E-400"), None),
+        (Decimal("1E+400000"), None),
+        (Decimal("NaN"), None),
+        (Decimal("-Infinity"), None),
+    ],
+)
+def test_a_number_read_as_written_is_whole_only_when_exactly_whole(months: Decimal, read: int | None) -> None:
+    """A number kept as written (JSON, YAML) is a whole number only when its written value is exactly one."""
+    if read is None:
+        assert (
+            "0 to 1200" in problems(PARALYSIS | {"months_since_paralysis": months})["months_since_paralysis"]
+        )
+    else:
+        assert values(PARALYSIS | {"months_since_paralysis": months})["months_since_paralysis"] == read
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (datetime.date(2024, 1, 1), "the date 2024-01-01"),
+        (datetime.datetime(2024, 1, 1, 9, 30), "the date and time 2024-01-01 09:30:00"),
+        (b"\x00\x01", "binary data"),
+        ({"a"}, "a set"),
+        ((1, 2), "a list"),
+        (Decimal("0.99999999999999999"), "0.99999999999999999"),
+        (Decimal("6.5"), "6.5"),
+        (Decimal("1" * 60), "a number too long to show"),
+        (2**300, "a number too long to show"),
+        (object(), "a value of another kind (object)"),
+    ],
+)
+def test_values_of_other_kinds_are_named_in_words(value: object, shown: str) -> None:
+    """A date, binary data, a set or an exact number is named in words in a message, never as Python writes it."""
+    message = problems({**FSHD, "id": value})["id"]
+    assert message.startswith(f"{shown} cannot name a respondent")

@@ -605,3 +605,74 @@ def test_export_refuses_a_pack_whose_branching_fhir_cannot_express(tmp_path: Any
     assert "questions[months_since_paralysis].asked_when cannot be written as FHIR enableWhen" in done.stderr
     assert done.stdout == ""
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda r: r.update(status="entered-in-error"), id="entered-in-error"),
+        pytest.param(lambda r: r.update(questionnaire="urn:other"), id="another-questionnaire"),
+        pytest.param(
+            lambda r: items(r)["red_flags"]["answer"].append({"valueCoding": {"code": "strok_sign"}}),
+            id="beside-an-unknown-code",
+        ),
+        pytest.param(
+            lambda r: items(r)["red_flags"]["answer"].append({"valueCoding": {"code": NONE}}),
+            id="beside-none",
+        ),
+        pytest.param(
+            lambda r: items(r)["red_flags"].update(linkId="Red_Flags"), id="under-a-misspelt-link-id"
+        ),
+        pytest.param(
+            lambda r: items(r)["red_flags"].update(answer={"code": "stroke_signs"}), id="not-a-list"
+        ),
+    ],
+)
+def test_a_refused_response_that_states_a_red_flag_says_what_it_calls_for(
+    pack: RulePack, change: Any
+) -> None:
+    """A response refused for anything, whose items state stroke signs, says that they call for an emergency."""
+    response = copy.deepcopy(response_from_record({"id": "s-1", "red_flags": ["stroke_signs"]}, pack))
+    change(response)
+    [(_, mapped)] = records_from_fhir(response, pack)
+    if isinstance(mapped, dict):  # mapped: the product's own reading finds what is wrong
+        with pytest.raises(triage.InvalidAnswers) as caught:
+            triage.read_answers(mapped, pack)
+        mapped = caught.value
+    notes = [p.message for p in mapped.problems if p.field == "(urgency)"]
+    assert len(notes) == 1
+    assert pack.levels["emergency"].label in notes[0]
+    assert mapped.problems[-1].field == "(urgency)"
+
+
+def test_a_refused_response_without_a_red_flag_has_no_note(pack: RulePack) -> None:
+    """A response refused without stating a red flag carries no (urgency) note."""
+    response = response_from_record(PARALYSIS | {"treated_early": "yes"}, pack)
+    response["status"] = "entered-in-error"
+    [(_, mapped)] = records_from_fhir(response, pack)
+    assert isinstance(mapped, triage.InvalidAnswers)
+    assert [p.field for p in mapped.problems] == ["status"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda r: items(r)["cause"]["answer"][0]["valueCoding"].update(code="x" * 100_000), "cause"),
+        (lambda r: items(r)["cause"]["answer"][0]["valueCoding"].update(system="s" * 100_000), "cause"),
+        (lambda r: r.update(questionnaire="q" * 100_000), "questionnaire"),
+        (lambda r: items(r)["cause"].update(answer=[{"value" + "v" * 100_000: 1}]), "cause"),
+        (lambda r: items(r)["months_since_paralysis"].update(answer=[{"valueInteger": "9" * 100_000}]), None),
+        (lambda r: items(r)["cause"].update(linkId="l" * 100_000), None),
+        (lambda r: r.update(resourceType="R" * 100_000), "resourceType"),
+    ],
+)
+def test_fhir_messages_never_echo_a_long_value(pack: RulePack, change: Any, field: str | None) -> None:
+    """A 100 KB code, system, questionnaire, value key, linkId or resource type is shortened in every problem."""
+    response = copy.deepcopy(response_from_record(PARALYSIS, pack))
+    change(response)
+    [(_, mapped)] = records_from_fhir(response, pack)
+    assert isinstance(mapped, triage.InvalidAnswers)
+    assert field is None or field in {p.field for p in mapped.problems}
+    for problem in mapped.problems:
+        assert len(problem.field) <= 120
+        assert len(problem.message) <= 400, problem

@@ -36,7 +36,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from triage.answers import ID_FIELD, RECORD, did_you_mean, read_answers
+from triage.answers import (
+    ID_FIELD,
+    RECORD,
+    URGENCY,
+    did_you_mean,
+    read_answers,
+    shown,
+    shown_key,
+    urgency_note,
+)
 from triage.conditions import All, Always, AtLeast, Below, Condition, Empty, In, Includes, Not, ParamRef, Term
 from triage.conditions import Any as AnyOf
 from triage.errors import InvalidAnswers, TriageError
@@ -318,10 +327,11 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
     if kind != "QuestionnaireResponse":
         return _invalid(
             "resourceType",
-            f"a {kind} resource holds no answers: triage reads a QuestionnaireResponse, or a Bundle of them.",
+            f"a {shown_key(kind)} resource holds no answers: triage reads a QuestionnaireResponse, "
+            "or a Bundle of them.",
         )
     problems: list[Problem] = []
-    record_id = _response_id(resource, problems)
+    record_id = response_id(resource, problems)
     record: dict[str, object] = {} if record_id is None else {ID_FIELD: record_id}
     if resource.get("status") == "entered-in-error":
         problems.append(
@@ -331,7 +341,7 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
     url = questionnaire_url(pack)
     if answered is not None and (not isinstance(answered, str) or answered.split("|")[0] != url):
         problems.append(
-            Problem(field="questionnaire", message=f"this response answers {answered!r}, not {url!r}.")
+            Problem(field="questionnaire", message=f"this response answers {shown(answered)}, not {url!r}.")
         )
     items = resource.get("item", [])
     if not isinstance(items, list):
@@ -345,7 +355,7 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
             continue
         question = pack.questions.get(link_id)
         if question is None:
-            problems.append(Problem(field=link_id, message=_unknown_link_id(link_id, pack)))
+            problems.append(Problem(field=shown_key(link_id), message=_unknown_link_id(link_id, pack)))
             continue
         if link_id in record or link_id in failed:
             problems.append(Problem(field=link_id, message="this linkId is answered more than once."))
@@ -363,11 +373,17 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
     try:
         read_answers(record, pack)
     except InvalidAnswers as exc:
-        problems.extend(p for p in exc.problems if p.field not in failed and p.field != ID_FIELD)
+        problems.extend(
+            p for p in exc.problems if p.field not in failed and p.field not in (ID_FIELD, URGENCY)
+        )
+    # What the items state, answered or not (an unknown code, a linkId misspelt): it may call for an alarm.
+    stated = [(item.get("linkId"), item) for item in items if isinstance(item, Mapping)]
+    problems.extend(urgency_note(record, pack, also=stated))
     return InvalidAnswers(problems, record_id)
 
 
-def _response_id(resource: Mapping[str, Any], problems: list[Problem]) -> str | None:
+def response_id(resource: Mapping[str, Any], problems: list[Problem]) -> str | None:
+    """A QuestionnaireResponse's id: its identifier's value, else the resource id; a problem if not text."""
     identifier = resource.get("identifier")
     if isinstance(identifier, list):  # R5 allows several; R4 has one
         identifier = identifier[0] if identifier else None
@@ -399,11 +415,17 @@ def _item_answer(pack: RulePack, question: Question, item: Mapping[str, Any]) ->
     if question.type != "multi" and len(answers) > 1:
         return Problem(field=question.id, message=f"one answer expected, {len(answers)} given.")
     if question.type == "number":
-        value = answers[0].get("valueInteger")
-        if isinstance(value, bool) or not isinstance(value, int):
+        if "valueInteger" not in answers[0]:
             return Problem(
                 field=question.id,
                 message=f"a whole number is written as valueInteger; got {_value_keys(answers[0])}.",
+            )
+        value = answers[0]["valueInteger"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            return Problem(
+                field=question.id,
+                message=f"valueInteger must be a whole number written with digits only, such as 3; "
+                f"got {shown(value)}.",
             )
         return value
     codes: list[str] = []
@@ -428,18 +450,20 @@ def _code(pack: RulePack, question: Question, answer: Mapping[str, Any]) -> str 
     expected = option_system(pack, question.id)
     if system is not None and system != expected:
         return Problem(
-            field=question.id, message=f"code system {system!r} is not this question's ({expected!r})."
+            field=question.id, message=f"code system {shown(system)} is not this question's ({expected!r})."
         )
     if code not in allowed:
         hint = did_you_mean(code, tuple(allowed))
         return Problem(
-            field=question.id, message=f"unknown code {code!r}.{hint} Codes: {', '.join(allowed)}."
+            field=question.id, message=f"unknown code {shown(code)}.{hint} Codes: {', '.join(allowed)}."
         )
     return code
 
 
 def _value_keys(answer: Mapping[str, Any]) -> str:
-    keys = [k for k in answer if k.startswith("value")]
+    keys = [shown_key(k) for k in answer if isinstance(k, str) and k.startswith("value")]
+    if len(keys) > 3:
+        keys[3:] = [f"{len(keys) - 3} more"]
     return ", ".join(keys) if keys else "no value"
 
 

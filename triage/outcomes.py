@@ -8,14 +8,16 @@ once; the id is read on its own (`triage.answers.read_id`) and added per record.
 
 The key must tell apart everything `read_answers` tells apart: `1`, `1.0` and
 `true` compare equal in Python but are different answers, so values are tagged
-with their exact type. Anything unusual (a nested mapping, a non-text key, a
-custom class) has no key and is simply read every time.
+with their exact type (a number read exactly as written, a `Decimal`, by its
+text). Anything unusual (a nested mapping, a non-text key, a custom class) has
+no key and is simply read every time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from triage.answers import ID_FIELD, alarm, read_answers, read_value
 from triage.engine import Decision, decide
@@ -98,6 +100,8 @@ def _tagged(value: object) -> Hashable | None:
         return (kind, value)
     if kind is float:
         return (kind, repr(value))
+    if kind is Decimal:
+        return (kind, str(value))
     if isinstance(value, (list, tuple)) and all(type(choice) is str for choice in value):
         # read_answers treats a list and a tuple alike; non-text choices all get one message.
         return (list, tuple(value))
@@ -108,8 +112,9 @@ _NOT_READ = object()
 _UNREADABLE = object()
 """In an answers key, in place of an answer that cannot be read (the raw answer follows it)."""
 
-AnswersKey = tuple[tuple[str, ...], frozenset[tuple[object, ...]]]
-"""A record's unknown keys in order, and its answers as read (or as written, where they cannot be)."""
+AnswersKey = tuple[tuple[tuple[str, Hashable], ...], frozenset[tuple[object, ...]]]
+"""A record's unknown keys in order with their values (which may state an alarm: see
+`triage.answers.urgency_note`), and its answers as read (or as written, where they cannot be)."""
 
 
 class OutcomeMemo:
@@ -159,16 +164,17 @@ class OutcomeMemo:
             return None
         questions = self.pack.questions
         values = self._values
-        unknown: list[str] = []
+        unknown: list[tuple[str, Hashable]] = []
         answers: list[tuple[object, ...]] = []
         for key, raw in record.items():
             if key == ID_FIELD:
                 continue
             question = questions.get(key)
             if question is None:
-                if type(key) is not str:
+                tagged = _tagged(raw)
+                if type(key) is not str or tagged is None:
                     return None
-                unknown.append(key)
+                unknown.append((key, tagged))
                 continue
             if raw is None:  # a null answer is no answer
                 continue

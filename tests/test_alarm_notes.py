@@ -1,0 +1,160 @@
+"""A refused record that states a red flag says what the red flag calls for, in every format and path.
+
+An error entry is not a result, but a person reading it must not have to fix
+the record to learn that it states signs of a stroke. The options that call for
+an alarm whatever else is answered are computed from the pack's answer space
+(`triage.answers.alarm_options`); these tests check that computation against the
+answer space, then the note on every shape of refused record: a near-miss key
+beside the real one, a mistyped option or "none" beside a red flag, in any form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import triage
+from triage.answers import URGENCY, alarm_options
+from triage.answerspace import answer_space
+from triage.engine import decide
+
+PACK = triage.load_rulepack()
+RED_FLAGS = next(q for q in PACK.document.questions if q.type == "multi")
+"""The red-flag screen: the first question, a multi-select (SPEC §3)."""
+LEVELS = list(PACK.levels)
+ALARMS = {level for level, spec in PACK.levels.items() if spec.display == "alarm"}
+STROKE = RED_FLAGS.options[0].id
+SUDDEN = RED_FLAGS.options[1].id
+CALM = {"cause": "fshd", "severity": "mild"}
+"""Answers that call for nothing urgent on their own."""
+
+
+def note(record: object) -> str | None:
+    """The `(urgency)` message of a record refused by the library, None if it has none (or is valid)."""
+    (outcome,) = triage.evaluate_many([record], rulepack=PACK)
+    if isinstance(outcome, triage.Result):
+        return None
+    notes = [p.message for p in outcome.errors if p.field == URGENCY]
+    assert len(notes) <= 1
+    return notes[0] if notes else None
+
+
+def label(option: str) -> str:
+    """The urgency label that an option alone calls for, as the pack says it."""
+    return PACK.levels[alarm_options(PACK).by_question[RED_FLAGS.id][option].level].label
+
+
+def test_the_alarm_options_are_exactly_those_that_alarm_in_every_answer_set() -> None:
+    """An option calls for an alarm alone exactly when every complete answer set holding it alarms,
+    and the level it names is the least urgent of those sets'."""
+    levels: dict[tuple[str, str], set[str]] = {}
+    for values in answer_space(PACK):
+        urgency = decide(PACK, values).urgency
+        for question, value in values.items():
+            for option in value if isinstance(value, frozenset) else [value]:
+                levels.setdefault((question, str(option)), set()).add(urgency)
+    found = {
+        (o.question, o.option): o.level
+        for table in alarm_options(PACK).by_question.values()
+        for o in table.values()
+    }
+    expected = {
+        key: max(seen, key=LEVELS.index)
+        for key, seen in levels.items()
+        if seen <= ALARMS and key[1] in {o.id for q in PACK.document.questions for o in q.options}
+    }
+    assert found == expected
+    assert found == {(RED_FLAGS.id, STROKE): LEVELS[0], (RED_FLAGS.id, SUDDEN): LEVELS[1]}
+
+
+@pytest.mark.parametrize(
+    ("record", "option"),
+    [
+        pytest.param({RED_FLAGS.id: "none", "Red_Flags": [STROKE], **CALM}, STROKE, id="near-miss-key-after"),
+        pytest.param(
+            {"Red_Flags": "none", RED_FLAGS.id: [STROKE, "strok_sign"], **CALM}, STROKE, id="both-wrong"
+        ),
+        pytest.param({RED_FLAGS.id: [STROKE, "strok_sign"]}, STROKE, id="mistyped-option"),
+        pytest.param({RED_FLAGS.id: [STROKE, "none"]}, STROKE, id="with-none"),
+        pytest.param({RED_FLAGS.id: f"{STROKE}; none"}, STROKE, id="with-none-as-text"),
+        pytest.param({RED_FLAGS.id: [SUDDEN, STROKE.upper()]}, STROKE, id="case-changed"),
+        pytest.param({RED_FLAGS.id: [SUDDEN, "none"], **CALM}, SUDDEN, id="sudden-with-none"),
+        pytest.param({RED_FLAGS.id: [SUDDEN], "flags": STROKE}, STROKE, id="worse-in-an-unknown-key"),
+        pytest.param({RED_FLAGS.id: "none", STROKE: "yes", **CALM}, STROKE, id="a-column-per-option"),
+        pytest.param(
+            {RED_FLAGS.id: "none", "notes": {"seen": [f"x, {STROKE}"]}, **CALM}, STROKE, id="nested"
+        ),
+        pytest.param({RED_FLAGS.id: [STROKE, 3]}, STROKE, id="beside-a-number"),
+        pytest.param({RED_FLAGS.id: [STROKE], "id": ["not", "text"]}, STROKE, id="bad-id"),
+    ],
+)
+def test_a_refused_record_that_states_a_red_flag_says_what_it_calls_for(
+    record: dict[str, Any], option: str
+) -> None:
+    """Whatever else is wrong with a record, a red-flag id it states anywhere gives an (urgency) note with its level."""
+    said = note(record)
+    assert said is not None
+    assert label(option) in said
+    assert "whatever else is wrong" in said
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            {RED_FLAGS.id: "none", STROKE: False, **CALM, "x": 1}, id="a-column-per-option-saying-no"
+        ),
+        pytest.param(
+            {RED_FLAGS.id: "none", STROKE: "no", **CALM}, id="a-column-per-option-saying-no-as-text"
+        ),
+        pytest.param({RED_FLAGS.id: "stroke", **CALM}, id="not-an-option-id"),
+        pytest.param({RED_FLAGS.id: "none", **CALM, "id": STROKE, "x": 1}, id="only-the-id"),
+        pytest.param({RED_FLAGS.id: "none", **CALM, "x": 1}, id="nothing-stated"),
+    ],
+)
+def test_a_refused_record_that_states_no_red_flag_has_no_note(record: dict[str, Any]) -> None:
+    """A record refused without stating a red flag (its id aside, a per-option field saying no) has no note."""
+    assert note(record) is None
+
+
+FILLER = st.one_of(
+    st.text(max_size=8),
+    st.integers(-5, 5),
+    st.sampled_from(["none", "strok_sign", "sudden", None, True, [], {}]),
+)
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(
+    option=st.sampled_from([STROKE, SUDDEN]),
+    key=st.sampled_from([RED_FLAGS.id, "Red_Flags", "red_flag", "flags", "x"]),
+    shape=st.sampled_from(["text", "list", "separated", "spaced", "upper", "nested"]),
+    junk=st.dictionaries(st.sampled_from([*PACK.questions, "extra", "Cause"]), FILLER, max_size=4),
+    others=st.lists(FILLER, max_size=3),
+)
+def test_a_stated_red_flag_is_never_silent_in_a_refused_record(
+    option: str, key: str, shape: str, junk: dict[str, Any], others: list[Any]
+) -> None:
+    """Any refused record with a red-flag id in its red-flag key or an unknown key, in any form and with
+    any other answers, carries a note at least as urgent as the option calls for."""
+    value: Any = {
+        "text": option,
+        "list": [*others, option],
+        "separated": ";".join([*map(str, others), option]),
+        "spaced": f" {option} ",
+        "upper": [option.upper()],
+        "nested": {"answer": [{"code": option}]},
+    }[shape]
+    record = {**junk, key: value}
+    said = note(record)
+    if said is None:  # not refused: then it was read, and the result must be at least as urgent
+        result = triage.evaluate(record, rulepack=PACK)
+        assert LEVELS.index(result.urgency) <= LEVELS.index(
+            alarm_options(PACK).by_question[RED_FLAGS.id][option].level
+        )
+        return
+    level = next(lv for lv in LEVELS if PACK.levels[lv].label in said)
+    assert LEVELS.index(level) <= LEVELS.index(alarm_options(PACK).by_question[RED_FLAGS.id][option].level)
