@@ -5,13 +5,20 @@ the record to learn that it states signs of a stroke. The options that call for
 an alarm whatever else is answered are computed from the pack's answer space
 (`triage.answers.alarm_options`); these tests check that computation against the
 answer space, then the note on every shape of refused record: a near-miss key
-beside the real one, a mistyped option or "none" beside a red flag, in any form.
+beside the real one, a mistyped option or "none" beside a red flag, a key given
+twice, a FHIR response's items, in JSON, JSON Lines, YAML, CSV and FHIR, through
+the library, one process and `--jobs 2`.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +26,11 @@ from hypothesis import strategies as st
 import triage
 from triage.answers import URGENCY, alarm_options
 from triage.answerspace import answer_space
+from triage.batch import evaluate_files
 from triage.engine import decide
+from triage.fhir import response_from_record
+from triage.readers import EXTENSIONS, InputFile
+from triage.writers import make_writer
 
 PACK = triage.load_rulepack()
 RED_FLAGS = next(q for q in PACK.document.questions if q.type == "multi")
@@ -158,3 +169,89 @@ def test_a_stated_red_flag_is_never_silent_in_a_refused_record(
         return
     level = next(lv for lv in LEVELS if PACK.levels[lv].label in said)
     assert LEVELS.index(level) <= LEVELS.index(alarm_options(PACK).by_question[RED_FLAGS.id][option].level)
+
+
+# -- every input format, every path ---------------------------------------------------------------------
+
+
+def fhir(record: dict[str, Any], **change: Any) -> dict[str, Any]:
+    response = response_from_record(record, PACK)
+    response.update(change)
+    return response
+
+
+NEAR_MISS = {RED_FLAGS.id: "none", "Red_Flags": [STROKE], **CALM}
+MISTYPED = {RED_FLAGS.id: [STROKE, "strok_sign"]}
+WITH_NONE = {RED_FLAGS.id: [STROKE, "none"]}
+UNKNOWN_CODE = fhir({RED_FLAGS.id: [STROKE]})
+UNKNOWN_CODE["item"][0]["answer"].append({"valueCoding": {"code": "strok_sign"}})
+MISSPELT_LINK = fhir({RED_FLAGS.id: "none", **CALM})
+MISSPELT_LINK["item"].append({"linkId": "Red_Flags", "answer": [{"valueCoding": {"code": STROKE}}]})
+
+FILES: dict[str, bytes] = {
+    "near-miss.json": json.dumps(NEAR_MISS).encode(),
+    "list.json": json.dumps([NEAR_MISS, MISTYPED, WITH_NONE]).encode(),
+    "lines.jsonl": b"".join(
+        orjson.dumps({"id": f"r{n}", **r}) + b"\n" for n, r in enumerate([NEAR_MISS, MISTYPED, WITH_NONE])
+    ),
+    "repeated.jsonl": f'{{"{RED_FLAGS.id}":"{STROKE}","{RED_FLAGS.id}":"none","cause":"fshd","severity":"mild"}}\n'.encode(),
+    "list.yaml": (
+        f"- {{{RED_FLAGS.id}: none, Red_Flags: [{STROKE}], cause: fshd, severity: mild}}\n"
+        f"- {{{RED_FLAGS.id}: [{STROKE}, strok_sign]}}\n"
+        f"- {{{RED_FLAGS.id}: [{STROKE}, none]}}\n"
+    ).encode(),
+    "rows.csv": (
+        f"id,{RED_FLAGS.id},Red_Flags,cause,severity\n"
+        f"a,none,{STROKE},fshd,mild\n"
+        f'b,"{STROKE};strok_sign",,,\n'
+        f"c,{STROKE};none,,,\n"
+    ).encode(),
+    "entered-in-error.json": json.dumps(fhir({RED_FLAGS.id: [STROKE]}, status="entered-in-error")).encode(),
+    "unknown-code.json": json.dumps(UNKNOWN_CODE).encode(),
+    "misspelt-link.json": json.dumps(MISSPELT_LINK).encode(),
+    "bundle.json": json.dumps(
+        {"resourceType": "Bundle", "entry": [{"resource": UNKNOWN_CODE}, {"resource": MISSPELT_LINK}]}
+    ).encode(),
+}
+
+
+def test_every_format_and_path_notes_a_stated_red_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON, JSON Lines, YAML, CSV and FHIR error entries that state stroke signs say they call for an
+    emergency, through the command; `--jobs 2` (each file a turn of its own) writes the same bytes."""
+    import triage.parallel
+
+    for name, data in FILES.items():
+        (tmp_path / name).write_bytes(data)
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "evaluate", *sorted(FILES), "--format", "jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert b"Traceback" not in done.stderr
+    entries = [json.loads(line) for line in done.stdout.splitlines()]
+    counts = {"list.json": 3, "lines.jsonl": 3, "list.yaml": 3, "rows.csv": 3, "bundle.json": 2}
+    assert [e["source"].split(":")[0].split("#")[0] for e in entries] == [
+        name for name in sorted(FILES) for _ in range(counts.get(name, 1))
+    ]
+    for entry in entries:
+        assert "urgency" not in entry, entry["source"]
+        notes = [p["message"] for p in entry["errors"] if p["field"] == URGENCY]
+        assert len(notes) == 1, entry
+        assert label(STROKE) in notes[0], entry["source"]
+
+    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 64)
+    files = [
+        InputFile(str(tmp_path / n), n, EXTENSIONS[Path(n).suffix], len(FILES[n])) for n in sorted(FILES)
+    ]
+    outputs = []
+    for jobs in (1, 2):
+        with (tmp_path / "out").open("w+b") as out:
+            evaluate_files(files, PACK, make_writer("jsonl", PACK), out, jobs=jobs)
+            out.seek(0)
+            outputs.append(out.read())
+    assert outputs[0] == outputs[1] == done.stdout

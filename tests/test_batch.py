@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -133,18 +134,20 @@ def reference(lines: list[bytes], name: str, writer: Writer) -> bytes:
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
-            problem = jsonl_problem(line, source)
+            problem = jsonl_problem(line, source, writer.pack)
             if problem is not None:
                 out.append(
                     writer.render(
                         RecordError(
                             id=None,
                             source=source,
-                            errors=(Problem(field="(record)", message=problem.message),),
+                            errors=(Problem(field="(record)", message=problem.message), *problem.notes),
                         )
                     )
                 )
             continue
+        # Numbers are read as written (0.99999999999999999 is not 1), whatever orjson makes of them.
+        record = json.loads(line, parse_float=Decimal)
         repeated = json.loads(line, object_pairs_hook=lambda pairs: [k for k, _ in pairs])
         if isinstance(record, dict) and len(set(repeated)) < len(repeated):
             record_id = record.get("id") if isinstance(record.get("id"), str) else None

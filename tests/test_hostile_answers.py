@@ -9,7 +9,6 @@ the library readers.
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import subprocess
@@ -30,8 +29,10 @@ from triage.readers import (
     MAX_YAML_DEPTH,
     MAX_YAML_FILE_BYTES,
     Item,
+    Rejected,
     Unreadable,
     bounded_lines,
+    exact_record,
     jsonl_problem,
     read_all,
     read_csv_header,
@@ -164,7 +165,97 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("latin1.csv:2", "(record)", f"latin1.csv:2: column 4: byte 0xe9 {NOT_UTF8}"),
         ("latin1.csv:3", RESULT, "routine"),
     ],
+    # Keys that are unclear as written (a merge key, a repeat too deep to check, a repeat inside FHIR).
+    "merge-key.yaml": [
+        ("merge-key.yaml#0", RESULT, "emergency"),
+        ("merge-key.yaml#1", "<<", "a YAML merge key (<<) copies answers in from elsewhere in the file"),
+    ],
+    "repeated-key-too-deep.jsonl": [
+        ("repeated-key-too-deep.jsonl:1", RESULT, "routine"),
+        ("repeated-key-too-deep.jsonl:2", "(record)", "nested too deeply to be checked for keys given twice"),
+    ],
+    "repeated-key-in-fhir.json": [
+        ("repeated-key-in-fhir.json#entry[0]", RESULT, "routine"),
+        (
+            "repeated-key-in-fhir.json#entry[1]",
+            "resource.item[0].answer[0].valueCoding.code",
+            "this key is given more than once in the same place",
+        ),
+    ],
+    # A red flag stated beside what is wrong with a record (its note: ALARMED below).
+    "near-miss-red-flags.jsonl": [
+        ("near-miss-red-flags.jsonl:1", "Red_Flags", "unknown question id. Did you mean 'red_flags'?"),
+        ("near-miss-red-flags.jsonl:2", "red_flags", "'strok_sign' is not among the choices."),
+        ("near-miss-red-flags.jsonl:3", "red_flags", '"none" cannot be combined with other choices'),
+        ("near-miss-red-flags.jsonl:4", RESULT, "routine"),
+    ],
+    # Numbers read as written.
+    "not-whole-month.json": [
+        ("not-whole-month.json#0", RESULT, "urgent"),
+        ("not-whole-month.json#1", "months_since_paralysis", "0.99999999999999999 is not a whole number"),
+    ],
+    "not-whole-month.yaml": [
+        ("not-whole-month.yaml", "months_since_paralysis", "0.99999999999999999 is not a whole number"),
+    ],
+    "huge-value-integer.json": [
+        (
+            "huge-value-integer.json",
+            "months_since_paralysis",
+            "1000000000000000000000000000000 is out of range",
+        ),
+    ],
+    # Messages in plain words.
+    "cr-only.csv": [
+        ("cr-only.csv", "(file)", "cr-only.csv:1: column 28: a line ends with a carriage return alone"),
+    ],
+    "bom-later-line.jsonl": [
+        ("bom-later-line.jsonl:1", RESULT, "routine"),
+        (
+            "bom-later-line.jsonl:2",
+            "(record)",
+            "bom-later-line.jsonl:2: column 1: the line starts with a byte order mark",
+        ),
+    ],
+    "bom-later-line.csv": [
+        ("bom-later-line.csv:2", RESULT, "routine"),
+        (
+            "bom-later-line.csv:3",
+            "(record)",
+            "bom-later-line.csv:3: column 1: the line starts with a byte order mark",
+        ),
+    ],
+    "date-id.yaml": [
+        ("date-id.yaml#0", "id", "the date 2024-01-01 cannot name a respondent"),
+        ("date-id.yaml#1", RESULT, "routine"),
+    ],
+    "nan.jsonl": [
+        (
+            "nan.jsonl:1",
+            "(record)",
+            "nan.jsonl:1: column 53: not valid JSON: NaN is not a number JSON allows",
+        ),
+        (
+            "nan.jsonl:2",
+            "(record)",
+            "nan.jsonl:2: column 63: not valid JSON: Infinity is not a number JSON allows",
+        ),
+        ("nan.jsonl:3", "(record)", "nan.jsonl:3: column 63: not valid JSON: a number too large to read"),
+    ],
+    "long-values.json": [("long-values.json", "questionnaire", "this response answers 'qqqq")],
 }
+ALARMED = {
+    "merge-key.yaml#1",
+    "repeated-key-in-fhir.json#entry[1]",
+    "near-miss-red-flags.jsonl:1",
+    "near-miss-red-flags.jsonl:2",
+    "near-miss-red-flags.jsonl:3",
+    "nan.jsonl:1",
+}
+"""The error entries of the corpus that state a red flag: each says what it calls for (field `(urgency)`)."""
+LEAKS = ["datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
+"""Words of the parsers and of Python that no message may show."""
+LONGEST_ECHO = 120
+"""The most characters of a value any message or field shows (a value may be 100 KB long)."""
 
 
 def evaluate_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
@@ -243,6 +334,21 @@ def test_the_cli_gives_each_hostile_file_its_error_entries() -> None:
     assert f"{len(CASES)} files ({whole} could not be read)" in err.decode()
 
 
+def test_corpus_messages_say_what_red_flags_call_for_and_leak_nothing() -> None:
+    """An error entry that states a red flag carries its (urgency) note, and no other does; no message
+    shows a parser's or Python's words, and none echoes a long value at length."""
+    done = evaluate_cli(*sorted(CASES), "--format", "jsonl", cwd=HOSTILE)
+    entries = [json.loads(line) for line in done.stdout.splitlines()]
+    noted = {e["source"] for e in entries if any(p["field"] == "(urgency)" for p in e.get("errors", []))}
+    assert noted == ALARMED
+    for entry in entries:
+        for problem in entry.get("errors", []):
+            for leak in LEAKS:
+                assert leak not in problem["message"], (entry["source"], problem)
+            assert len(problem["field"]) <= LONGEST_ECHO, entry["source"]
+            assert not any(c * LONGEST_ECHO in problem["message"] for c in "lqsxy"), entry["source"]
+
+
 @pytest.mark.parametrize("fmt", ["text", "csv", "markdown", "json"])
 def test_every_output_format_survives_the_corpus(fmt: str) -> None:
     """Every output format writes the corpus's entries without a traceback, each file named."""
@@ -255,19 +361,18 @@ def test_every_output_format_survives_the_corpus(fmt: str) -> None:
 
 
 def read_items(path: Path, pack: triage.RulePack | None = None) -> list[Item]:
-    """What the library readers make of a file: its records and `Unreadable`s, in order."""
+    """What the library readers make of a file: its records, `Unreadable`s and `Rejected`s, in order."""
     fmt = EXTENSIONS[path.suffix]
     name = path.name
+    pack = pack or triage.load_rulepack()
     items: list[Item] = []
     with path.open("rb") as stream:
         if fmt in ("json", "yaml"):
             data = read_all(stream)
             if fmt == "yaml":
-                items.extend(read_yaml(data, name))
-            elif "pack" in inspect.signature(read_json).parameters:  # a reader that also reads FHIR resources
-                items.extend(read_json(data, name, pack or triage.load_rulepack()))  # type: ignore[call-arg]
+                items.extend(read_yaml(data, name, pack))
             else:
-                items.extend(read_json(data, name))
+                items.extend(read_json(data, name, pack))
         elif fmt == "csv":
             lines = bounded_lines(stream)
             header = read_csv_header(lines, name)
@@ -276,10 +381,11 @@ def read_items(path: Path, pack: triage.RulePack | None = None) -> list[Item]:
             items.extend(read_csv_rows(lines, header, name, header.lines + 1))
         else:
             for number, line in enumerate(bounded_lines(stream), 1):
+                source = f"{name}:{number}"
                 try:
-                    items.append((f"{name}:{number}", orjson.loads(line)))
+                    items.append((source, exact_record(line, orjson.loads(line), source, pack)))
                 except orjson.JSONDecodeError:
-                    problem = jsonl_problem(line, f"{name}:{number}")
+                    problem = jsonl_problem(line, f"{name}:{number}", pack)
                     if problem is not None:
                         items.append((f"{name}:{number}", problem))
     return items
@@ -293,7 +399,10 @@ def test_the_library_readers_give_each_hostile_file_its_entries(name: str, pack:
     entries: list[dict[str, Any]] = []
     for source, item in items:
         if isinstance(item, Unreadable):
-            entries.append({"source": source, "errors": [{"field": item.field, "message": item.message}]})
+            first = {"field": item.field, "message": item.message}
+            entries.append({"source": source, "errors": [first, *(p.model_dump() for p in item.notes)]})
+        elif isinstance(item, Rejected):
+            entries.append({"source": source, "errors": [p.model_dump() for p in item.problems]})
         else:
             (outcome,) = triage.evaluate_many([item], rulepack=pack)
             entries.append({**json.loads(outcome.model_dump_json()), "source": source})

@@ -36,14 +36,15 @@ from triage.readers import (
     Rejected,
     Unreadable,
     bounded_lines,
+    exact_record,
     jsonl_problem,
     open_input,
+    plain,
     read_all,
     read_csv_header,
     read_csv_rows,
     read_json,
     read_yaml,
-    repeats_keys,
 )
 from triage.rulepack import RulePack
 from triage.writers import Sink, Writer
@@ -270,7 +271,7 @@ class Batch:
                 if file.format == "json":
                     self._items(read_json(data, file.name, self.pack))
                 else:
-                    self._items(read_yaml(data, file.name))
+                    self._items(read_yaml(data, file.name, self.pack))
         except OSError as exc:
             self._unreadable(file.name, Unreadable(f"{file.name}: reading stopped: {exc.strerror}.", True))
         finally:
@@ -297,7 +298,7 @@ class Batch:
             header = read
             first_line = header.lines + 1
         any_rows = False
-        for item in read_csv_rows(lines, header, name, first_line):
+        for item in read_csv_rows(lines, header, name, first_line, self.pack):
             any_rows = True
             yield item
         if not any_rows and piece.whole:
@@ -355,8 +356,8 @@ class Batch:
             records = list(map(loads, chunk))
         except orjson.JSONDecodeError:
             return False
-        if any(map(repeats_keys, chunk, records)):
-            return False  # the line-by-line path refuses the records that give a key twice
+        if not all(map(plain, chunk, records)):
+            return False  # the line-by-line path reads these again exactly (a key given twice, a float)
         try:
             ids = list(map(_POP_ID, records))
         except (AttributeError, TypeError):
@@ -447,7 +448,7 @@ class Batch:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
             return None
-        if type(record) is not dict or repeats_keys(line, record) is not None:
+        if type(record) is not dict or not plain(line, record):
             return None
         if record.pop("id", None) != ident.decode():  # a plain id: its JSON text is the text itself
             return None
@@ -470,12 +471,14 @@ class Batch:
                     with contextlib.suppress(orjson.JSONDecodeError):
                         record = loads(line[len(_BOM) :])
                 if record is _NOT_PARSED:
-                    problem = jsonl_problem(line.removeprefix(_BOM) if number == 1 else line, source)
+                    problem = jsonl_problem(
+                        line.removeprefix(_BOM) if number == 1 else line, source, self.pack
+                    )
                     if problem is not None:
                         self.summary.records += 1
                         self._unreadable(source, problem)
                     continue
-            self._items(((source, repeats_keys(line, record) or record),))
+            self._items(((source, exact_record(line, record, source, self.pack)),))
 
     # -- the general path: records with their sources -----------------------------------------------
 
@@ -560,7 +563,8 @@ class Batch:
 
     def _error(self, source: str, problem: Unreadable) -> bytes:
         """The error entry for what could not be read."""
-        return self.writer.error(None, source, (Problem(field=problem.field, message=problem.message),))
+        first = Problem(field=problem.field, message=problem.message)
+        return self.writer.error(None, source, (first, *problem.notes))
 
     def _flush(self) -> None:
         if not self._buffer:

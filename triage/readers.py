@@ -24,7 +24,6 @@ reading no more than that; nesting deeper than the parsers' limits (`MAX_JSON_DE
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 import json
@@ -32,17 +31,18 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 import yaml
 
-from triage.answers import ID_FIELD
+from triage.answers import ID_FIELD, shown_key, urgency_note
 from triage.errors import InvalidAnswers
-from triage.fhir import is_fhir_resource, records_from_fhir
+from triage.fhir import is_fhir_resource, records_from_fhir, response_id
 from triage.models import Problem
 from triage.rulepack import RulePack
 
@@ -79,6 +79,7 @@ _TOO_LONG = b"\n\x00too long:"
 """Begins what `bounded_lines` gives in place of a line over the limit: no line read from a file
 can begin so (its only line end is its last byte), so no input can pass for it."""
 _NUL = "a NUL byte (0x00), so this is not UTF-8 text (UTF-16, or not text at all)"
+_HALF_CHARACTER = "a \\u escape that is only half of a character (a lone surrogate), so this is not text"
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,13 @@ class Unreadable:
 
     `whole_file` is true when the file as a whole gave no records (it is empty,
     malformed, or not text); false when one line or row could not be read.
+    `notes` are said after the message: what the piece still states, when that
+    calls for an alarm (`triage.answers.urgency_note`).
     """
 
     message: str
     whole_file: bool = False
+    notes: tuple[Problem, ...] = ()
 
     @property
     def field(self) -> str:
@@ -199,202 +203,220 @@ def read_json(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
     if text_problem is not None:
         yield name, text_problem
         return
+    text = data.removeprefix(_BOM)
     try:
-        document = orjson.loads(data.removeprefix(_BOM))
+        document = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        yield name, Unreadable(_json_message(name, exc, data), whole_file=True)
+        yield name, Unreadable(_json_message(name, exc), whole_file=True)
         return
-    if key_count(data) > _object_sizes(document):
-        # Some key is written twice (or a key-like text is inside a value): the stdlib
-        # parser sees every pair, so it tells which record repeats which key.
-        with contextlib.suppress(ValueError, RecursionError):  # too deep for it: no records anyway
-            document = json.loads(data.removeprefix(_BOM).decode("utf-8"), object_pairs_hook=_pairs)
-    yield from records_from_json(document, name, pack)
+    try:
+        document, reread = as_written(text, document)
+    except Unchecked as exc:
+        yield name, Unreadable(f"{name}: the file {exc}; no record in it is read.", whole_file=True)
+        return
+    yield from records_from_json(document, name, pack, clear=not reread)
 
 
-def records_from_json(document: object, name: str, pack: RulePack) -> Iterator[Item]:
+def records_from_json(document: object, name: str, pack: RulePack, *, clear: bool = False) -> Iterator[Item]:
     """The records of a parsed JSON document: an object is one record, a list holds records.
 
     The one place that decides what a JSON document means. A FHIR resource (a
     QuestionnaireResponse, or a Bundle of them) gives the answer records it maps
     to, sourced `name` or `name#entry[2]`. Any other shape is passed on as a
-    record, for its error entry to say what is wrong with it.
+    record, for its error entry to say what is wrong with it. A record (or a
+    Bundle entry) holding an `Ambiguous` mapping anywhere is refused; `clear`
+    says that the document holds none (orjson's, not read again), so it is not looked through.
     """
+    unclear = None if clear else _Unclear(pack)
     if isinstance(document, list):
         if not document:
             yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
         for index, record in enumerate(document):
-            yield from _record_or_fhir(record, f"{name}#{index}", pack)
+            yield from _record_or_fhir(record, f"{name}#{index}", pack, unclear)
     else:
-        yield from _record_or_fhir(document, name, pack)
+        yield from _record_or_fhir(document, name, pack, unclear)
 
 
-def _record_or_fhir(document: object, source: str, pack: RulePack) -> Iterator[Item]:
-    if isinstance(document, Repeated):
-        yield source, document.rejected()
-        return
+def _record_or_fhir(
+    document: object, source: str, pack: RulePack, unclear: _Unclear | None
+) -> Iterator[Item]:
     if not is_fhir_resource(document):
-        yield source, document
+        yield source, (unclear.refused(document) if unclear is not None else None) or document
         return
-    for where, record in records_from_fhir(document, pack):
+    assert isinstance(document, Mapping)
+    entries = document.get("entry") if document.get("resourceType") == "Bundle" else None
+    if not isinstance(entries, list):
+        entries = None
+    if unclear is not None:
+        # An unclear mapping inside a Bundle entry refuses that entry; anywhere else, the whole Bundle.
+        refused = unclear.refused(document, skip="entry" if entries is not None else None)
+        if refused is not None:
+            yield source, refused
+            return
+    for index, (where, record) in enumerate(records_from_fhir(document, pack)):
+        if where and entries is not None and unclear is not None:
+            refused = unclear.refused(entries[index])
+            if refused is not None:
+                yield source + where, refused
+                continue
         if isinstance(record, InvalidAnswers):
             yield source + where, Rejected(record.problems, record.record_id)
         else:
             yield source + where, record
 
 
-def _json_message(name: str, exc: json.JSONDecodeError, data: bytes) -> str:
+_JSON_REASONS = {
+    "number is infinity when parsed as double": "a number too large to read (the largest is about 1.8e308)",
+    "UTF-8 byte order mark (BOM) is not supported": "a byte order mark (an invisible character) in the text",
+    "no low surrogate in string": _HALF_CHARACTER,
+    "invalid high surrogate in string": _HALF_CHARACTER,
+}
+_CONSTANT = re.compile(r"-?(NaN|Infinity)")
+
+
+def _json_reason(exc: json.JSONDecodeError) -> str:
+    """Why orjson refused a document, in plain words."""
     reason = exc.msg.split(": line ")[0]
+    if isinstance(exc.doc, str):
+        start = exc.pos - 1 if exc.doc[exc.pos - 1 : exc.pos] == "-" else exc.pos
+        constant = _CONSTANT.match(exc.doc, start)
+        if constant is not None:
+            return f"{constant[0]} is not a number JSON allows; write a number, or leave the answer out"
+    return _JSON_REASONS.get(reason, reason)
+
+
+def _json_message(name: str, exc: json.JSONDecodeError) -> str:
+    reason = _json_reason(exc)
     message = f"{name}: line {exc.lineno}, column {exc.colno}: not valid JSON: {reason}."
     if "after document" in reason and exc.lineno > 1:
         message += " One record per line is JSON Lines: name the file .jsonl or use --input-format jsonl."
     return message
 
 
-def jsonl_problem(line: bytes, source: str) -> Unreadable | None:
-    """Why one JSON Lines line could not be parsed, or None for a blank line (skipped)."""
+def jsonl_problem(line: bytes, source: str, pack: RulePack | None = None) -> Unreadable | None:
+    """Why one JSON Lines line could not be parsed, or None for a blank line (skipped).
+
+    With a `pack`, a line that the standard library can still read (orjson refuses
+    NaN, a number too large, half a character) carries the alarm note of what it states.
+    """
     if line.startswith(_TOO_LONG):
         return Unreadable(_too_long(source, line))
     line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
-    problem = _line_problem(source, line)
+    problem = _line_problem(source, line) or _bom_problem(source, line)
     if problem is not None:
         return Unreadable(problem)
-    text = line.decode("utf-8")
-    try:
-        json.loads(text)
+    try:  # the standard library's words for a mistake of syntax
+        document = json.loads(line.decode("utf-8"), parse_int=_int, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         return Unreadable(f"{source}: column {exc.colno}: not valid JSON: {exc.msg}.")
     except RecursionError:
         return Unreadable(f"{source}: nested too deeply to be an answer record.")
-    # orjson refuses what the standard library reads (numbers beyond 64 bits): not a record either.
-    return Unreadable(f"{source}: not valid JSON for this reader (a number too large?).")
+    notes = tuple(urgency_note(document, pack)) if pack is not None else ()
+    try:  # valid JSON to the standard library, but not to orjson (NaN, a number too large, ...)
+        orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return Unreadable(f"{source}: column {exc.colno}: not valid JSON: {_json_reason(exc)}.", notes=notes)
+    return Unreadable(f"{source}: not valid JSON.", notes=notes)
 
 
-# -- YAML ---------------------------------------------------------------------------------------------
+# -- numbers and keys as written ----------------------------------------------------------------------
 
 
-def read_yaml(data: bytes, name: str) -> Iterator[Item]:
-    """The records of a YAML file (safe loader): one mapping, or a list of them."""
-    text_problem = _text_problem(data, name, "YAML", MAX_YAML_FILE_BYTES)
-    if text_problem is not None:
-        yield name, text_problem
-        return
-    try:
-        document = _load_yaml(data.removeprefix(_BOM))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        yield (
-            name,
-            Unreadable(f"{name}: {where}not valid YAML: {exc.problem or exc.context}.", whole_file=True),
-        )
-        return
-    except yaml.YAMLError as exc:
-        yield name, Unreadable(f"{name}: not valid YAML: {exc}.", whole_file=True)
-        return
-    except RecursionError:  # only without libyaml, which has its own limit
-        yield name, Unreadable(f"{name}: nested too deeply to hold answer records.", whole_file=True)
-        return
-    if document is None:
-        yield name, Unreadable(f"{name}: the file holds no records.", whole_file=True)
-        return
-    if isinstance(document, list):
-        if not document:
-            yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
-        for index, record in enumerate(document):
-            yield f"{name}#{index}", record.rejected() if isinstance(record, Repeated) else record
-    else:
-        yield name, document.rejected() if isinstance(document, Repeated) else document
+class Ambiguous(dict[object, object]):
+    """A mapping whose meaning is unclear as written: it gives some key more than once, or (YAML)
+    takes keys from another mapping with a merge key (`<<`).
 
-
-def _load_yaml(data: bytes) -> object:
-    """One YAML document, built by the safe loader (plain data only: no tags run code)."""
-    loader = _RecordLoader(data)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-class _RecordLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
-    """The safe loader, noting the keys a mapping repeats (YAML would keep the last silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
-        keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
-        mapping: dict[object, object] = super().construct_mapping(node, deep=deep)
-        repeated = [k for k, n in Counter(keys).items() if n > 1]
-        return Repeated(mapping, repeated) if repeated else mapping
-
-
-_RecordLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _RecordLoader.construct_mapping)
-
-
-# -- repeated keys ------------------------------------------------------------------------------------
-
-
-class Repeated(dict[object, object]):
-    """A mapping read from a file that gives some key more than once.
-
-    JSON and YAML parsers keep the last value without a word, so a record giving
-    `red_flags` twice would be read as whichever came last: such a record is
-    refused instead, naming the repeated keys.
+    Parsers keep the last value of a repeated key without a word, and a merge key
+    lets an answer come from elsewhere in the file: a record holding such a
+    mapping, at any depth, is refused instead, naming the key. As a dict it holds
+    what a parser would keep; `pairs` are every (key, value) written, in order, so
+    that what the record states can still be told (`triage.answers.urgency_note`).
     """
 
-    def __init__(self, mapping: Mapping[object, object], repeated: Iterable[str]) -> None:
-        super().__init__(mapping)
+    def __init__(
+        self, pairs: Sequence[tuple[object, object]], repeated: Iterable[object], *, merged: bool = False
+    ) -> None:
+        super().__init__(pairs)
+        self.pairs = tuple(pairs)
         self.repeated = tuple(repeated)
+        self.merged = merged
 
-    def rejected(self) -> Rejected:
-        record_id = self.get(ID_FIELD)
-        return Rejected(
-            tuple(
-                Problem(
-                    field=key,
-                    message="given more than once in this record, so it is unclear which answer "
-                    "counts; give each question once.",
-                )
-                for key in self.repeated
-            ),
-            record_id if isinstance(record_id, str) else None,
-        )
+
+class Unchecked(Exception):
+    """JSON that could not be read again exactly (`as_written`): its records cannot be trusted."""
 
 
 _KEY = re.compile(rb'"[ \t\r\n]*:')
 
 
-def repeats_keys(text: bytes, document: object) -> Rejected | None:
-    """For a JSON record parsed from `text`: its refusal if it gives some key twice, else None.
+def as_written(text: bytes, document: object) -> tuple[object, bool]:
+    """A JSON document parsed by orjson from `text`, and whether it had to be read again.
 
-    Cheap when no key repeats (a count of `":`), exact otherwise (the stdlib parser sees every pair).
+    orjson keeps the last value of a repeated key and reads numbers as binary
+    floats (0.99999999999999999 as 1.0; a whole number past 64 bits too). When the
+    text may give a key twice (more `":` than the parsed objects hold keys: every
+    key is a string followed by `:`, so a repeated key can never hide from the
+    count, whatever the values hold) or a float may not be what the text writes
+    (`plain`), it is read again by the standard library, exactly: every key in
+    `Ambiguous` mappings, every number as written (`Decimal`, or an int). Raises
+    `Unchecked` when that cannot be done (nesting too deep for it): such a
+    document is refused, never trusted unchecked.
     """
-    if key_count(text) <= _object_sizes(document):
-        return None
+    if plain(text, document):
+        return document, False
     try:
-        reread = json.loads(text.removeprefix(_BOM).decode("utf-8", "replace"), object_pairs_hook=_pairs)
-    except (ValueError, RecursionError):
-        return None  # not a flat record at all: reading it as answers fails anyway
-    return reread.rejected() if isinstance(reread, Repeated) else None
+        exact = json.loads(
+            text.decode("utf-8"), object_pairs_hook=_pairs, parse_float=Decimal, parse_int=_int
+        )
+    except RecursionError:
+        raise Unchecked(
+            "is nested too deeply to be checked for keys given twice (an answer record needs 2 levels)"
+        ) from None
+    except ValueError:
+        raise Unchecked("could not be read again to check its keys and numbers") from None
+    return exact, True
 
 
-def key_count(data: bytes) -> int:
-    """An upper bound on the keys written in JSON text: every key is a string followed by `:`."""
-    return len(_KEY.findall(data))
+def plain(text: bytes, document: object) -> bool:
+    """Whether orjson's reading of `text` is exact: no key can be given twice, and every number
+    that reads as a whole one is written as one.
 
-
-def _object_sizes(document: object) -> int:
-    """How many keys the parsed objects of a document hold, all told (iteratively: nesting may be deep)."""
-    total = 0
-    pending = [document]
+    A float that is not whole is refused as an answer however it was written, so it
+    needs no second look. A whole one is exact when it is below 2**53 and no
+    number in the text has a non-zero digit after its point or an exponent (a
+    text's digits and letters may look like one: then it is read again, needlessly).
+    """
+    keys = 0
+    whole = False
+    pending: list[Any] = [document]  # exact types are compared: this runs for every record of a batch
     while pending:
         node = pending.pop()
-        if isinstance(node, dict):
-            total += len(node)
+        kind = type(node)
+        if kind is dict:
+            keys += len(node)
             pending.extend(node.values())
-        elif isinstance(node, list):
+        elif kind is list:
             pending.extend(node)
-    return total
+        elif kind is float and node.is_integer():
+            if abs(node) >= _EXACT_FLOATS:
+                return False
+            whole = True
+    if whole and _INEXACT.search(text):
+        return False
+    return len(_KEY.findall(text)) <= keys
+
+
+_INEXACT = re.compile(rb"[0-9](\.[0-9]*[1-9]|[eE])")
+"""A number written with a non-zero digit after its point, or with an exponent."""
+_EXACT_FLOATS = float(1 << 53)
+"""Every whole number below this is exactly a float."""
+
+
+def _int(text: str) -> int | Decimal:
+    # Python refuses to convert ints of over 4,300 digits; no answer needs more than 64.
+    return int(text) if len(text) <= 64 else Decimal(text)
 
 
 def _pairs(pairs: list[tuple[str, object]]) -> dict[object, object]:
@@ -402,7 +424,243 @@ def _pairs(pairs: list[tuple[str, object]]) -> dict[object, object]:
     if len(mapping) == len(pairs):
         return mapping
     counts = Counter(key for key, _ in pairs)
-    return Repeated(mapping, [key for key, n in counts.items() if n > 1])
+    return Ambiguous(pairs, [key for key, n in counts.items() if n > 1])
+
+
+def exact_record(line: bytes, record: object, source: str, pack: RulePack) -> object:
+    """One JSON Lines record parsed by orjson, as written (`as_written`), or its refusal (`Rejected`)."""
+    try:
+        exact, reread = as_written(line.removeprefix(_BOM), record)
+    except Unchecked as exc:
+        problem = Problem(field=RECORD_FIELD, message=f"{source}: this record {exc}; it is not read.")
+        return Rejected((problem, *urgency_note(record, pack)), _plain_id(record))
+    if not reread:
+        return record
+    return _Unclear(pack).refused(exact) or exact
+
+
+_REPEATED = (
+    "given more than once in this record, so it is unclear which answer counts; give each question once."
+)
+_REPEATED_INSIDE = (
+    "this key is given more than once in the same place, so it is unclear which value counts; give it once."
+)
+_MERGED = (
+    "a YAML merge key (<<) copies answers in from elsewhere in the file, which hides which answer counts; "
+    "write each answer out in full."
+)
+_MERGE = "<<"
+_LONGEST_PATH = 200
+_Steps = tuple[object, ...]
+"""Where a value is inside a record: the keys and list indexes that lead to it."""
+
+
+class _Unclear:
+    """Finds the `Ambiguous` mappings in parsed documents, and refuses the records holding them.
+
+    Each mapping or list is looked at once, however often YAML aliases share it,
+    and without recursion, however deep it is nested.
+    """
+
+    def __init__(self, pack: RulePack) -> None:
+        self.pack = pack
+        self._first: dict[int, tuple[_Steps, object] | None] = {}
+
+    def refused(self, record: object, skip: str | None = None) -> Rejected | None:
+        """The refusal of a record holding an `Ambiguous` mapping (but under `skip`), or None.
+
+        Its own repeated keys are named each; inside each of its values, the first such mapping found.
+        """
+        problems: list[Problem] = []
+        if isinstance(record, Ambiguous):
+            problems += [Problem(field=shown_key(key), message=_REPEATED) for key in record.repeated]
+            if record.merged:
+                problems.append(Problem(field=_MERGE, message=_MERGED))
+        for step, value in _children(record):
+            if step == skip:
+                continue
+            found = self._find(value)
+            if found is not None:
+                where, key = found
+                message = _MERGED if key == _MERGE else _REPEATED_INSIDE
+                problems.append(Problem(field=_path((step, *where, key)), message=message))
+        if not problems:
+            return None
+        also = record.pairs if isinstance(record, Ambiguous) else ()
+        return Rejected((*problems, *urgency_note(record, self.pack, also=also)), _plain_id(record))
+
+    def _find(self, value: object) -> tuple[_Steps, object] | None:
+        """The path to the first `Ambiguous` mapping in `value` and its first unclear key, or None."""
+        first = self._first
+        stack: list[tuple[object, bool]] = [(value, False)]
+        while stack:
+            node, done = stack.pop()
+            if not isinstance(node, (dict, list, tuple)):
+                continue
+            if done:
+                first[id(node)] = self._own(node) or next(
+                    (
+                        ((step, *found[0]), found[1])
+                        for step, child in _children(node)
+                        if (found := first.get(id(child))) is not None
+                    ),
+                    None,
+                )
+            elif id(node) not in first:
+                first[id(node)] = None  # while its children are looked at: a cycle back to it finds nothing
+                stack.append((node, True))
+                stack.extend((child, False) for _, child in _children(node))
+        return first.get(id(value)) if isinstance(value, (dict, list, tuple)) else None
+
+    @staticmethod
+    def _own(node: object) -> tuple[_Steps, object] | None:
+        if isinstance(node, Ambiguous):
+            return ((), _MERGE if node.merged else node.repeated[0])
+        return None
+
+
+def _children(node: object) -> Iterable[tuple[object, object]]:
+    if isinstance(node, Ambiguous):
+        return node.pairs
+    if isinstance(node, dict):
+        return node.items()
+    if isinstance(node, (list, tuple)):
+        return enumerate(node)
+    return ()
+
+
+def _path(steps: Sequence[object]) -> str:
+    """Where a value is inside a record, as `item[0].answer[0].valueCoding.code`; shortened when long."""
+    out = ""
+    for step in steps:
+        if isinstance(step, int) and not isinstance(step, bool):
+            out += f"[{step}]"
+        else:
+            out += ("." if out else "") + shown_key(step)
+    return (
+        out if len(out) <= _LONGEST_PATH else out[: _LONGEST_PATH // 2] + "..." + out[-_LONGEST_PATH // 2 :]
+    )
+
+
+def _plain_id(record: object) -> str | None:
+    """The id an error entry names: a record's text id, or a QuestionnaireResponse's (alone or in a
+    Bundle entry); none for another resource."""
+    if not isinstance(record, Mapping):
+        return None
+    resource = record.get("resource") if "resourceType" not in record else record
+    if is_fhir_resource(resource):
+        assert isinstance(resource, Mapping)
+        return response_id(resource, []) if resource["resourceType"] == "QuestionnaireResponse" else None
+    found = record.get(ID_FIELD)
+    return found if isinstance(found, str) else None
+
+
+# -- YAML ---------------------------------------------------------------------------------------------
+
+
+def read_yaml(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
+    """The records of a YAML file (safe loader): one mapping, or a list of them."""
+    text_problem = _text_problem(data, name, "YAML", MAX_YAML_FILE_BYTES)
+    if text_problem is not None:
+        yield name, text_problem
+        return
+    try:
+        document, unclear = _load_yaml(data.removeprefix(_BOM))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        yield (
+            name,
+            Unreadable(
+                f"{name}: {where}not valid YAML: {_short(exc.problem or exc.context)}.", whole_file=True
+            ),
+        )
+        return
+    except yaml.YAMLError as exc:
+        yield name, Unreadable(f"{name}: not valid YAML: {_short(str(exc))}.", whole_file=True)
+        return
+    except RecursionError:  # only without libyaml, which has its own limit
+        yield name, Unreadable(f"{name}: nested too deeply to hold answer records.", whole_file=True)
+        return
+    if document is None:
+        yield name, Unreadable(f"{name}: the file holds no records.", whole_file=True)
+        return
+    check = _Unclear(pack) if unclear else None
+    if isinstance(document, list):
+        if not document:
+            yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
+        for index, record in enumerate(document):
+            yield f"{name}#{index}", (check.refused(record) if check else None) or record
+    else:
+        yield name, (check.refused(document) if check else None) or document
+
+
+def _load_yaml(data: bytes) -> tuple[object, bool]:
+    """One YAML document, built by the safe loader (plain data only: no tags run code), and
+    whether it holds an `Ambiguous` mapping."""
+    loader = _RecordLoader(data)
+    try:
+        return loader.get_single_data(), loader.unclear
+    finally:
+        loader.dispose()
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_DECIMAL_INT = re.compile(r"[-+]?[0-9]+")
+_DECIMAL_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
+class _RecordLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, reading what a file writes as it is written.
+
+    A mapping that repeats a key or has a merge key (`<<`) is `Ambiguous` (YAML
+    would keep the last value, or merge, silently). A number is read exactly as
+    written, in decimal: a whole number as an int (`010` is 10), any other
+    number as a `Decimal` (`0.99999999999999999` stays short of 1); the forms
+    YAML 1.1 also reads as numbers (`0x1F`, `0o17`, `1_000`, `1:30` in base 60,
+    `.inf`) stay text, as they were written.
+    """
+
+    unclear = False
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        pairs: list[tuple[object, object]] = []
+        keys: list[object] = []
+        merged = False
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:  # kept as written (its mappings are looked at, never merged)
+                merged = True
+                pairs.append((_MERGE, self.construct_object(value_node, deep=deep)))
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found unhashable key",
+                    key_node.start_mark,
+                )
+            keys.append(key)
+            pairs.append((key, self.construct_object(value_node, deep=deep)))
+        if len(set(keys)) == len(keys) and not merged:
+            return dict(pairs)
+        self.unclear = True
+        return Ambiguous(pairs, [k for k, n in Counter(keys).items() if n > 1], merged=merged)
+
+    def construct_exact_int(self, node: yaml.ScalarNode) -> object:
+        text = str(self.construct_scalar(node))
+        if not _DECIMAL_INT.fullmatch(text):
+            return text
+        return _int(text)
+
+    def construct_exact_float(self, node: yaml.ScalarNode) -> object:
+        text = str(self.construct_scalar(node))
+        return Decimal(text) if _DECIMAL_FLOAT.fullmatch(text) else text
+
+
+_RecordLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _RecordLoader.construct_mapping)
+_RecordLoader.add_constructor("tag:yaml.org,2002:int", _RecordLoader.construct_exact_int)
+_RecordLoader.add_constructor("tag:yaml.org,2002:float", _RecordLoader.construct_exact_float)
 
 
 # -- CSV ----------------------------------------------------------------------------------------------
@@ -427,7 +685,7 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
                 return Unreadable(f"{name}: the file is UTF-16 text; {_SAVE_AS_UTF8}.", whole_file=True)
         if raw.startswith(_TOO_LONG):
             return Unreadable(_too_long(f"{name}:{number}", raw), whole_file=True)
-        problem = _line_problem(f"{name}:{number}", raw)
+        problem = _line_problem(f"{name}:{number}", raw) or _bom_problem(f"{name}:{number}", raw)
         if problem is not None:
             return Unreadable(problem, whole_file=True)
         text = raw.decode("utf-8")
@@ -440,12 +698,14 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
             cells = [c.strip() for c in next(csv.reader([text], delimiter=delimiter, strict=True), [])]
         except csv.Error as exc:
             message = _quoting_mistake(name, number, text, delimiter)
-            return Unreadable(message or f"{name}:{number}: not valid CSV: {exc}.", whole_file=True)
+            return Unreadable(message or _csv_problem(name, number, text, exc), whole_file=True)
         named = [c for c in cells if c]
-        duplicates = sorted({c for c in named if named.count(c) > 1})
+        counts = Counter(named)
+        duplicates = sorted(shown_key(c) for c, n in counts.items() if n > 1)
         if duplicates:
             return Unreadable(
-                f"{name}:{number}: the header row names {', '.join(duplicates)} more than once.",
+                f"{name}:{number}: the header row names {', '.join(duplicates[:3])}"
+                f"{f' and {len(duplicates) - 3} more' if len(duplicates) > 3 else ''} more than once.",
                 whole_file=True,
             )
         return CsvHeader(tuple(cells), delimiter, number)
@@ -454,11 +714,14 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
     )
 
 
-def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_line: int) -> Iterator[Item]:
+def read_csv_rows(
+    lines: Iterable[bytes], header: CsvHeader, name: str, first_line: int, pack: RulePack | None = None
+) -> Iterator[Item]:
     """The records of CSV data lines (after the header); an empty cell is a missing answer.
 
     Rows of nothing but empty cells (as spreadsheets export) are skipped; a row
-    with more or fewer cells than the header is an error entry.
+    with more or fewer cells than the header is an error entry (with a `pack`,
+    carrying the alarm note of what its cells state).
     """
     bad: list[str] = []
     row_text: list[str] = []  # the lines of the row being read, to point at a quoting mistake
@@ -471,7 +734,9 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
             if raw.startswith(_TOO_LONG):
                 bad.append(_too_long(f"{name}:{line_number}", raw))
                 raw = b"\n"
-            problem = _line_problem(f"{name}:{line_number}", raw)
+            problem = _line_problem(f"{name}:{line_number}", raw) or _bom_problem(
+                f"{name}:{line_number}", raw
+            )
             if problem is None:
                 text = raw.decode("utf-8")
             else:
@@ -491,8 +756,9 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
         except StopIteration:
             return
         except csv.Error as exc:
-            message = _quoting_mistake(name, start, "".join(row_text), header.delimiter)
-            yield f"{name}:{start}", Unreadable(message or f"{name}:{start}: not valid CSV: {exc}.")
+            text = "".join(row_text)
+            message = _quoting_mistake(name, start, text, header.delimiter)
+            yield f"{name}:{start}", Unreadable(message or _csv_problem(name, start, text, exc))
             continue
         source = f"{name}:{start}"
         if bad:
@@ -506,21 +772,24 @@ def read_csv_rows(lines: Iterable[bytes], header: CsvHeader, name: str, first_li
                 source,
                 Unreadable(
                     f"{source}: this row has {len(row)} cells but the header row has {width}; "
-                    "every row needs one cell per column (an empty cell for a missing answer)."
+                    "every row needs one cell per column (an empty cell for a missing answer).",
+                    notes=tuple(urgency_note(row, pack)) if pack is not None else (),
                 ),
             )
             continue
         record: dict[str, str] = {}
-        unnamed = 0
+        unnamed: list[str] = []
         for column, cell in zip(columns, row, strict=True):
             value = cell.strip()
             if value:
                 if column:
                     record[column] = value
                 else:
-                    unnamed += 1
+                    unnamed.append(value)
         if unnamed:
-            yield source, Unreadable(f"{source}: a cell under a column with no name in the header row.")
+            notes = urgency_note(record, pack, also=[(None, unnamed)]) if pack is not None else []
+            message = f"{source}: a cell under a column with no name in the header row."
+            yield source, Unreadable(message, notes=tuple(notes))
             continue
         yield source, record
 
@@ -550,6 +819,35 @@ def _quoting_mistake(name: str, first_line: int, text: str, delimiter: str) -> s
         where = _line_column(name, first_line, text, opened)
         return f'{where}: this quoted cell (opened with ") is never closed.'
     return None
+
+
+def _csv_problem(name: str, first_line: int, text: str, exc: csv.Error) -> str:
+    """What the csv module found wrong with a row, in plain words."""
+    reason = str(exc)
+    lone_cr = re.search(r"\r(?!\n)", text)
+    if "new-line character" in reason and lone_cr is not None:
+        where = _line_column(name, first_line, text, lone_cr.start())
+        return (
+            f"{where}: a line ends with a carriage return alone (as old Mac spreadsheets save CSV); "
+            "save the file as CSV UTF-8, with ordinary line ends."
+        )
+    if "field larger than field limit" in reason:
+        limit = csv.field_size_limit()
+        return f"{name}:{first_line}: a cell is longer than {limit:,} characters, the longest allowed."
+    return (
+        f"{name}:{first_line}: not valid CSV: the cells of this row cannot be told apart; "
+        'check its quotes (a " inside a quoted cell is written twice: "").'
+    )
+
+
+def _bom_problem(where: str, raw: bytes) -> str | None:
+    """A byte order mark at the start of a line after the first: it belongs only at the start of a file."""
+    if not raw.startswith(_BOM):
+        return None
+    return (
+        f"{where}: column 1: the line starts with a byte order mark, an invisible character that may only "
+        "begin a file (as when files are joined together); remove it."
+    )
 
 
 def _line_column(name: str, first_line: int, text: str, index: int) -> str:
@@ -643,6 +941,12 @@ def bounded_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[b
             yield _TOO_LONG + b"%d\n" % size
         else:
             yield line
+
+
+def _short(text: str | None, limit: int = 200) -> str:
+    """A parser's message, cut short: it may quote what the file holds."""
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _too_long(where: str, placeholder: bytes) -> str:
