@@ -616,3 +616,134 @@ def test_known_lines_path_is_not_fooled_by_odd_ids(tmp_path: Path, pack: triage.
     path.write_bytes(b"\n".join(lines) + b"\n")
     writer = make_writer("jsonl", pack, compact=True)
     assert run_batch(path, writer, pack) == reference(lines, "odd.jsonl", writer)
+
+
+# -- N lines in, N entries out, whatever the lines --------------------------------------------------------
+
+
+def _deep(depth: int, ident: bool) -> bytes:
+    """A record with a value nested `depth` levels deep (orjson writes at most 255, reads at most 1024)."""
+    head = b'{"id":"deep",' if ident else b"{"
+    return (
+        head
+        + b'"red_flags":"none","cause":"fshd","severity":"mild","x":'
+        + b"[" * depth
+        + b"]" * depth
+        + b"}"
+    )
+
+
+KNOWN = b'{"id":"k","red_flags":"none","cause":"fshd","severity":"mild"}'
+HOSTILE_LINES = [
+    KNOWN,
+    b'{"id":"k2","red_flags":"none","cause":"fshd","severity":"mild"}',
+    b'{"id": "sp", "red_flags": "none", "cause": "fshd", "severity": "mild"}',
+    b'{"id":"r","red_flags":"stroke_signs","red_flags":"none","cause":"fshd","severity":"mild"}',
+    b'{"red_flags":[{"a":1,"a":2}],"cause":"fshd","severity":"mild"}',
+    b'{"id":"m","red_flags":"none","cause":"peripheral_facial_paralysis","severity":"mild",'
+    b'"months_since_paralysis":0.99999999999999999,"treated_early":"no"}',
+    b'{"id":"m6","red_flags":"none","cause":"peripheral_facial_paralysis","severity":"mild",'
+    b'"months_since_paralysis":6.0,"treated_early":"no"}',
+    b'{"id":"e","red_flags":"none","cause":"fshd","severity":"mild","months_since_paralysis":1e2}',
+    b'{"id":"big","red_flags":"none","cause":"fshd","severity":1000000000000000000000000000000}',
+    b'{"id":"huge","red_flags":"none","severity":' + b"9" * 400 + b"}",
+    b'{"id":"inf","red_flags":1e400}',
+    b'{"red_flags":NaN,"cause":"fshd"}',
+    b'{"red_flags":["stroke_signs"],"cause":-Infinity}',
+    b'\xef\xbb\xbf{"red_flags":"none","cause":"fshd","severity":"mild"}',
+    b"\xef\xbb\xbf",
+    b'{"id":"\\ud800","red_flags":"none","cause":"fshd","severity":"mild"}',
+    b'{"id":"x","red_flags":',
+    b"[" * 1100,
+    b"",
+    b"   ",
+    b"\r",
+    b"\t\x0b",
+    b"\x00\x00",
+    b"\xff\xfe",
+    b"null",
+    b'{"id":"k","red_flags":"none","cause":"fshd","severity":"mild","extra":{"a":1}}',
+]
+JSONL_LINES = st.one_of(
+    records().map(orjson.dumps),
+    st.sampled_from(HOSTILE_LINES),
+    st.builds(_deep, st.sampled_from([100, 254, 255, 256, 300, 990, 1023, 1024, 1030]), st.booleans()),
+    st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")),
+)
+
+
+def _is_record(number: int, line: bytes) -> bool:
+    """Whether a JSON Lines line is a record (gets an entry): any line that is not blank."""
+    if number == 1:
+        line = line.removeprefix(b"\xef\xbb\xbf")
+    return bool(line.rstrip(b"\r\n").strip())
+
+
+@HYPOTHESIS
+@given(
+    lines=st.lists(JSONL_LINES, max_size=40),
+    prefixed=st.booleans(),
+    turn=st.integers(16, 600),
+    ahead=st.sampled_from([1 << 20, 64]),
+)
+def test_n_lines_in_n_entries_out_whatever_the_lines(
+    tmp_path: Path, pack: triage.RulePack, lines: list[bytes], prefixed: bool, turn: int, ahead: int
+) -> None:
+    """Any mix of valid records, deep lines, repeated keys, floats, malformed lines, BOMs, NaN and huge
+    numbers gives exactly one entry per record, in order, each naming its line; `--jobs 2` gives the
+    same bytes and counts. `prefixed` files have every line begin with a plain id (the known-lines path)."""
+    import triage.parallel
+
+    if prefixed:
+        lines = [line for line in lines if line.startswith(b'{"id":"')] or [KNOWN]
+        lines = [*lines, KNOWN, *lines]  # a line seen before is looked up unparsed
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    file = InputFile(str(path), path.name, "jsonl", path.stat().st_size)
+    writer = make_writer("jsonl", pack, compact=True)
+    outputs = []
+    saved = triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD
+    triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD = turn, ahead
+    try:
+        for jobs in (1, 2):
+            with (tmp_path / "out").open("w+b") as out:
+                summary = evaluate_files([file], pack, writer, out, jobs=jobs)
+                out.seek(0)
+                outputs.append((out.read(), vars(summary)))
+    finally:
+        triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD = saved
+    assert outputs[0] == outputs[1]
+    sources = [json.loads(line)["source"] for line in outputs[0][0].splitlines()]
+    expected = [f"mixed.jsonl:{n}" for n, line in enumerate(lines, 1) if _is_record(n, line)]
+    assert sources == (expected or ["mixed.jsonl"])
+    assert outputs[0][1]["records"] == len(expected)
+
+
+@pytest.mark.parametrize("where", [0, 1023, 1024, 5000, 10_000])
+@pytest.mark.parametrize("ident", [True, False])
+def test_a_deep_line_is_one_error_entry_in_a_long_export(
+    tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch, where: int, ident: bool
+) -> None:
+    """A line nested a few hundred levels deep among 10,000 records is one error entry in its place:
+    10,001 entries out, in one process and with --jobs 2, wherever the line is."""
+    import triage.parallel
+
+    lines = [b'{"id":"r%d","red_flags":"none","cause":"fshd","severity":"mild"}' % n for n in range(10_000)]
+    lines.insert(where, _deep(300, ident))
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    file = InputFile(str(path), path.name, "jsonl", path.stat().st_size)
+    writer = make_writer("jsonl", pack, compact=True)
+    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 1 << 16)
+    outputs = []
+    for jobs in (1, 2):
+        with (tmp_path / "out").open("w+b") as out:
+            summary = evaluate_files([file], pack, writer, out, jobs=jobs)
+            out.seek(0)
+            outputs.append(out.read())
+        assert (summary.records, summary.valid, summary.invalid) == (10_001, 10_000, 1)
+    assert outputs[0] == outputs[1]
+    entries = [json.loads(line) for line in outputs[0].splitlines()]
+    assert len(entries) == 10_001
+    assert entries[where]["source"] == f"export.jsonl:{where + 1}"
+    assert entries[where]["errors"][0]["field"] == "x"

@@ -204,6 +204,12 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
             "1000000000000000000000000000000 is out of range",
         ),
     ],
+    # A line nested deeper than orjson writes, between two plain ones.
+    "deep-line.jsonl": [
+        ("deep-line.jsonl:1", RESULT, "routine"),
+        ("deep-line.jsonl:2", "x", "unknown question id."),
+        ("deep-line.jsonl:3", RESULT, "routine"),
+    ],
     # Messages in plain words.
     "cr-only.csv": [
         ("cr-only.csv", "(file)", "cr-only.csv:1: column 28: a line ends with a carriage return alone"),

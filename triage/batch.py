@@ -452,7 +452,10 @@ class Batch:
             return None
         if record.pop("id", None) != ident.decode():  # a plain id: its JSON text is the text itself
             return None
-        key = orjson.dumps(record)
+        try:
+            key = orjson.dumps(record)
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes: the parsing paths read it
+            return None
         seen = self._memo.get(key) or self._seen(key, record)
         # No escape and no "id" in the rest (which follows a quote): no later key of it can be another id.
         if b"\\" not in rest and b'"id"' not in b'"' + rest:
