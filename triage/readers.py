@@ -13,6 +13,12 @@ row, undecodable bytes, an empty file) comes as `Unreadable` in the record's
 place, with a message naming the line and column, so the batch can write an
 error entry for it and go on.
 
+What a record says is read as written: a key given twice or a YAML merge key,
+at any depth, makes its record `Rejected` (parsers would keep one value
+silently; see `as_written` and `Ambiguous`), and numbers are exact (`Decimal`
+where a float could differ from the text). A rejected or unreadable record
+carries the alarm note of the red flags it states (`triage.answers.urgency_note`).
+
 Limits (docs/SAFETY.md §5): JSON Lines and CSV are read a line at a time, and
 no line longer than `MAX_RECORD_BYTES` is held in memory (the rest of it is
 skipped and the line is an error entry); a JSON or YAML file is read whole, so
