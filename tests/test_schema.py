@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from itertools import product
 from typing import Any
 
@@ -198,13 +199,20 @@ def test_whole_numbers_as_text_agree(pack: RulePack, validator: jsonschema.Draft
 
 
 def test_documented_differences(pack: RulePack, validator: jsonschema.Draft202012Validator) -> None:
-    """The schema differs from the product only where its docstring says: an id of 1.0, non-ASCII digits."""
+    """The schema differs from the product only where its docstring says: an id of 1.0, non-ASCII digits,
+    and a number that a float would round into a whole one."""
     record = PARALYSIS | {"id": 1.0}
     assert validator.is_valid(record)
     assert not product_accepts(record, pack)
     record = PARALYSIS | {"months_since_paralysis": "\u0666"}  # ARABIC-INDIC DIGIT SIX
     assert product_accepts(record, pack)
     assert not validator.is_valid(record)
+    # A validator given JSON parsed into floats sees 0.99999999999999999 as 1.0; the product reads it as written.
+    text = json.dumps(PARALYSIS | {"months_since_paralysis": 0})
+    text = text.replace('"months_since_paralysis": 0', '"months_since_paralysis": 0.99999999999999999')
+    assert "0.99999999999999999" in text
+    assert validator.is_valid(json.loads(text))
+    assert not product_accepts(json.loads(text, parse_float=Decimal), pack)
 
 
 def _answers(pack: RulePack) -> st.SearchStrategy[dict[str, object]]:

@@ -21,6 +21,10 @@ Where the schema and the product differ (tested in tests/test_schema.py):
 * a whole number written as text with non-ASCII digits (`"٦"`) is accepted by
   the product and refused by the schema, whose patterns use ASCII digits so that
   every validator reads them alike.
+* a number that a binary float would round into a whole one
+  (`0.99999999999999999`) passes a validator that parses JSON numbers as floats
+  (as Python's `json` does), and is refused by the product, which reads every
+  number as written.
 
 `result_schema(pack)` describes one entry of the output: a result (SPEC §6) or,
 in its place, the errors of an invalid record; the pack's urgency levels,
