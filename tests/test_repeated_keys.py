@@ -272,6 +272,7 @@ def test_a_repeated_key_outside_the_entries_refuses_the_whole_bundle(tmp_path: P
     assert code == 1
     assert refused["source"] == str(path)
     assert refused["errors"][0]["field"] == "entry"
+    assert "this key is given more than once in the same place" in refused["errors"][0]["message"]
 
 
 def test_a_repeated_key_nested_in_a_yaml_record_refuses_it(tmp_path: Path) -> None:

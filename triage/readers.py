@@ -255,13 +255,13 @@ def _record_or_fhir(
         entries = None
     if unclear is not None:
         # An unclear mapping inside a Bundle entry refuses that entry; anywhere else, the whole Bundle.
-        refused = unclear.refused(document, skip="entry" if entries is not None else None)
+        refused = unclear.refused(document, skip="entry" if entries is not None else None, fhir=True)
         if refused is not None:
             yield source, refused
             return
     for index, (where, record) in enumerate(records_from_fhir(document, pack)):
         if where and entries is not None and unclear is not None:
-            refused = unclear.refused(entries[index])
+            refused = unclear.refused(entries[index], fhir=True)
             if refused is not None:
                 yield source + where, refused
                 continue
@@ -472,14 +472,16 @@ class _Unclear:
         self.pack = pack
         self._first: dict[int, tuple[_Steps, object] | None] = {}
 
-    def refused(self, record: object, skip: str | None = None) -> Rejected | None:
+    def refused(self, record: object, skip: str | None = None, *, fhir: bool = False) -> Rejected | None:
         """The refusal of a record holding an `Ambiguous` mapping (but under `skip`), or None.
 
-        Its own repeated keys are named each; inside each of its values, the first such mapping found.
+        Its own unclear keys are named each (as questions of an answer record, or as keys of
+        a `fhir` resource or Bundle entry); inside each of its values, the first such mapping found.
         """
         problems: list[Problem] = []
         if isinstance(record, Ambiguous):
-            problems += [Problem(field=shown_key(key), message=_REPEATED) for key in record.repeated]
+            repeated = _REPEATED_INSIDE if fhir else _REPEATED
+            problems += [Problem(field=shown_key(key), message=repeated) for key in record.repeated]
             if record.merged:
                 problems.append(Problem(field=_MERGE, message=_MERGED))
         for step, value in _children(record):
