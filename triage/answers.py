@@ -4,7 +4,9 @@ A record is a flat mapping from question id to answer, plus an optional `id`.
 `read_answers` walks the pack's questions in order, decides which were asked
 given the answers before them, and normalises each answer: an option id, a
 whole number, or a frozenset of option ids. Every problem of a record is
-collected, so a person can fix them all at once.
+collected, so a person can fix them all at once; and when what the record
+states calls for an alarm, its problems say so (`urgency_note`), since a
+refused record is never evaluated.
 """
 
 from __future__ import annotations
