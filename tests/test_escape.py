@@ -154,6 +154,9 @@ def test_markdown_shows_the_text_literally_wherever_it_stands(raw: str) -> None:
     alone = f"{shown} z" if shown else "z"  # leading spaces are kept; an empty text leaves " z", trimmed
     assert rendered(f"{md} z") == (alone, ["p"])
     assert rendered(f"## {md} z") == (alone, ["h2"])
+    if shown:
+        assert rendered(f"- **{md}**: z") == (f"{shown}: z", ["ul", "li", "strong"])
+        assert rendered(f"a *{md}* z") == (f"a {shown} z", ["p", "em"])
     text, tags = rendered(f"| h | i |\n|---|---|\n| {md} z | y |\n")
     assert tags == ["table", "thead", "tr", "th", "th", "tbody", "tr", "td", "td"]
     assert text.split("\n")[-2] == alone

@@ -101,20 +101,24 @@ _PLAIN_MARKDOWN = re.compile(r"(?:[^\W_]|[ ,.;:!?'\"()/%+=-])*")
 def markdown(value: str) -> str:
     """`value` as inline Markdown that a renderer shows literally: no markup, no HTML.
 
-    The text is escaped as by `text` (so it is one line), then `\\ ` * [ ] < > & | ~ $ #`
-    and an underscore that could start emphasis are backslash-escaped, and so is
-    anything that would start a block at the start of a line (`-`, `+`, `=`,
-    `>`, `1.`; a leading space becomes a character reference such as `&#32;`),
-    wherever the text is placed.
+    The text is escaped as by `text` (so it is one line). Then a backslash, a
+    backtick, `* [ ] < > & | ~ $ #` and an underscore that could start emphasis
+    are backslash-escaped, and so is anything that would start a block at the
+    start of a line (`-`, `+`, `=`, `>`, `1.`), wherever the text is placed. A
+    leading or trailing space becomes a character reference (`&#32;`): kept as
+    it is, and never keeping emphasis around the text from opening or closing.
     """
     shown = text(value)
-    if not _PLAIN_MARKDOWN.fullmatch(shown) or _LINE_START.match(shown):
-        shown = _MARKUP.sub(r"\\\g<0>", shown)
-        start = _LINE_START.match(shown)
-        if start is not None:
-            found = start.group()
-            escaped = f"&#{ord(found)};" if found.isspace() else found[:-1] + "\\" + found[-1]
-            shown = escaped + shown[start.end() :]
+    if _PLAIN_MARKDOWN.fullmatch(shown) and not _LINE_START.match(shown) and not shown[-1:].isspace():
+        return shown
+    shown = _MARKUP.sub(r"\\\g<0>", shown)
+    start = _LINE_START.match(shown)
+    if start is not None:
+        found = start.group()
+        escaped = f"&#{ord(found)};" if found.isspace() else found[:-1] + "\\" + found[-1]
+        shown = escaped + shown[start.end() :]
+    if shown[-1:].isspace():  # kept, and so that `**text**` closes after it
+        shown = f"{shown[:-1]}&#{ord(shown[-1])};"
     return shown
 
 
