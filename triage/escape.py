@@ -27,11 +27,14 @@ as they are. JSON escapes every control character itself; a program that shows
 a JSON value to a person escapes it for its own display.
 
 Each function returns its input unchanged, after one quick check, when there
-is nothing to escape (the common case, on every record of a batch).
+is nothing to escape (the common case, on every record of a batch). Markdown
+and CSV cells also remember the texts they have seen lately: a batch puts the
+same texts (a result's, the disclaimer) into every record's entry.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -94,10 +97,11 @@ _MARKUP = re.compile(r"[\\`*\[\]<>&|~$#]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 never starts emphasis in CommonMark, so `prompt_treatment` stays as it is."""
 _LINE_START = re.compile(r"[\s+=>-]|\d{1,9}[.)]")
 """What could start a block (a list, quote, heading underline, code block) at the start of a line."""
-_PLAIN_MARKDOWN = re.compile(r"(?:[^\W_]|[ ,.;:!?'\"()/%+=-])*")
-"""Text that needs no Markdown escape once its first character is checked."""
+_MAYBE_MARKUP = re.compile(r"[\\`*\[\]<>&|~$#_]")
+"""A quick look for what `_MARKUP` escapes (any underscore)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def markdown(value: str) -> str:
     """`value` as inline Markdown that a renderer shows literally: no markup, no HTML.
 
@@ -109,7 +113,7 @@ def markdown(value: str) -> str:
     it is, and never keeping emphasis around the text from opening or closing.
     """
     shown = text(value)
-    if _PLAIN_MARKDOWN.fullmatch(shown) and not _LINE_START.match(shown) and not shown[-1:].isspace():
+    if not _MAYBE_MARKUP.search(shown) and not _LINE_START.match(shown) and not shown[-1:].isspace():
         return shown
     shown = _MARKUP.sub(r"\\\g<0>", shown)
     start = _LINE_START.match(shown)
@@ -146,6 +150,7 @@ _FORMULA = frozenset("=+-@\t\r'\uff1d\uff0b\uff0d\uff20")
 full-width forms, and the quote itself, so that one leading quote always means one was added."""
 
 
+@functools.lru_cache(maxsize=4096)
 def csv_cell(value: str) -> str:
     """`value` as a CSV cell that no spreadsheet runs as a formula.
 
