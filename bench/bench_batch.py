@@ -15,6 +15,7 @@ The triage package is byte-compiled first, as an installed package is:
 * compact     — triage evaluate big.jsonl --format jsonl --compact -o out.jsonl
 * jobs2       — the compact run with --jobs 2
 * full        — the compact run without --compact
+* csv         — triage evaluate big.jsonl --format csv -o out.csv (every cell escaped: no formula)
 * lib-floor   — bench/library.py floor: parse, and copy one fixed Result per record
 * lib         — bench/library.py evaluate_many: parse, and triage.evaluate_many
 
@@ -135,6 +136,7 @@ def main() -> None:
         "compact": [*triage, "--compact", "-o", "out.jsonl"],
         "jobs2": [*triage, "--compact", "--jobs", "2", "-o", "out.jsonl"],
         "full": [*triage, "-o", "out.jsonl"],
+        "csv": [python, "-m", "triage", "evaluate", "big.jsonl", "--format", "csv", "-o", "out.csv"],
         "lib-floor": [python, str(HERE / "library.py"), "floor", "big.jsonl"],
         "lib": [python, str(HERE / "library.py"), "evaluate_many", "big.jsonl"],
     }
@@ -151,7 +153,7 @@ def main() -> None:
         best: dict[str, tuple[float, float]] = {}
         for _ in range(args.repeat):
             for name, command in commands.items():
-                for old in ("out.jsonl", "out1.jsonl", "out2.jsonl"):
+                for old in ("out.jsonl", "out1.jsonl", "out2.jsonl", "out.csv"):
                     (work / old).unlink(missing_ok=True)
                 os.sync()  # no run pays for writing back the previous run's output
                 time.sleep(1)  # nor for the file system freeing it
@@ -171,6 +173,7 @@ def main() -> None:
                 rate["compact"] / rate["floor"] >= 0.40,
             ),
             ("full / floor", rate["full"] / rate["floor"], "", True),
+            ("csv / floor", rate["csv"] / rate["floor"], "", True),
             ("floor2 / floor", rate["floor2"] / rate["floor"], "", True),
             (
                 "jobs2 / compact",

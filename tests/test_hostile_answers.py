@@ -125,6 +125,25 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         )
     ],
     "alias-bomb.yaml": [("alias-bomb.yaml", "id", "a list cannot name a respondent: write the id as text.")],
+    # Text that a terminal, a Markdown renderer or a spreadsheet would obey (tests/test_hostile_output.py
+    # checks every output format): read like any other text.
+    "terminal-escapes.jsonl": [
+        ("terminal-escapes.jsonl:1", RESULT, "emergency"),
+        ("terminal-escapes.jsonl:2", RESULT, "routine"),
+        ("terminal-escapes.jsonl:3", RESULT, "routine"),
+        ("terminal-escapes.jsonl:4", RESULT, "routine"),
+        ("terminal-escapes.jsonl:5", "<img src=x onerror=alert(1)>", "unknown question id."),
+        ("terminal-escapes.jsonl:6", "\x9b2J\x1b[8m\u2028\x85", "unknown question id."),
+        ("terminal-escapes.jsonl:7", "=cmd|' /C calc'!A0", "unknown question id."),
+    ],
+    "fhir-linkid-controls.json": [
+        (
+            "fhir-linkid-controls.json",
+            "\x1b[2J\u202e<img src=x onerror=alert(1)>\n# EMERGENCY",
+            "unknown linkId",
+        )
+    ],
+    "formula-cells.jsonl": [(f"formula-cells.jsonl:{n}", RESULT, "routine") for n in range(1, 12)],
     "python-tag.yaml": [("python-tag.yaml", "(file)", f"python-tag.yaml: line 1, column 12: {TAG}")],
     "python-name-tag.yaml": [
         ("python-name-tag.yaml", "(file)", f"python-name-tag.yaml: line 1, column 14: {TAG}")

@@ -4,6 +4,11 @@ Library errors are caught in exactly one place (`main`) and printed plainly.
 Exit codes: 0 success; 1 some input was invalid (or a pack has problems);
 2 usage error (a missing file, an unknown option, a pack that cannot be read);
 130 interrupted.
+
+A line is printed only by `say` (or `warn`, on standard error), which escapes
+every field put into it (`triage.escape`): paths, ids and pack texts may hold
+anything. Whole documents (`put`) come from renderers that escape their own
+fields, or are JSON.
 """
 
 from __future__ import annotations
@@ -16,11 +21,20 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn, TextIO
 
 import triage
+from triage import escape
 from triage.answerfile import SaveError, check_target, write_record
-from triage.describe import asked_when_words, mermaid, show
-from triage.errors import PackProblem, RulePackError, TriageError, UnreadablePack, answers_record
+from triage.describe import RAW, asked_when_words, mermaid, show
+from triage.errors import (
+    InvalidAnswers,
+    PackProblem,
+    RulePackError,
+    TriageError,
+    UnreadablePack,
+    answers_record,
+)
 from triage.fhir import FhirUnavailable, questionnaire_json
 from triage.render import render_json, render_markdown, render_text
 from triage.rulepack import RulePack, default_pack_path, load_rulepack, read_pack
@@ -30,6 +44,21 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ASK_FORMATS = ("text", "json", "markdown")
 
 
+def say(template: str = "", *fields: object, file: TextIO | None = None) -> None:
+    """Print one line of ours: `template`, each `{}` filled by a field, escaped (`escape.line`)."""
+    print(escape.line(template, *fields), file=file or sys.stdout, flush=file is not None)
+
+
+def warn(template: str, *fields: object) -> None:
+    """A line on standard error, as `say` prints it."""
+    say(template, *fields, file=sys.stderr)
+
+
+def put(document: str) -> None:
+    """Write a whole document to standard output: rendered by a function that escapes its fields, or JSON."""
+    sys.stdout.write(document)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -37,13 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (RulePackError, FhirUnavailable) as exc:
-        print(f"triage: {exc}", file=sys.stderr)
+        _report(exc)
         return EXIT_USAGE
     except TriageError as exc:
-        print(f"triage: {exc}", file=sys.stderr)
+        _report(exc)
         return EXIT_INVALID
     except KeyboardInterrupt:
-        print("\ntriage: interrupted.", file=sys.stderr)
+        warn("\ntriage: interrupted.")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`triage questions | head`): not an error of ours.
@@ -51,8 +80,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _report(exc: TriageError) -> None:
+    """An error on standard error: one line, or a heading and one line per problem."""
+    if isinstance(exc, RulePackError):
+        warn("triage: rule pack {} cannot be used:", exc.path)
+        for problem in exc.problems:
+            warn("  {}: {}", exc.path, problem)
+    elif isinstance(exc, InvalidAnswers):
+        warn("triage: invalid answers:")
+        for answer in exc.problems:
+            warn("  {}: {}", answer.field, answer.message)
+    else:
+        warn("triage: {}", exc)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error echoes what was typed escaped, as every line we print is."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(escape.text(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="triage",
         description=(
             "Symptom triage for facial atrophy: a short questionnaire, and the urgency, "
@@ -167,7 +217,7 @@ files, a format that cannot be told).
 """
 
 
-def _add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_evaluate(commands: argparse._SubParsersAction[_Parser]) -> None:
     from triage.readers import INPUT_FORMATS
     from triage.writers import OUTPUT_FORMATS
 
@@ -222,16 +272,17 @@ def run_questions(args: argparse.Namespace) -> int:
     """Print every question with its id, when it is asked, and the answers it accepts."""
     pack = _pack(args)
     for question in pack.document.questions:
-        print(f"{question.id}  ({question.type})")
-        print(f"  {question.prompt}")
-        print(f"  asked: {asked_when_words(question, pack)}")
+        say("{}  ({})", question.id, question.type)
+        say("  {}", question.prompt)
+        say("  asked: {}", asked_when_words(question, pack, RAW))
         if question.type == "number":
-            print(f"  a whole number from {question.min} to {question.max} {question.unit or ''}".rstrip())
+            unit = f" {question.unit}" if question.unit else ""
+            say("  a whole number from {} to {}{}", question.min, question.max, unit)
         for option in question.options:
-            print(f"  - {option.id}: {option.label}")
+            say("  - {}: {}", option.id, option.label)
         if question.type == "multi":
-            print('  - none: write "none" (or []) when none applies; separate several with ";"')
-        print()
+            say('  - none: write "none" (or []) when none applies; separate several with ";"')
+        say()
     return EXIT_OK
 
 
@@ -255,29 +306,29 @@ def run_rules_check(args: argparse.Namespace) -> int:
                 "valid": False,
                 "problems": [_problem_json(p) for p in problems],
             }
-            print(json.dumps(report, indent=2))
+            put(json.dumps(report, indent=2) + "\n")
         else:
             for problem in problems:
-                print(_problem_line(pack_file, problem))
-            print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+                _say_problem(pack_file, problem)
+            warn("{} problem(s) found.", len(problems))
         return EXIT_USAGE if unreadable else EXIT_INVALID
     if args.format == "json":
         info = pack.info.model_dump()
-        print(json.dumps({"pack": str(pack.path), "valid": True, **info, "problems": []}, indent=2))
+        put(json.dumps({"pack": str(pack.path), "valid": True, **info, "problems": []}, indent=2) + "\n")
     else:
-        print(f"{pack.path}: {pack.info.name} {pack.info.version} is valid (sha256 {pack.info.sha256}).")
+        say("{}: {} {} is valid (sha256 {}).", pack.path, pack.info.name, pack.info.version, pack.info.sha256)
     return EXIT_OK
 
 
-def _problem_line(pack_file: Path, problem: PackProblem) -> str:
+def _say_problem(pack_file: Path, problem: PackProblem) -> None:
     place = f"{pack_file}:{problem.line}" if problem.line is not None else str(pack_file)
     if problem.line is None or not problem.where.startswith("line "):  # else `place` has it
         place += f": {problem.where}"
-    return f"{place}: {problem.message} [{problem.kind}]" + (
-        f"; counter-example: {json.dumps(answers_record(problem.counterexample))}"
-        if problem.counterexample is not None
-        else ""
-    )
+    if problem.counterexample is None:
+        say("{}: {} [{}]", place, problem.message, problem.kind)
+    else:
+        example = json.dumps(answers_record(problem.counterexample), ensure_ascii=False)
+        say("{}: {} [{}]; counter-example: {}", place, problem.message, problem.kind, example)
 
 
 def _problem_json(problem: PackProblem) -> dict[str, object]:
@@ -296,14 +347,14 @@ def _problem_json(problem: PackProblem) -> dict[str, object]:
 def run_rules_show(args: argparse.Namespace) -> int:
     """Print the whole decision logic of a pack in words."""
     pack = load_rulepack(_pack_path(args))
-    sys.stdout.write(show(pack, markdown=args.format == "markdown"))
+    put(show(pack, markdown=args.format == "markdown"))
     return EXIT_OK
 
 
 def run_rules_graph(args: argparse.Namespace) -> int:
     """Print the questionnaire flow and the decisions as a Mermaid flowchart."""
     pack = load_rulepack(_pack_path(args))
-    sys.stdout.write(mermaid(pack))
+    put(mermaid(pack))
     return EXIT_OK
 
 
@@ -313,20 +364,20 @@ def run_rules_test(args: argparse.Namespace) -> int:
     problems = list(check_references(pack))
     if problems:
         for problem in problems:
-            print(_problem_line(pack.path, problem))
-        print("the pack's names do not resolve; fix these first (see `triage rules check`).", file=sys.stderr)
+            _say_problem(pack.path, problem)
+        warn("the pack's names do not resolve; fix these first (see `triage rules check`).")
         return EXIT_INVALID
     runs = list(run_examples(pack))
     failed = [run for run in runs if not run.passed]
     for run in runs:
-        print(f"{'ok  ' if run.passed else 'FAIL'} {run.name}")
+        say("{} {}", "ok  " if run.passed else "FAIL", run.name)
         if run.passed:
             continue
         for problem in run.problems:
-            print(f"     {problem.where}: {problem.message}")
-        print(f"     expected: {_outcome(run.expected)}")
-        print(f"     actual:   {_outcome(run.actual) if run.actual is not None else '(no result)'}")
-    print(f"{len(runs) - len(failed)} passed, {len(failed)} failed.")
+            say("     {}: {}", problem.where, problem.message)
+        say("     expected: {}", _outcome(run.expected))
+        say("     actual:   {}", _outcome(run.actual) if run.actual is not None else "(no result)")
+    say("{} passed, {} failed.", len(runs) - len(failed), len(failed))
     return EXIT_INVALID if failed else EXIT_OK
 
 
@@ -355,14 +406,14 @@ def run_export_fhir(args: argparse.Namespace) -> int:
 
 def _write(text: str, output: Path | None) -> int:
     if output is None:
-        sys.stdout.write(text)
+        put(text)
         return EXIT_OK
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        print(f"triage: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        warn("triage: cannot write {}: {}", output, exc.strerror)
         return EXIT_USAGE
-    print(f"wrote {output}", file=sys.stderr)
+    warn("wrote {}", output)
     return EXIT_OK
 
 
@@ -373,15 +424,12 @@ def run_ask(args: argparse.Namespace) -> int:
         try:
             check_target(save, overwrite=args.force)
         except SaveError as exc:
-            print(f"triage: {exc}", file=sys.stderr)
+            warn("triage: {}", exc)
             return EXIT_USAGE
     if not sys.stdin.isatty():
-        print(
-            "triage: the questionnaire needs a terminal, and standard input is not one.\n"
-            "To evaluate answers from a file or a pipe, use `triage evaluate FILE`\n"
-            "(or `triage evaluate -` to read them from standard input).",
-            file=sys.stderr,
-        )
+        warn("triage: the questionnaire needs a terminal, and standard input is not one.")
+        warn("To evaluate answers from a file or a pipe, use `triage evaluate FILE`")
+        warn("(or `triage evaluate -` to read them from standard input).")
         return EXIT_USAGE
     pack = _pack(args)
     from triage import questionnaire  # questionary loads only when it is needed
@@ -394,26 +442,22 @@ def run_ask(args: argparse.Namespace) -> int:
         # Saved before the result is shown, so nothing answered is lost afterwards.
         try:
             write_record(save, record, overwrite=args.force, pack=pack)
-            print(f"Your answers are saved in {save}.", file=screen)
+            say("Your answers are saved in {}.", save, file=screen)
         except SaveError as exc:  # the file appeared while the questions were asked
-            print(f"triage: {exc}", file=sys.stderr)
+            warn("triage: {}", exc)
             status = EXIT_INVALID
         except OSError as exc:
-            print(f"triage: could not save your answers to {save}: {exc.strerror or exc}", file=sys.stderr)
+            warn("triage: could not save your answers to {}: {}", save, exc.strerror or exc)
             status = EXIT_INVALID
-    print(file=screen, flush=True)
+    say(file=screen)
     if args.format == "json":
-        print(render_json(result))
+        put(render_json(result) + "\n")
     elif args.format == "markdown":
-        print(render_markdown(result), end="")
+        put(render_markdown(result))
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-        print(
-            render_text(
-                result, width=min(shutil.get_terminal_size((80, 24)).columns, 100), color=color, why="short"
-            ),
-            end="",
-        )
+        width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+        put(render_text(result, width=width, color=color, why="short"))
     return status
 
 
@@ -428,7 +472,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     output: Path | None = args.output
     files, problems = find_inputs(args.paths, args.input_format, exclude=output)
     for problem in problems:
-        print(f"triage: {problem}", file=sys.stderr)
+        warn("triage: {}", problem)
     if not files:
         return EXIT_USAGE
     pack = _pack(args)
@@ -454,7 +498,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             with atomic_output(output) as out:
                 summary = evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
         except OSError as exc:
-            print(f"triage: cannot write {output}: {exc.strerror or exc}.", file=sys.stderr)
+            warn("triage: cannot write {}: {}.", output, exc.strerror or exc)
             return EXIT_USAGE
     else:
         try:
@@ -464,12 +508,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise  # the reader went away: not an error of ours (see `main`)
-            print(f"triage: cannot write the output: {exc.strerror or exc}.", file=sys.stderr)
+            warn("triage: cannot write the output: {}.", exc.strerror or exc)
             return EXIT_USAGE
     for line in summary.lines(pack):
-        print(line, file=sys.stderr)
+        warn("{}", line)
     if output is not None:
-        print(f"written to {output}", file=sys.stderr)
+        warn("written to {}", output)
     if problems:
         return EXIT_USAGE
     return EXIT_INVALID if summary.invalid or summary.unreadable_files else EXIT_OK

@@ -9,6 +9,10 @@ clinician reviews is exactly what the engine runs. Nothing here is clinical.
   asked, terms, parameters, the urgency, prognosis and suggestion tables with
   their outcomes and citations, and the disclaimer.
 * `mermaid(pack)` — the questionnaire flow and the decisions as a Mermaid flowchart.
+
+`--rules` loads any pack, so every id and text of a pack is escaped
+(`triage.escape`) where it is put into a phrase, a line or a label: by the
+`Style` in words and `show`, by `escape.mermaid_label` in `mermaid`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from triage import escape
 from triage.conditions import (
     All,
     Always,
@@ -39,27 +44,39 @@ from triage.rulepack import Question, RulePack
 
 @dataclass(frozen=True)
 class Style:
-    """How names and labels are marked: plain text or Markdown."""
+    """How a pack's names and texts are marked and escaped: terminal text or Markdown.
+
+    `escaped=False` leaves plain text as it is, for a caller that escapes the
+    whole phrase itself (a Mermaid label, a line printed by the command line).
+    """
 
     markdown: bool
+    escaped: bool = True
+
+    def text(self, text: str) -> str:
+        """Any text of the pack, safe where the style's output goes."""
+        if self.markdown:
+            return escape.markdown(text)
+        return escape.text(text) if self.escaped else text
 
     def name(self, text: str) -> str:
         """A term's or parameter's name."""
-        return f"*{text}*" if self.markdown else text
+        return f"*{self.text(text)}*" if self.markdown else self.text(text)
 
     def question(self, text: str) -> str:
-        return f"`{text}`" if self.markdown else text
+        """A question's or an option's id."""
+        return escape.markdown_code(text) if self.markdown else self.text(text)
 
     def label(self, text: str) -> str:
         """An option's label, as a person sees it in the questionnaire."""
-        return f'"{text}"'
-
-    def cell(self, text: str) -> str:
-        """Text safe inside a Markdown table cell."""
-        return text.replace("|", "\\|").replace("\n", " ") if self.markdown else text
+        return f'"{self.text(text)}"'
 
 
 PLAIN = Style(markdown=False)
+"""Text for a terminal."""
+RAW = Style(markdown=False, escaped=False)
+"""Text for a caller that escapes it whole."""
+MARKDOWN = Style(markdown=True)
 
 
 def to_words(condition: Condition, pack: RulePack, style: Style = PLAIN) -> str:
@@ -105,7 +122,7 @@ def _test_words(test: Test, pack: RulePack, style: Style, *, negated: bool) -> s
             return f"{who} is {none}"
         return f"{who} has at least one answer"
     if isinstance(test, (AtLeast, Below)):
-        unit = f" {question.unit}" if question and question.unit else ""
+        unit = f" {style.text(question.unit)}" if question and question.unit else ""
         at_least = isinstance(test, AtLeast) != negated
         bound = test.at_least if isinstance(test, AtLeast) else test.below
         amount = _number(bound, pack, unit, style)
@@ -154,7 +171,7 @@ def asked_when_words(question: Question, pack: RulePack, style: Style = PLAIN) -
 
 def show(pack: RulePack, *, markdown: bool = False) -> str:
     """The whole decision logic of a pack, for review without reading YAML."""
-    style = Style(markdown=markdown)
+    style = MARKDOWN if markdown else PLAIN
     lines = list(_show(pack, style))
     return "\n".join(lines).rstrip() + "\n"
 
@@ -162,7 +179,7 @@ def show(pack: RulePack, *, markdown: bool = False) -> str:
 def _show(pack: RulePack, style: Style) -> Iterator[str]:
     doc = pack.document
     md = style.markdown
-    c = style.cell
+    t = style.text  # every text of the pack goes through it (or another method of the style)
 
     def heading(level: int, text: str) -> Iterator[str]:
         if md:
@@ -177,7 +194,7 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
             yield "| " + " | ".join(header) + " |"
             yield "|" + "---|" * len(header)
             for row in rows:
-                yield "| " + " | ".join(c(cell) for cell in row) + " |"
+                yield "| " + " | ".join(row) + " |"
         else:
             for row in rows:
                 yield f"{row[0]}"
@@ -187,38 +204,37 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
         if md:
             yield ""
 
-    yield from heading(1, f"{doc.title} (rule pack {doc.name} {doc.version})")
+    yield from heading(1, f"{t(doc.title)} (rule pack {t(doc.name)} {t(doc.version)})")
     yield f"sha256 {pack.info.sha256}"
     yield ""
-    yield f'Source: "{doc.source.title}" ({doc.source.file}); ¶ numbers refer to its paragraphs.'
+    yield f'Source: "{t(doc.source.title)}" ({t(doc.source.file)}); ¶ numbers refer to its paragraphs.'
     yield ""
-    yield f"Disclaimer, shown with every result: {doc.disclaimer}"
+    yield f"Disclaimer, shown with every result: {t(doc.disclaimer)}"
     yield ""
 
     yield from heading(2, "Questions")
     yield "Asked in this order; a question is asked only when its condition holds."
     yield ""
     for number, q in enumerate(doc.questions, 1):
-        title = f"{number}. {style.question(q.id)} ({q.type}): {q.prompt}"
-        yield title
+        yield f"{number}. {style.question(q.id)} ({q.type}): {t(q.prompt)}"
         if md:
             yield ""
         yield f"   - asked: {asked_when_words(q, pack, style)}"
         if q.help:
-            yield f"   - help: {q.help}"
+            yield f"   - help: {t(q.help)}"
         if q.type == "number":
-            yield f"   - a whole number from {q.min} to {q.max}{' ' + q.unit if q.unit else ''}"
+            yield f"   - a whole number from {q.min} to {q.max}{' ' + t(q.unit) if q.unit else ''}"
         for o in q.options:
-            yield f'   - {style.question(o.id)}: "{o.label}" — {o.description}'
+            yield f"   - {style.question(o.id)}: {style.label(o.label)} — {t(o.description)}"
         if q.none_label:
-            yield f'   - several may be chosen, or "{q.none_label}"'
+            yield f"   - several may be chosen, or {style.label(q.none_label)}"
         yield ""
 
     if doc.parameters:
         yield from heading(2, "Parameters")
         yield from table(
             ["parameter", "value", "basis"],
-            [[style.name(k), str(p.value), p.basis] for k, p in doc.parameters.items()],
+            [[style.name(k), str(p.value), t(p.basis)] for k, p in doc.parameters.items()],
         )
     if doc.terms:
         yield from heading(2, "Terms")
@@ -226,36 +242,39 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
         yield ""
         yield from table(
             ["term", "means"],
-            [[style.name(k), to_words(t, pack, style)] for k, t in doc.terms.items()],
+            [[style.name(k), to_words(term, pack, style)] for k, term in doc.terms.items()],
         )
 
     yield from heading(2, "Urgency — the first rule that matches wins")
     yield from table(
         ["rule", "when", "urgency", "why"],
-        [[r.id, to_words(r.when, pack, style), r.then, r.reason] for r in doc.urgency.rules],
+        [[t(r.id), to_words(r.when, pack, style), t(r.then), t(r.reason)] for r in doc.urgency.rules],
     )
     yield from heading(3, "Urgency levels")
     yield from table(
         ["level", "label", "text", "sources"],
-        [[o.id, o.label or "", o.text, citations_in_words(o.citations)] for o in doc.urgency.levels],
+        [
+            [t(o.id), t(o.label or ""), t(o.text), t(citations_in_words(o.citations))]
+            for o in doc.urgency.levels
+        ],
     )
 
     yield from heading(2, "Prognosis — exactly one rule matches every answer set")
     yield from table(
         ["rule", "when", "category", "why"],
-        [[r.id, to_words(r.when, pack, style), r.then, r.reason] for r in doc.prognosis.rules],
+        [[t(r.id), to_words(r.when, pack, style), t(r.then), t(r.reason)] for r in doc.prognosis.rules],
     )
     yield from heading(3, "Prognosis categories")
     yield from table(
         ["category", "text", "sources"],
-        [[o.id, o.text, citations_in_words(o.citations)] for o in doc.prognosis.categories],
+        [[t(o.id), t(o.text), t(citations_in_words(o.citations))] for o in doc.prognosis.categories],
     )
 
     yield from heading(2, "Suggestions — every one that matches, in this order")
     yield from table(
         ["suggestion", "when", "text", "sources"],
         [
-            [s.id, to_words(s.when, pack, style), s.text, citations_in_words(s.citations)]
+            [t(s.id), to_words(s.when, pack, style), t(s.text), t(citations_in_words(s.citations))]
             for s in doc.suggestions
         ],
     )
@@ -266,7 +285,8 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
         for e in doc.examples:
             answers = "; ".join(f"{k}: {_answer(v)}" for k, v in e.answers.items())
             expect = e.expect
-            rows.append([e.name, answers, expect.urgency, expect.prognosis, ", ".join(expect.suggestions)])
+            row = [e.name, answers, expect.urgency, expect.prognosis, ", ".join(expect.suggestions)]
+            rows.append([t(cell) for cell in row])
         yield from table(["example", "answers", "urgency", "prognosis", "suggestions"], rows)
 
 
@@ -280,7 +300,10 @@ def _answer(value: object) -> str:
 
 
 def mermaid(pack: RulePack) -> str:
-    """The questionnaire flow and the three decision tables as a Mermaid flowchart."""
+    """The questionnaire flow and the three decision tables as a Mermaid flowchart.
+
+    Every label is escaped whole (`_label`), so its phrases are built unescaped (`RAW`).
+    """
     doc = pack.document
     out = ["flowchart TD", '  start(["Start"])']
     previous = "start"
@@ -292,7 +315,7 @@ def mermaid(pack: RulePack) -> str:
             entry = node
         else:
             entry = _id("ask", q.id)
-            out.append(f'  {entry}{{"{_label(to_words(q.asked_when, pack))}?"}}')
+            out.append(f'  {entry}{{"{_label(to_words(q.asked_when, pack, RAW))}?"}}')
             out.append(f"  {entry} -- yes --> {node}")
         out.append(f"  {previous} --> {entry}")
         for skip in pending_skip:
@@ -308,7 +331,7 @@ def mermaid(pack: RulePack) -> str:
     rules = doc.urgency.rules
     for i, rule in enumerate(rules):
         node = _id("u", rule.id)
-        out.append(f'    {node}{{"{_label(rule.id + ": " + to_words(rule.when, pack))}"}}')
+        out.append(f'    {node}{{"{_label(rule.id + ": " + to_words(rule.when, pack, RAW))}"}}')
         out.append(f'    {node} -- yes --> {_id("level", rule.then)}(["{_label(rule.then)}"])')
         if i + 1 < len(rules):
             out.append(f"    {node} -- no --> {_id('u', rules[i + 1].id)}")
@@ -318,7 +341,7 @@ def mermaid(pack: RulePack) -> str:
     out.append('  subgraph prognosis["Prognosis: the one matching rule"]')
     for rule in doc.prognosis.rules:
         node = _id("p", rule.id)
-        out.append(f'    {node}["{_label(rule.id + ": " + to_words(rule.when, pack))}"]')
+        out.append(f'    {node}["{_label(rule.id + ": " + to_words(rule.when, pack, RAW))}"]')
         out.append(f'    {node} --> {_id("category", rule.then)}(["{_label(rule.then)}"])')
     out.append("  end")
     for rule in doc.prognosis.rules:
@@ -327,7 +350,7 @@ def mermaid(pack: RulePack) -> str:
     out.append('  subgraph suggestions["Suggestions: every match, in order"]')
     for s in doc.suggestions:
         node = _id("s", s.id)
-        out.append(f'    {node}["{_label(to_words(s.when, pack))}"]')
+        out.append(f'    {node}["{_label(to_words(s.when, pack, RAW))}"]')
         out.append(f'    {node} --> {_id("suggestion", s.id)}(["{_label(s.id)}"])')
     out.append("  end")
     for s in doc.suggestions:
@@ -341,4 +364,4 @@ def _id(prefix: str, name: str) -> str:
 
 def _label(text: str) -> str:
     """Text safe inside a quoted Mermaid label."""
-    return text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    return escape.mermaid_label(text)

@@ -5,6 +5,10 @@ the flow itself (what to ask, what a change drops) is `triage.flow.interview`,
 the same loop the tests drive with scripted answers. Ctrl-C and Ctrl-D raise
 `KeyboardInterrupt` (`unsafe_ask`), which the command line handles once, so a
 cancelled prompt never reaches the engine as an answer.
+
+Every text shown comes from the rule pack, and `--rules` loads any pack: each
+method that puts a text on the screen escapes it (`triage.escape.text`) before
+wrapping it, so no text can move the cursor, recolour or rewrite the screen.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.output import Output, create_output
 
+from triage import escape
 from triage.conditions import AnswerValue
 from triage.flow import ReviewItem, check_choices, interview, parse_number, selection_value
 from triage.rulepack import NONE, Question, RulePack
@@ -113,11 +118,11 @@ class TerminalPrompter:
 
     def review(self, items: Sequence[ReviewItem]) -> str | None:
         """List every answer; return the id of the one to change, or None to confirm."""
-        self.say("")
+        self.say()
         self.say("Your answers:")
         for number, item in enumerate(items, 1):
-            self.say(self.wrap(item.question.prompt, f"  {number}. ", "     "))
-            self.say(self.wrap(item.text, "     > ", "       "))
+            self.say(item.question.prompt, f"  {number}. ", "     ")
+            self.say(item.text, "     > ", "       ")
         choices = [self._choice("These are right: show my result", CONFIRM, None)]
         choices += [
             self._choice(f"Change {n}: {item.question.prompt}", item.question.id, None)
@@ -132,26 +137,28 @@ class TerminalPrompter:
         chosen = str(_run(prompt))
         return None if chosen == CONFIRM else chosen
 
-    def say(self, text: str) -> None:
-        """Print a line (or lines) where the prompts are shown."""
-        print(text, file=self.out, flush=True)
+    def say(self, text: str = "", first: str = "", rest: str = "") -> None:
+        """Print a text where the prompts are shown, escaped and wrapped as `wrap` does."""
+        print(self.wrap(text, first, rest), file=self.out, flush=True)
 
     def _choice(
         self, title: str, value: str, description: str | None, *, checked: bool = False
     ) -> questionary.Choice:
         # prompt_toolkit cuts long choice lines off rather than wrapping them,
         # so titles and descriptions are wrapped here.
+        title = escape.text(title)
         body = textwrap.wrap(title, width=self.width - _POINTER_WIDTH) or [title]
         wrapped_title = ("\n" + " " * _POINTER_WIDTH).join(body)
         shown = None
         if description:
             indent = " " * len("  Description: ")
-            lines = textwrap.wrap(description, width=self.width - len(indent))
+            lines = textwrap.wrap(escape.text(description), width=self.width - len(indent))
             shown = ("\n" + indent).join(lines)
         return questionary.Choice(title=wrapped_title, value=value, description=shown, checked=checked)
 
     def _message(self, text: str) -> str:
         # "? " stands before the first line; a space follows the last.
+        text = escape.text(text)
         return "\n  ".join(textwrap.wrap(text, width=self.width - 3)) or text
 
     def _instruction(self, help_text: str | None, keys: str) -> str:
@@ -163,12 +170,13 @@ class TerminalPrompter:
 
     def _error(self, text: str) -> str:
         # The error line sits in a toolbar that does not wrap.
-        lines = textwrap.wrap(text, width=self.width - 1)
+        lines = textwrap.wrap(escape.text(text), width=self.width - 1)
         return "\n".join(lines)
 
     def wrap(self, text: str, first: str = "", rest: str = "") -> str:
-        """Text wrapped to the terminal's width, with these indents."""
-        return "\n".join(textwrap.wrap(text, width=self.width, initial_indent=first, subsequent_indent=rest))
+        """Text escaped and wrapped to the terminal's width, with these indents."""
+        shown = escape.text(text)
+        return "\n".join(textwrap.wrap(shown, width=self.width, initial_indent=first, subsequent_indent=rest))
 
 
 def _run(prompt: questionary.Question) -> Any:
@@ -190,7 +198,5 @@ def _run(prompt: questionary.Question) -> Any:
 def run(pack: RulePack, *, out: TextIO | None = None) -> dict[str, object]:
     """Take the questionnaire in the terminal; return the answers as an answer record."""
     prompter = TerminalPrompter(out=out)
-    prompter.say(
-        prompter.wrap(f"{pack.document.title}: a few questions, then the result. Ctrl-C stops at any time.")
-    )
+    prompter.say(f"{pack.document.title}: a few questions, then the result. Ctrl-C stops at any time.")
     return interview(pack, prompter).record()

@@ -3,6 +3,10 @@
 The order is fixed by what matters most: the urgency first, impossible to miss
 even without colour; then the prognosis, the suggestions with their sources,
 why; and the disclaimer last, always.
+
+Every text of a result comes from answers or a rule pack, and any pack can be
+loaded: each one is escaped (`triage.escape`) where it is put into the layout,
+so that no text can hide the banner, forge a line or a heading, or make HTML.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Literal
 
+from triage import escape
 from triage.models import ArticleCitation, Citation, Result
 
 _BOLD, _RED, _YELLOW, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[0m"
@@ -45,7 +50,7 @@ def render_text(
     def para(text: str, indent: str = "", first: str | None = None) -> None:
         out.extend(
             textwrap.wrap(
-                text,
+                escape.text(text),
                 width=width,
                 initial_indent=indent if first is None else first,
                 subsequent_indent=indent,
@@ -57,7 +62,7 @@ def render_text(
 
     display = result.urgency_advice.display  # how loud the pack says this level is
     mark = _BANNER_MARKS.get(display)
-    label = result.urgency_advice.label.upper() if mark else result.urgency_advice.label
+    label = escape.text(result.urgency_advice.label.upper() if mark else result.urgency_advice.label)
     rule = (mark or "=") * width
     start, end = (_COLOURS[display], _RESET) if color and display in _COLOURS else ("", "")
     out.append(start + rule)
@@ -106,23 +111,21 @@ def _sources(
 
 
 def render_markdown(result: Result) -> str:
-    """The result as Markdown, for a report or a web page."""
-    lines = [f"## {result.urgency_advice.label}", "", result.urgency_advice.text, ""]
-    lines += [f"- Source: {_md(citation_text(c))}" for c in result.urgency_advice.citations]
-    lines += ["", f"### Outlook: {result.prognosis.label}", "", result.prognosis.text, ""]
-    lines += [f"- Source: {_md(citation_text(c))}" for c in result.prognosis.citations]
+    """The result as Markdown, for a report or a web page; every text in it is shown literally."""
+    md = escape.markdown
+    urgency, prognosis = result.urgency_advice, result.prognosis
+    lines = [f"## {md(urgency.label)}", "", md(urgency.text), ""]
+    lines += [f"- Source: {md(citation_text(c))}" for c in urgency.citations]
+    lines += ["", f"### Outlook: {md(prognosis.label)}", "", md(prognosis.text), ""]
+    lines += [f"- Source: {md(citation_text(c))}" for c in prognosis.citations]
     lines += ["", "### What you can do", ""]
     for number, suggestion in enumerate(result.suggestions, 1):
-        lines.append(f"{number}. {suggestion.text}")
-        lines += [f"   - Source: {_md(citation_text(c))}" for c in suggestion.citations]
+        lines.append(f"{number}. {md(suggestion.text)}")
+        lines += [f"   - Source: {md(citation_text(c))}" for c in suggestion.citations]
     if result.warnings:
         lines += ["", "### Notes on your answers", ""]
-        lines += [f"- `{w.field}`: {w.message}" for w in result.warnings]
+        lines += [f"- {escape.markdown_code(w.field)}: {md(w.message)}" for w in result.warnings]
     lines += ["", "### Why", ""]
-    lines += [f"- **{e.rule}**: {_md(e.text)}" for e in result.explanation]
-    lines += ["", f"> **Important:** {result.disclaimer}", ""]
+    lines += [f"- **{md(e.rule)}**: {md(e.text)}" for e in result.explanation]
+    lines += ["", f"> **Important:** {md(result.disclaimer)}", ""]
     return "\n".join(lines)
-
-
-def _md(text: str) -> str:
-    return text.replace("*", r"\*").replace("_", r"\_")

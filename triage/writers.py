@@ -7,6 +7,10 @@ record) must give the very same bytes, and the tests hold it to that.
 
 Every entry starts with the writer's separator (`sep`); the sink drops the
 first one, so entries written by several processes join up exactly.
+
+Text, Markdown and CSV escape every id, source, field and message they put out
+(`triage.escape`): a record or a file name can hold anything. JSON and JSON
+Lines are data, written as they are (JSON escapes control characters itself).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from triage import escape
 from triage.models import Problem, RecordError, Result
 from triage.outcomes import Outcome
 from triage.render import render_markdown, render_text
@@ -173,8 +178,9 @@ class CsvWriter(Writer):
 
     @staticmethod
     def _row(cells: Sequence[str]) -> bytes:
+        # Every cell is one line, and none starts a spreadsheet formula (`escape.csv_cell`).
         out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerow(cells)
+        csv.writer(out, lineterminator="\n").writerow(map(escape.csv_cell, cells))
         return out.getvalue().encode()
 
 
@@ -189,12 +195,14 @@ class TextWriter(Writer):
         self.color = color
 
     def render(self, entry: Entry) -> bytes:
-        heading = f"{entry.source}" + (f"  (id {entry.id})" if entry.id is not None else "")
+        heading = escape.text(str(entry.source))
+        if entry.id is not None:
+            heading += f"  (id {escape.text(entry.id)})"
         if isinstance(entry, RecordError):
             lines = [
                 heading,
                 "Not evaluated: the answers have problems.",
-                *_problem_lines(entry.errors, "  - "),
+                *(f"  - {escape.text(p.field)}: {escape.text(p.message)}" for p in entry.errors),
             ]
             body = "\n".join(lines) + "\n"
         else:
@@ -208,10 +216,13 @@ class MarkdownWriter(Writer):
     sep = b"\n"
 
     def render(self, entry: Entry) -> bytes:
-        heading = f"# {entry.source}" + (f" (id {entry.id})" if entry.id is not None else "")
+        heading = f"# {escape.markdown(str(entry.source))}"
+        if entry.id is not None:
+            heading += f" (id {escape.markdown(entry.id)})"
         if isinstance(entry, RecordError):
             lines = [heading, "", "**Not evaluated: the answers have problems.**", ""]
-            lines += _problem_lines(entry.errors, "- ", code=True)
+            md, code = escape.markdown, escape.markdown_code
+            lines += [f"- {code(p.field)}: {md(p.message)}" for p in entry.errors]
             body = "\n".join(lines) + "\n"
         else:
             body = heading + "\n\n" + render_markdown(entry)
@@ -237,12 +248,6 @@ def make_writer(
 
 def _problems(problems: Sequence[Problem]) -> str:
     return " | ".join(f"{p.field}: {p.message}" for p in problems)
-
-
-def _problem_lines(problems: Sequence[Problem], bullet: str, *, code: bool = False) -> list[str]:
-    return [
-        f"{bullet}`{p.field}`: {p.message}" if code else f"{bullet}{p.field}: {p.message}" for p in problems
-    ]
 
 
 class Sink:
