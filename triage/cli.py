@@ -24,7 +24,7 @@ from triage.errors import PackProblem, RulePackError, TriageError, UnreadablePac
 from triage.fhir import FhirUnavailable, questionnaire_json
 from triage.render import render_json, render_markdown, render_text
 from triage.rulepack import RulePack, default_pack_path, load_rulepack, read_pack
-from triage.verify import add_lines, check_references, run_examples
+from triage.verify import check_references, run_examples
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ASK_FORMATS = ("text", "json", "markdown")
@@ -246,8 +246,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
     try:
         pack = load_rulepack(path)
     except RulePackError as exc:
-        problems, pack_file = exc.problems, Path(exc.path)
-        add_lines(pack_file, problems)
+        problems, pack_file = exc.problems, Path(exc.path)  # each with its line, from the one read
         unreadable = any(isinstance(p, UnreadablePack) for p in problems)
         if args.format == "json":
             report = {
