@@ -18,10 +18,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import triage
-from triage.answerfile import SaveError, check_target, write_record
+from triage.answerfile import SAVE, SaveError, check_target, write_record
 from triage.describe import asked_when_words, mermaid, show
 from triage.errors import PackProblem, RulePackError, TriageError, UnreadablePack, answers_record
 from triage.fhir import FhirUnavailable, questionnaire_json
+from triage.files import (
+    FileId,
+    OutputError,
+    atomic_write,
+    cannot_write,
+    identities,
+    output_target,
+    refuse_reading,
+    write_bytes,
+)
 from triage.render import render_json, render_markdown, render_text
 from triage.rulepack import RulePack, default_pack_path, load_rulepack, read_pack
 from triage.verify import check_references, run_examples
@@ -36,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (RulePackError, FhirUnavailable) as exc:
+    except (RulePackError, FhirUnavailable, OutputError) as exc:
         print(f"triage: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TriageError as exc:
@@ -344,22 +354,37 @@ def run_schema(args: argparse.Namespace) -> int:
 
     pack = _pack(args)
     schema = answers_schema(pack) if args.kind == "answers" else result_schema(pack)
-    return _write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", args.output)
+    return _write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", args.output, pack)
 
 
 def run_export_fhir(args: argparse.Namespace) -> int:
     """Print (or write) the pack's questionnaire as a FHIR R4 Questionnaire."""
-    return _write(questionnaire_json(_pack(args)), args.output)
+    pack = _pack(args)
+    return _write(questionnaire_json(pack), args.output, pack)
 
 
-def _write(text: str, output: Path | None) -> int:
+def _pack_reads(pack: RulePack) -> dict[FileId, str]:
+    """The pack's files, which no output of the run may replace."""
+    pack_file, source = pack.files
+    return identities(
+        [
+            (pack_file, f"the rule pack's file {pack_file}"),
+            (source, f"the rule pack's source article {source}"),
+        ]
+    )
+
+
+def _write(text: str, output: Path | None, pack: RulePack) -> int:
+    """Print `text`, or write it to `output` (atomically, never over a file of the pack)."""
     if output is None:
         sys.stdout.write(text)
         return EXIT_OK
+    target = output_target(output)
+    refuse_reading(target, _pack_reads(pack))
     try:
-        output.write_text(text, encoding="utf-8")
+        write_bytes(target, text.encode("utf-8"))
     except OSError as exc:
-        print(f"triage: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        print(f"triage: {cannot_write(output, exc, target.folder)}", file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
@@ -383,6 +408,12 @@ def run_ask(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     pack = _pack(args)
+    if save is not None:
+        try:
+            refuse_reading(output_target(save, action=SAVE), _pack_reads(pack), action=SAVE)
+        except OutputError as exc:
+            print(f"triage: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     from triage import questionnaire  # questionary loads only when it is needed
 
     screen = sys.stdout if sys.stdout.isatty() else sys.stderr
@@ -422,15 +453,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from triage.batch import Progress, evaluate_files
     from triage.readers import find_inputs
-    from triage.writers import SUFFIXES, atomic_output, make_writer
+    from triage.writers import SUFFIXES, make_writer
 
     output: Path | None = args.output
+    target = output_target(output) if output is not None else None  # a folder is refused at once
     files, problems = find_inputs(args.paths, args.input_format, exclude=output)
     for problem in problems:
         print(f"triage: {problem}", file=sys.stderr)
     if not files:
         return EXIT_USAGE
     pack = _pack(args)
+    if target is not None:
+        refuse_reading(target, _pack_reads(pack))
     # The pack and the modules live as long as the run: keep them out of the collector's passes.
     gc.freeze()
     to_terminal = output is None and sys.stdout.isatty()
@@ -448,12 +482,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         progress = Progress(sum(f.size for f in files))
     # A polite kill (SIGTERM) unwinds like Ctrl-C, so a half-written output file is removed.
     signal.signal(signal.SIGTERM, _interrupted)
-    if output is not None:
+    if target is not None:
         try:
-            with atomic_output(output) as out:
+            with atomic_write(target) as out:
                 summary = evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
         except OSError as exc:
-            print(f"triage: cannot write {output}: {exc.strerror or exc}.", file=sys.stderr)
+            print(f"triage: {cannot_write(target.path, exc, target.folder)}", file=sys.stderr)
             return EXIT_USAGE
     else:
         try:
