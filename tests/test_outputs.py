@@ -75,6 +75,89 @@ def pack_copy(tmp_path: Path) -> Path:
 # -- never over a file the run reads --------------------------------------------------------------
 
 
+def _mkdir(folder: Path) -> bool:
+    folder.mkdir()
+    return True
+
+
+def _link(tmp: Path) -> list[str]:
+    (tmp / "link.jsonl").symlink_to("a.jsonl")
+    return ["a.jsonl", "-o", "link.jsonl"]
+
+
+def _hard_link(tmp: Path) -> list[str]:
+    os.link(tmp / "a.jsonl", tmp / "hard.jsonl")
+    return ["a.jsonl", "-o", "hard.jsonl"]
+
+
+def _in_a_folder(tmp: Path) -> list[str]:
+    (tmp / "in").mkdir()
+    (tmp / "a.jsonl").rename(tmp / "in" / "a.jsonl")
+    return ["in", "-o", "in/a.jsonl"]
+
+
+def _through_a_linked_folder(tmp: Path) -> list[str]:
+    (tmp / "in").mkdir()
+    (tmp / "in" / "linked").symlink_to(tmp / "elsewhere")
+    (tmp / "elsewhere").mkdir()
+    (tmp / "a.jsonl").rename(tmp / "elsewhere" / "a.jsonl")
+    return ["in", "-o", "elsewhere/a.jsonl"]
+
+
+def _link_to_the_folder(tmp: Path) -> list[str]:
+    (tmp / "in").mkdir()
+    (tmp / "a.jsonl").rename(tmp / "in" / "a.jsonl")
+    (tmp / "alias").symlink_to("in")
+    return ["in", "-o", "alias/a.jsonl"]
+
+
+# (case, how to set it up: the arguments after `evaluate`)
+OVER_AN_INPUT: list[tuple[str, Callable[[Path], list[str]]]] = [
+    ("same-name", lambda tmp: ["a.jsonl", "-o", "a.jsonl"]),
+    ("dot-slash", lambda tmp: ["a.jsonl", "-o", "./a.jsonl"]),
+    ("absolute", lambda tmp: ["a.jsonl", "-o", str(tmp / "a.jsonl")]),
+    ("other-spelling", lambda tmp: ["a.jsonl", "-o", "in/../a.jsonl"] if _mkdir(tmp / "in") else []),
+    ("symbolic-link", _link),
+    ("hard-link", _hard_link),
+    ("found-in-a-folder", _in_a_folder),
+    ("found-through-a-linked-folder", _through_a_linked_folder),
+    ("folder-named-through-a-link", _link_to_the_folder),
+    ("second-of-several", lambda tmp: ["b.jsonl", "a.jsonl", "-o", "a.jsonl"]),
+    ("format-given", lambda tmp: ["a.jsonl", "--format", "csv", "-o", "a.jsonl"]),
+    ("jobs", lambda tmp: ["a.jsonl", "--jobs", "2", "-o", "a.jsonl"]),
+]
+
+
+@pytest.mark.parametrize("make", [c[1] for c in OVER_AN_INPUT], ids=[c[0] for c in OVER_AN_INPUT])
+def test_output_over_an_input_is_refused(tmp_path: Path, make: Callable[[Path], list[str]]) -> None:
+    """`-o` naming an answer file of the run, by any name (the same path spelt otherwise, a symbolic or
+    hard link, a file found in a folder), is refused before anything is read or written: exit 2, a
+    message naming the file, every file as it was."""
+    (tmp_path / "a.jsonl").write_bytes(ANSWERS * 3)
+    (tmp_path / "b.jsonl").write_bytes(ANSWERS)
+    args = make(tmp_path)
+    before = snapshot(tmp_path)
+    done = triage("evaluate", *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert READS.encode() in done.stderr
+    assert b"the answer file " in done.stderr
+    assert b"record" not in done.stderr  # nothing was evaluated
+    assert done.stdout == b""
+    assert snapshot(tmp_path) == before
+    assert not temporaries(tmp_path)
+
+
+def test_output_over_standard_input_is_refused(tmp_path: Path) -> None:
+    """`-o` naming the file that standard input reads (`- < a.jsonl`) is refused too."""
+    answers = tmp_path / "a.jsonl"
+    answers.write_bytes(ANSWERS)
+    with answers.open("rb") as stdin:
+        done = triage("evaluate", "-", "--input-format", "jsonl", "-o", "a.jsonl", cwd=tmp_path, stdin=stdin)
+    assert done.returncode == 2
+    assert f"cannot write a.jsonl: that is standard input, {READS}".encode() in done.stderr
+    assert answers.read_bytes() == ANSWERS
+
+
 @pytest.mark.parametrize(
     "command", [["evaluate", "a.jsonl"], ["schema"], ["schema", "result"], ["export", "fhir"]]
 )

@@ -457,11 +457,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     output: Path | None = args.output
     target = output_target(output) if output is not None else None  # a folder is refused at once
-    files, problems = find_inputs(args.paths, args.input_format, exclude=output)
-    for problem in problems:
+    inputs = find_inputs(args.paths, args.input_format)
+    for note in inputs.notes:
+        print(f"triage: {note}", file=sys.stderr)
+    for problem in inputs.problems:
         print(f"triage: {problem}", file=sys.stderr)
+    files = inputs.files
     if not files:
         return EXIT_USAGE
+    if target is not None:
+        refuse_reading(target, inputs.reads())  # before anything is read
     pack = _pack(args)
     if target is not None:
         refuse_reading(target, _pack_reads(pack))
@@ -503,7 +508,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     if output is not None:
         print(f"written to {output}", file=sys.stderr)
-    if problems:
+    if inputs.problems:
         return EXIT_USAGE
     return EXIT_INVALID if summary.invalid or summary.unreadable_files else EXIT_OK
 
