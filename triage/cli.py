@@ -118,15 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["answers", "result"],
         help="which schema (default: answers)",
     )
-    schema.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
+    schema.add_argument("-o", "--output", metavar="FILE", type=Path, help=_WRITE_HELP)
     schema.set_defaults(run=run_schema)
 
     export = commands.add_parser("export", help="write the questionnaire for other systems")
     export_commands = export.add_subparsers(title="export formats", metavar="FORMAT", required=True)
     fhir = export_commands.add_parser("fhir", help="as an HL7 FHIR R4 Questionnaire (JSON)")
-    fhir.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
+    fhir.add_argument("-o", "--output", metavar="FILE", type=Path, help=_WRITE_HELP)
     fhir.set_defaults(run=run_export_fhir)
     return parser
+
+
+_WRITE_HELP = "write it to FILE (whole or not at all, keeping FILE's permissions)"
 
 
 def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -140,7 +143,8 @@ def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None
         default=unset if suppress else None,
         help=(
             "also save the answers as an answer record (.json, .yaml or .yml; "
-            ".fhir.json for a FHIR QuestionnaireResponse)"
+            ".fhir.json for a FHIR QuestionnaireResponse), readable by you only; checked "
+            "before the first question"
         ),
     )
     parser.add_argument(
@@ -164,6 +168,12 @@ holds one record or a list of them; .jsonl one record per line; .csv a header ro
 question ids, one row per record ("none" for no red flags, ";" between choices, an
 empty cell for a missing answer).
 
+folders: links to files and folders are followed; each folder is read once (a loop
+or a second link to it is skipped, with a note). Only regular files in a folder are
+opened: a pipe or device with an answer file's name, a broken link or a folder that
+cannot be read is an error entry in its place. A pipe named here (<(cat a.jsonl))
+is read like -, with --input-format.
+
 output: exactly one entry per record, in input order: the result, or the record's
 errors. Each names its source: file:line (JSON Lines; CSV, where the header is line 1),
 file#index (items of a JSON or YAML list, from 0), or the file (one record).
@@ -171,9 +181,15 @@ The format is --format if given; else taken from the -o file's extension (.jsonl
 .json, .csv, .md, .txt; jsonl for any other); else text on a terminal and jsonl
 into a pipe or file. A summary goes to standard error.
 
+-o FILE: written to a temporary file beside FILE and renamed over it when complete,
+keeping FILE's permissions; a failed run leaves FILE as it was. Through a symbolic
+link, the file it leads to is replaced. Refused (exit 2, nothing read or written)
+when FILE is a folder or a file this run reads: an answer file by any name (a link,
+./name, a file in a folder given), standard input's file, or a rule pack file.
+
 exit status: 0 every record valid; 1 some records or files invalid (the others are
 still evaluated and written); 2 usage error (a missing file, a folder with no answer
-files, a format that cannot be told).
+files, a format that cannot be told, an -o that cannot be written).
 """
 
 
@@ -194,7 +210,11 @@ def _add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "--input-format", choices=INPUT_FORMATS, help="read every input as this format (needed for -)"
     )
     evaluate.add_argument(
-        "-o", "--output", metavar="FILE", type=Path, help="write here; the file appears only when complete"
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=Path,
+        help="write here; the file appears only when complete, and never replaces a file the run reads",
     )
     evaluate.add_argument(
         "--compact",
