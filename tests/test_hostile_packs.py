@@ -411,3 +411,26 @@ def _watch_opens(opened: list[str]) -> None:
             opened.append(str(args[0]))
 
     sys.addaudithook(hook)
+
+
+def test_rules_check_locates_thousands_of_problems_quickly(tmp_path: Path) -> None:
+    """A pack within the size limit with 27,000 problems (9,000 questions, each with an unknown field
+    and two missing ones) is reported within the bounds, each problem at its line: locating is a
+    look-up per step, not a search of every question for each problem."""
+    text = (HOSTILE / "valid-minimal.yaml").read_text(encoding="utf-8")
+    bogus = "".join(f"  - {{id: q{n}, x: 1}}\n" for n in range(9000))
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    (folder / "pack.yaml").write_text(
+        text.replace("questions:\n", "questions:\n" + bogus, 1), encoding="utf-8"
+    )
+    shutil.copy(HOSTILE / "source.txt", folder / "source.txt")
+    assert (folder / "pack.yaml").stat().st_size < MAX_PACK_BYTES
+    first = text.splitlines().index("questions:") + 2
+    status, out, err, elapsed, peak = _run_measured(["rules", "check", str(folder)], tmp_path)
+    assert (status, "Traceback" in err) == (1, False), err
+    assert "27000 problem(s) found." in err
+    for n in (0, 4500, 8999):
+        assert f"{folder / 'pack.yaml'}:{first + n}: questions[q{n}].x: unknown field [schema]" in out
+    assert elapsed < CHECK_TIME_LIMIT_S
+    assert peak < CHECK_MEMORY_LIMIT_MB << 20

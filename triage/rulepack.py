@@ -412,9 +412,10 @@ def refusal(pack_file: Path, pack_bytes: bytes, problems: Sequence[PackProblem])
         except yaml.YAMLError:
             root = None
         if root is not None:
+            lines = NodeLines(root)
             for problem in problems:
                 if problem.line is None:
-                    problem.line = line_of(root, problem.where)
+                    problem.line = lines.line_of(problem.where)
     return RulePackError(str(pack_file), problems)
 
 
@@ -687,35 +688,58 @@ _STEP = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
 
 def line_of(root: yaml.Node, where: str) -> int | None:
     """The line of the deepest YAML node that a location like `urgency.rules[U3].when` reaches."""
-    node: yaml.Node | None = root
-    line: int | None = None
-    for match in _STEP.finditer(where):
-        item, key = match.group(1), match.group(2)
-        node = _child(node, key) if key is not None else _item(node, item)
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
+    return NodeLines(root).line_of(where)
 
 
-def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v  # type: ignore[no-any-return]
-    return None
+class NodeLines:
+    """The lines of a composed YAML document's nodes, found by location (`urgency.rules[U3].when`).
 
+    Each step is a dictionary look-up (the keys of a mapping, and the items of a
+    list by index, `id` or `name`, indexed the first time they are needed), so
+    that the many problems of a large pack are located in linear time.
+    """
 
-def _item(node: yaml.Node | None, name: str) -> yaml.Node | None:
-    if isinstance(node, yaml.SequenceNode):
+    def __init__(self, root: yaml.Node) -> None:
+        self.root = root
+        self._keys: dict[int, dict[str, yaml.Node]] = {}
+        self._names: dict[int, dict[str, yaml.Node]] = {}
+
+    def line_of(self, where: str) -> int | None:
+        node: yaml.Node | None = self.root
+        line: int | None = None
+        for match in _STEP.finditer(where):
+            item, key = match.group(1), match.group(2)
+            node = self._child(node, key) if key is not None else self._item(node, item)
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+        return line
+
+    def _child(self, node: yaml.Node | None, key: str) -> yaml.Node | None:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        keys = self._keys.get(id(node))
+        if keys is None:
+            keys = self._keys[id(node)] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    keys.setdefault(k.value, v)
+        return keys.get(key)
+
+    def _item(self, node: yaml.Node | None, name: str) -> yaml.Node | None:
+        if not isinstance(node, yaml.SequenceNode):
+            return None
         if name.isdigit() and int(name) < len(node.value):
             return node.value[int(name)]  # type: ignore[no-any-return]
-        for item in node.value:
-            for field in ("id", "name"):
-                value = _child(item, field)
-                if isinstance(value, yaml.ScalarNode) and value.value == name:
-                    return item  # type: ignore[no-any-return]
-    return None
+        names = self._names.get(id(node))
+        if names is None:
+            names = self._names[id(node)] = {}
+            for item in node.value:
+                for field in ("id", "name"):
+                    value = self._child(item, field)
+                    if isinstance(value, yaml.ScalarNode):
+                        names.setdefault(value.value, item)
+        return names.get(name)
 
 
 _FAST_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
