@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -124,3 +128,80 @@ def test_fhir_name_saves_a_questionnaire_response(pack: RulePack, tmp_path: Path
     assert where == ""
     assert isinstance(read_back, dict)
     assert triage.evaluate(read_back, rulepack=pack) == triage.evaluate(record, rulepack=pack)
+
+
+@pytest.fixture
+def refusing_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[int], Path]:
+    """A folder in which creating a file fails with the given error, as the kernel refuses it for a
+    read-only file system or a folder without write permission (the tests may run as root, who could
+    write in it whatever its permissions)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    error = [0]
+    real_open = os.open
+
+    def guarded(path: Any, flags: int, mode: int = 0o777, **kwargs: Any) -> int:
+        if flags & os.O_CREAT and Path(path).parent == folder:
+            raise OSError(error[0], os.strerror(error[0]), str(path))
+        return real_open(path, flags, mode, **kwargs)
+
+    def refusing(code: int) -> Path:
+        error[0] = code
+        return folder
+
+    monkeypatch.setattr(os, "open", guarded)
+    return refusing
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        (errno.EROFS, "{folder} is on a read-only file system."),
+        (errno.EACCES, "no permission to write in {folder}."),
+    ],
+    ids=["read-only", "no-permission"],
+)
+def test_a_folder_that_takes_no_file_is_refused_before_asking(
+    refusing_folder: Callable[[int], Path], code: int, problem: str
+) -> None:
+    """The check made before the first question creates (and removes) a file in the folder, so a folder
+    that cannot take the answers is known then, not after every answer."""
+    folder = refusing_folder(code)
+    with pytest.raises(SaveError) as refused:
+        check_target(folder / "a.json", overwrite=False)
+    assert (
+        str(refused.value) == f"cannot save answers to {folder / 'a.json'}: {problem.format(folder=folder)}"
+    )
+    assert list(folder.iterdir()) == []
+
+
+def test_a_path_through_a_file_is_refused(tmp_path: Path) -> None:
+    """A path that goes through a file (`notes.txt/answers.json`) names the file in the way."""
+    (tmp_path / "notes.txt").write_text("notes")
+    with pytest.raises(SaveError, match=r"notes\.txt is a file, not a folder"):
+        check_target(tmp_path / "notes.txt" / "answers.json", overwrite=False)
+
+
+def test_the_check_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Checking the folder leaves it as it was."""
+    assert check_target(tmp_path / "answers.yaml", overwrite=False) == "yaml"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_replaced_answer_file_is_private(tmp_path: Path) -> None:
+    """Saved answers replacing a file anyone could read are readable by their owner only."""
+    path = tmp_path / "answers.json"
+    path.write_text("old")
+    path.chmod(0o644)
+    write_record(path, {"red_flags": []}, overwrite=True)
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_saving_through_a_link_writes_the_file_it_leads_to(tmp_path: Path) -> None:
+    """Saved through a symbolic link, the answers go to the file it leads to; the link stays."""
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "answers.json").symlink_to("kept/mine.json")
+    write_record(tmp_path / "answers.json", {"red_flags": []}, overwrite=False)
+    assert (tmp_path / "answers.json").is_symlink()
+    assert json.loads((tmp_path / "kept" / "mine.json").read_text()) == {"red_flags": []}
+    assert (tmp_path / "kept" / "mine.json").stat().st_mode & 0o777 == 0o600

@@ -342,11 +342,16 @@ def test_output_file_replaces_target_only_when_complete(tmp_path: Path) -> None:
 
 
 def test_output_inside_an_input_folder_is_not_read(tmp_path: Path) -> None:
-    """The output file is never read as input, even in a folder being evaluated."""
+    """The output file is never read as input, even in a folder being evaluated; once it exists, it is
+    an answer file of that folder like any other, and a run that would replace it is refused."""
     write_jsonl(tmp_path / "a.jsonl", [FSHD])
     assert triage(".", "-o", "out.jsonl", cwd=tmp_path).returncode == 0
-    assert triage(".", "-o", "out.jsonl", cwd=tmp_path).returncode == 0
-    assert len(jsonl((tmp_path / "out.jsonl").read_bytes())) == 1
+    results = (tmp_path / "out.jsonl").read_bytes()
+    assert len(jsonl(results)) == 1
+    again = triage(".", "-o", "out.jsonl", cwd=tmp_path)
+    assert again.returncode == 2
+    assert b"that is the answer file ./out.jsonl, which this run reads" in again.stderr
+    assert (tmp_path / "out.jsonl").read_bytes() == results
 
 
 def _running(marker: str) -> list[str]:

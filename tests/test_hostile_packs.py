@@ -8,12 +8,15 @@ come from that change.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -257,3 +260,177 @@ def test_rules_check_prints_the_sha256_of_the_content(tmp_path: Path, edit: bool
     match = re.search(r"is valid \(sha256 ([0-9a-f]{64})\)", out.stdout)
     assert match, out.stdout
     assert match.group(1) == _sha256_of(folder)
+
+
+# -- `rules check` reads the pack once, under the same limits ---------------------------------------------
+
+CHECK_TIME_LIMIT_S = 10.0
+"""Seconds for a whole `triage rules check` process (start-up included)."""
+CHECK_MEMORY_LIMIT_MB = 150
+"""Peak resident memory of that process (Python, pydantic and the bundled pack take about 40 MB)."""
+ADDRESS_SPACE_CAP = 2 << 30
+"""A cap on the process's address space, so that a run that would exhaust memory fails early instead."""
+NOT_REGULAR = "is not a regular file but"
+TOO_LARGE = f"is larger than {MAX_PACK_BYTES // 1024} KiB, the limit for this file"
+
+
+def _ten_megabytes(folder: Path) -> Path:
+    """A pack of 10 MB of plain YAML: many small mappings after the minimal pack."""
+    text = (HOSTILE / "valid-minimal.yaml").read_text(encoding="utf-8") + "padding:\n"
+    row = "  - {id: x, label: y, text: [a, b, c]}\n"
+    (folder / "pack.yaml").write_text(text + row * ((10 << 20) // len(row)), encoding="utf-8")
+    return folder
+
+
+def _deep(folder: Path) -> Path:
+    """400 KB of nesting: a list in a list… 200,000 levels deep."""
+    (folder / "pack.yaml").write_text("a: " + "[" * 200_000 + "]" * 200_000 + "\n", encoding="utf-8")
+    return folder / "pack.yaml"
+
+
+def _fifo_in_a_folder(folder: Path) -> Path:
+    os.mkfifo(folder / "pack.yaml")
+    return folder
+
+
+def _fifo(folder: Path) -> Path:
+    os.mkfifo(folder / "pack.yaml")
+    return folder / "pack.yaml"
+
+
+def _link_to_dev_zero(folder: Path) -> Path:
+    (folder / "pack.yaml").symlink_to("/dev/zero")
+    return folder
+
+
+# (shape, how to make it, exit status, what the one problem says)
+CHECK_SHAPES: list[tuple[str, Callable[[Path], Path], int, str]] = [
+    ("ten-megabytes", _ten_megabytes, 1, TOO_LARGE),
+    ("deep-400-kb", _deep, 1, TOO_LARGE),
+    ("fifo-in-a-folder", _fifo_in_a_folder, 2, f"{NOT_REGULAR} a named pipe"),
+    ("fifo", _fifo, 2, f"{NOT_REGULAR} a named pipe"),
+    ("dev-zero", lambda _: Path("/dev/zero"), 2, f"{NOT_REGULAR} a character device"),
+    ("dev-null", lambda _: Path("/dev/null"), 2, f"{NOT_REGULAR} a character device"),
+    ("link-to-dev-zero", _link_to_dev_zero, 2, f"{NOT_REGULAR} a character device"),
+    ("folder-as-pack-file", lambda f: (f / "pack.yaml").mkdir() or f, 2, f"{NOT_REGULAR} a folder"),
+]
+
+
+def _cap_address_space() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_CAP, ADDRESS_SPACE_CAP))
+
+
+_PEAK = """
+import atexit, runpy, sys
+report = sys.argv.pop(1)
+
+def peak():  # the peak resident memory of this program alone (VmHWM starts afresh at exec)
+    with open("/proc/self/status") as status, open(report, "w") as out:
+        out.write(next((line.split()[1] for line in status if line.startswith("VmHWM:")), "0"))
+
+atexit.register(peak)
+sys.argv[0] = "triage"
+runpy.run_module("triage", run_name="__main__", alter_sys=True)
+"""
+
+
+def _run_measured(args: list[str], folder: Path) -> tuple[int, str, str, float, int]:
+    """Run `triage ARGS`; its exit status, output, error output, seconds and peak resident memory
+    (bytes; 0 where /proc cannot tell). Killed (and the test failed) if it runs longer than the limit.
+    """
+    out_path, err_path, peak_path = folder / "stdout", folder / "stderr", folder / "peak"
+    command = [sys.executable, "-c", _PEAK, str(peak_path), *args]
+    started = time.perf_counter()
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, preexec_fn=_cap_address_space)
+    try:
+        process.wait(timeout=CHECK_TIME_LIMIT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"triage {' '.join(args)} still ran after {CHECK_TIME_LIMIT_S} s")
+    elapsed = time.perf_counter() - started
+    peak = int(peak_path.read_text() or 0) * 1024 if peak_path.exists() else 0
+    text = (out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
+    return process.returncode, *text, elapsed, peak
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "message"), [c[1:] for c in CHECK_SHAPES], ids=[c[0] for c in CHECK_SHAPES]
+)
+def test_rules_check_keeps_to_the_pack_limits(
+    tmp_path: Path, make: Callable[[Path], Path], code: int, message: str
+) -> None:
+    """`triage rules check` on a huge, deep, endless or blocking pack file reports its one problem
+    within the time and memory bounds, without a traceback: 1 for a pack over the size limit, 2 for a
+    path that is not a readable regular file (a pipe, a device, a folder)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    path = make(work)
+    status, out, err, elapsed, peak = _run_measured(["rules", "check", str(path)], tmp_path)
+    assert (status, "Traceback" in err) == (code, False), (out, err)
+    assert message in out, out
+    assert "1 problem(s) found." in err
+    assert elapsed < CHECK_TIME_LIMIT_S
+    assert peak < CHECK_MEMORY_LIMIT_MB << 20
+
+
+def test_rules_check_reads_the_pack_file_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The line of each problem comes from the one read of pack.yaml, made within the limits: the
+    file is opened once (an audit hook sees every open), and the lines are right."""
+    from triage.cli import main
+
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    text = (HOSTILE / "valid-minimal.yaml").read_text(encoding="utf-8")
+    assert "title: A minimal pack\n" in text
+    (folder / "pack.yaml").write_text(
+        text.replace("title: A minimal pack\n", "title: A minimal pack\nextra: 1\n")
+    )
+    shutil.copy(HOSTILE / "source.txt", folder / "source.txt")
+    line = text.splitlines().index("title: A minimal pack") + 2
+    opened: list[str] = []
+    _watch_opens(opened)
+    try:
+        assert main(["rules", "check", str(folder)]) == 1
+    finally:
+        opened.append(_STOP)
+    assert f"{folder / 'pack.yaml'}:{line}: extra: unknown field [schema]" in capsys.readouterr().out
+    assert [p for p in opened[:-1] if p.endswith("pack.yaml")] == [str(folder / "pack.yaml")]
+
+
+_STOP = "\0stop"
+
+
+def _watch_opens(opened: list[str]) -> None:
+    """Note every file opened into `opened`, until `_STOP` is added to it (an audit hook stays for the
+    life of the process, so it stops noting instead)."""
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        if event == "open" and (not opened or opened[-1] != _STOP) and isinstance(args[0], str | Path):
+            opened.append(str(args[0]))
+
+    sys.addaudithook(hook)
+
+
+def test_rules_check_locates_thousands_of_problems_quickly(tmp_path: Path) -> None:
+    """A pack within the size limit with 27,000 problems (9,000 questions, each with an unknown field
+    and two missing ones) is reported within the bounds, each problem at its line: locating is a
+    look-up per step, not a search of every question for each problem."""
+    text = (HOSTILE / "valid-minimal.yaml").read_text(encoding="utf-8")
+    bogus = "".join(f"  - {{id: q{n}, x: 1}}\n" for n in range(9000))
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    (folder / "pack.yaml").write_text(
+        text.replace("questions:\n", "questions:\n" + bogus, 1), encoding="utf-8"
+    )
+    shutil.copy(HOSTILE / "source.txt", folder / "source.txt")
+    assert (folder / "pack.yaml").stat().st_size < MAX_PACK_BYTES
+    first = text.splitlines().index("questions:") + 2
+    status, out, err, elapsed, peak = _run_measured(["rules", "check", str(folder)], tmp_path)
+    assert (status, "Traceback" in err) == (1, False), err
+    assert "27000 problem(s) found." in err
+    for n in (0, 4500, 8999):
+        assert f"{folder / 'pack.yaml'}:{first + n}: questions[q{n}].x: unknown field [schema]" in out
+    assert elapsed < CHECK_TIME_LIMIT_S
+    assert peak < CHECK_MEMORY_LIMIT_MB << 20

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -374,3 +375,73 @@ def test_a_file_that_appears_meanwhile_is_kept(pack: RulePack, tmp_path: Path) -
     assert out.endswith(expected_screen(record))
     assert saved.read_text(encoding="utf-8") == "someone else's\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.json"]
+
+
+def _can_create(folder: Path) -> bool:
+    try:
+        (folder / ".probe").touch()
+    except OSError:
+        return False
+    (folder / ".probe").unlink()
+    return True
+
+
+def _read_only_folder(tmp_path: Path) -> Path:
+    """A folder in which the command cannot create a file: one without write permission or, for root
+    (who writes there anyway), sysfs, where the kernel refuses new files to everyone."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if not _can_create(folder):
+        return folder
+    for candidate in (Path("/sys/kernel"), Path("/sys")):
+        if candidate.is_dir() and not _can_create(candidate):
+            return candidate
+    pytest.skip("no folder here refuses new files to this user")
+
+
+def _through_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "notes.txt").write_text("notes", encoding="utf-8")
+    return tmp_path / "notes.txt" / "answers.json"
+
+
+@pytest.mark.parametrize(
+    ("make", "problems"),
+    [
+        (lambda tmp: tmp / "missing" / "answers.json", ["the folder {folder} does not exist."]),
+        (_through_a_file, ["{folder} is a file, not a folder."]),
+        (
+            lambda tmp: _read_only_folder(tmp) / "answers.json",
+            ["no permission to write in {folder}.", "{folder} is on a read-only file system."],
+        ),
+    ],
+    ids=["missing-folder", "through-a-file", "read-only-folder"],
+)
+def test_save_where_no_file_can_be_written_stops_before_asking(
+    tmp_path: Path, make: Any, problems: list[str]
+) -> None:
+    """A --save file that could not be written (a missing folder, a path through a file, a folder that
+    takes no new file) stops the run before the first question, exit 2: no one answers for nothing."""
+    saved = make(tmp_path)
+    term = Terminal("--save", str(saved), cwd=tmp_path)
+    assert term.finish() == 2
+    out = " ".join(term.output().split())
+    said = [
+        f"triage: cannot save answers to {saved}: {p.format(folder=saved.parent)}" in out for p in problems
+    ]
+    assert any(said), out
+    assert RED_FLAGS not in out
+    assert not saved.exists()
+
+
+def test_save_over_a_file_of_the_rule_pack_stops_before_asking(tmp_path: Path) -> None:
+    """--save (even with --force) naming a file of the rule pack being used stops before any question."""
+    pack_dir = tmp_path / "pack"
+    shutil.copytree(Path(triage.load_rulepack().path).parent, pack_dir)
+    before = (pack_dir / "pack.yaml").read_bytes()
+    term = Terminal("--rules", str(pack_dir), "--save", str(pack_dir / "pack.yaml"), "--force", cwd=tmp_path)
+    assert term.finish() == 2
+    out = " ".join(term.output().split())
+    assert f"cannot save answers to {pack_dir / 'pack.yaml'}: that is the rule pack's file" in out
+    assert RED_FLAGS not in out
+    assert (pack_dir / "pack.yaml").read_bytes() == before

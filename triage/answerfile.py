@@ -3,45 +3,53 @@
 A name ending in `.fhir.json` is written as a FHIR QuestionnaireResponse, which
 `triage evaluate` reads back like a plain answer file.
 
-The file is written whole or not at all: to a temporary file beside it, then
-renamed into place. An existing file is never replaced unless asked to. The
-file is readable by its owner only: it holds answers about someone's health.
+The file is written whole or not at all (`triage.files.atomic_write`): to a
+temporary file beside it, then renamed into place; through a symbolic link, the
+file it leads to. An existing file is never replaced unless asked to. The file
+is readable by its owner only: it holds answers about someone's health. Before
+any question is asked, `check_target` makes sure the file can be written there
+(by creating and removing a file in its folder), so no one answers for nothing.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
+from triage.files import OutputError, check_can_create, output_target, write_bytes
 from triage.rulepack import RulePack, load_rulepack
 
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 FHIR_SUFFIX = ".fhir.json"
 
 
-class SaveError(Exception):
+class SaveError(OutputError):
     """The answers cannot be saved there; the message says why and what to do."""
 
 
+SAVE = "save answers to"
+
+
 def check_target(path: Path, *, overwrite: bool) -> str:
-    """Check that answers can be saved at `path`; return the format. Raises `SaveError`."""
+    """Check that answers can be saved at `path`: a name that tells the format, no file there unless
+    `overwrite`, and a folder that takes a new file (one is created and removed). Return the format.
+    Raises `SaveError`."""
     kind = "fhir" if path.name.lower().endswith(FHIR_SUFFIX) else FORMATS.get(path.suffix.lower())
     if kind is None:
         raise SaveError(
             f"cannot save answers to {path}: the name must end in .json, .yaml, .yml or "
             f"{FHIR_SUFFIX} (a FHIR QuestionnaireResponse); that decides the format."
         )
-    if path.is_dir():
-        raise SaveError(f"cannot save answers to {path}: it is a folder.")
-    if path.exists() and not overwrite:
-        raise SaveError(f"{path} already exists; use --force to replace it.")
-    if not path.parent.is_dir():
-        raise SaveError(f"cannot save answers to {path}: the folder {path.parent} does not exist.")
+    try:
+        target = output_target(path, action=SAVE)
+        if target.existing is not None and not overwrite:
+            raise SaveError(f"{path} already exists; use --force to replace it.")
+        check_can_create(target, action=SAVE)
+    except OutputError as exc:
+        raise SaveError(str(exc)) from None
     return kind
 
 
@@ -60,18 +68,11 @@ def dump_record(record: Mapping[str, object], kind: str, pack: RulePack | None =
 def write_record(
     path: Path, record: Mapping[str, object], *, overwrite: bool, pack: RulePack | None = None
 ) -> None:
-    """Write the record to `path` atomically. Raises `SaveError` (or `OSError` on a disk error)."""
+    """Write the record to `path` atomically, readable by its owner only. Raises `SaveError` (or
+    `OSError` on a disk error)."""
     kind = check_target(path, overwrite=overwrite)
     text = dump_record(record, kind, pack)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if not overwrite and path.exists():
-            raise SaveError(f"{path} already exists; use --force to replace it.")
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+        write_bytes(output_target(path, action=SAVE), text.encode("utf-8"), private=True, replace=overwrite)
+    except OutputError as exc:
+        raise SaveError(str(exc)) from None

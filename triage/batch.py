@@ -227,7 +227,7 @@ class Batch:
         self._flush()
         if piece.end is not None:
             self.done_bytes += piece.end - piece.start
-        elif file.path != STDIN:
+        elif not file.stream:
             self.done_bytes += file.size - piece.start
         return self.summary.records + self.summary.unreadable_files - before
 
@@ -252,6 +252,9 @@ class Batch:
 
     def _read(self, piece: Piece, first_line: int) -> None:
         file = piece.file
+        if file.problem is not None:  # found in a folder, and not to be opened
+            self._unreadable(file.name, Unreadable(file.problem, whole_file=True))
+            return
         try:
             stream = open_input(file)
         except OSError as exc:
@@ -264,7 +267,7 @@ class Batch:
                 lines = bounded_lines(stream)
                 if piece.end is not None:
                     lines = _until(lines, stream, piece.end)
-                where = None if file.path == STDIN else (lambda: stream.tell() - piece.start)
+                where = None if file.stream else (lambda: stream.tell() - piece.start)
                 self._lines(lines, piece, first_line, where)
             else:
                 data = read_all(stream)

@@ -25,7 +25,7 @@ from typing import NoReturn, TextIO
 
 import triage
 from triage import escape
-from triage.answerfile import SaveError, check_target, write_record
+from triage.answerfile import SAVE, SaveError, check_target, write_record
 from triage.describe import RAW, asked_when_words, mermaid, show
 from triage.errors import (
     InvalidAnswers,
@@ -36,9 +36,19 @@ from triage.errors import (
     answers_record,
 )
 from triage.fhir import FhirUnavailable, questionnaire_json
+from triage.files import (
+    FileId,
+    OutputError,
+    atomic_write,
+    cannot_write,
+    identities,
+    output_target,
+    refuse_reading,
+    write_bytes,
+)
 from triage.render import render_json, render_markdown, render_text
 from triage.rulepack import RulePack, default_pack_path, load_rulepack, read_pack
-from triage.verify import add_lines, check_references, run_examples
+from triage.verify import check_references, run_examples
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ASK_FORMATS = ("text", "json", "markdown")
@@ -67,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except (RulePackError, FhirUnavailable) as exc:
         _report(exc)
+        return EXIT_USAGE
+    except OutputError as exc:
+        warn("triage: {}", exc)
         return EXIT_USAGE
     except TriageError as exc:
         _report(exc)
@@ -158,15 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["answers", "result"],
         help="which schema (default: answers)",
     )
-    schema.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
+    schema.add_argument("-o", "--output", metavar="FILE", type=Path, help=_WRITE_HELP)
     schema.set_defaults(run=run_schema)
 
     export = commands.add_parser("export", help="write the questionnaire for other systems")
     export_commands = export.add_subparsers(title="export formats", metavar="FORMAT", required=True)
     fhir = export_commands.add_parser("fhir", help="as an HL7 FHIR R4 Questionnaire (JSON)")
-    fhir.add_argument("-o", "--output", metavar="FILE", type=Path, help="write it to FILE")
+    fhir.add_argument("-o", "--output", metavar="FILE", type=Path, help=_WRITE_HELP)
     fhir.set_defaults(run=run_export_fhir)
     return parser
+
+
+_WRITE_HELP = "write it to FILE (whole or not at all, keeping FILE's permissions)"
 
 
 def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -180,7 +196,8 @@ def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None
         default=unset if suppress else None,
         help=(
             "also save the answers as an answer record (.json, .yaml or .yml; "
-            ".fhir.json for a FHIR QuestionnaireResponse)"
+            ".fhir.json for a FHIR QuestionnaireResponse), readable by you only; checked "
+            "before the first question"
         ),
     )
     parser.add_argument(
@@ -204,6 +221,12 @@ holds one record or a list of them; .jsonl one record per line; .csv a header ro
 question ids, one row per record ("none" for no red flags, ";" between choices, an
 empty cell for a missing answer).
 
+folders: links to files and folders are followed; each folder is read once (a loop
+or a second link to it is skipped, with a note). Only regular files in a folder are
+opened: a pipe or device with an answer file's name, a broken link or a folder that
+cannot be read is an error entry in its place. A pipe named here (<(cat a.jsonl))
+is read like -, with --input-format.
+
 output: exactly one entry per record, in input order: the result, or the record's
 errors. Each names its source: file:line (JSON Lines; CSV, where the header is line 1),
 file#index (items of a JSON or YAML list, from 0), or the file (one record).
@@ -211,9 +234,15 @@ The format is --format if given; else taken from the -o file's extension (.jsonl
 .json, .csv, .md, .txt; jsonl for any other); else text on a terminal and jsonl
 into a pipe or file. A summary goes to standard error.
 
+-o FILE: written to a temporary file beside FILE and renamed over it when complete,
+keeping FILE's permissions; a failed run leaves FILE as it was. Through a symbolic
+link, the file it leads to is replaced. Refused (exit 2, nothing read or written)
+when FILE is a folder or a file this run reads: an answer file by any name (a link,
+./name, a file in a folder given), standard input's file, or a rule pack file.
+
 exit status: 0 every record valid; 1 some records or files invalid (the others are
 still evaluated and written); 2 usage error (a missing file, a folder with no answer
-files, a format that cannot be told).
+files, a format that cannot be told, an -o that cannot be written).
 """
 
 
@@ -234,7 +263,11 @@ def _add_evaluate(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--input-format", choices=INPUT_FORMATS, help="read every input as this format (needed for -)"
     )
     evaluate.add_argument(
-        "-o", "--output", metavar="FILE", type=Path, help="write here; the file appears only when complete"
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=Path,
+        help="write here; the file appears only when complete, and never replaces a file the run reads",
     )
     evaluate.add_argument(
         "--compact",
@@ -297,8 +330,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
     try:
         pack = load_rulepack(path)
     except RulePackError as exc:
-        problems, pack_file = exc.problems, Path(exc.path)
-        add_lines(pack_file, problems)
+        problems, pack_file = exc.problems, Path(exc.path)  # each with its line, from the one read
         unreadable = any(isinstance(p, UnreadablePack) for p in problems)
         if args.format == "json":
             report = {
@@ -396,22 +428,37 @@ def run_schema(args: argparse.Namespace) -> int:
 
     pack = _pack(args)
     schema = answers_schema(pack) if args.kind == "answers" else result_schema(pack)
-    return _write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", args.output)
+    return _write(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", args.output, pack)
 
 
 def run_export_fhir(args: argparse.Namespace) -> int:
     """Print (or write) the pack's questionnaire as a FHIR R4 Questionnaire."""
-    return _write(questionnaire_json(_pack(args)), args.output)
+    pack = _pack(args)
+    return _write(questionnaire_json(pack), args.output, pack)
 
 
-def _write(text: str, output: Path | None) -> int:
+def _pack_reads(pack: RulePack) -> dict[FileId, str]:
+    """The pack's files, which no output of the run may replace."""
+    pack_file, source = pack.files
+    return identities(
+        [
+            (pack_file, f"the rule pack's file {pack_file}"),
+            (source, f"the rule pack's source article {source}"),
+        ]
+    )
+
+
+def _write(text: str, output: Path | None, pack: RulePack) -> int:
+    """Print `text`, or write it to `output` (atomically, never over a file of the pack)."""
     if output is None:
         put(text)
         return EXIT_OK
+    target = output_target(output)
+    refuse_reading(target, _pack_reads(pack))
     try:
-        output.write_text(text, encoding="utf-8")
+        write_bytes(target, text.encode("utf-8"))
     except OSError as exc:
-        warn("triage: cannot write {}: {}", output, exc.strerror)
+        warn("triage: {}", cannot_write(output, exc, target.folder))
         return EXIT_USAGE
     warn("wrote {}", output)
     return EXIT_OK
@@ -432,6 +479,12 @@ def run_ask(args: argparse.Namespace) -> int:
         warn("(or `triage evaluate -` to read them from standard input).")
         return EXIT_USAGE
     pack = _pack(args)
+    if save is not None:
+        try:
+            refuse_reading(output_target(save, action=SAVE), _pack_reads(pack), action=SAVE)
+        except OutputError as exc:
+            warn("triage: {}", exc)
+            return EXIT_USAGE
     from triage import questionnaire  # questionary loads only when it is needed
 
     screen = sys.stdout if sys.stdout.isatty() else sys.stderr
@@ -467,15 +520,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from triage.batch import Progress, evaluate_files
     from triage.readers import find_inputs
-    from triage.writers import SUFFIXES, atomic_output, make_writer
+    from triage.writers import SUFFIXES, make_writer
 
     output: Path | None = args.output
-    files, problems = find_inputs(args.paths, args.input_format, exclude=output)
-    for problem in problems:
+    target = output_target(output) if output is not None else None  # a folder is refused at once
+    inputs = find_inputs(args.paths, args.input_format)
+    for note in inputs.notes:
+        warn("triage: {}", note)
+    for problem in inputs.problems:
         warn("triage: {}", problem)
+    files = inputs.files
     if not files:
         return EXIT_USAGE
+    if target is not None:
+        refuse_reading(target, inputs.reads())  # before anything is read
     pack = _pack(args)
+    if target is not None:
+        refuse_reading(target, _pack_reads(pack))
     # The pack and the modules live as long as the run: keep them out of the collector's passes.
     gc.freeze()
     to_terminal = output is None and sys.stdout.isatty()
@@ -493,12 +554,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         progress = Progress(sum(f.size for f in files))
     # A polite kill (SIGTERM) unwinds like Ctrl-C, so a half-written output file is removed.
     signal.signal(signal.SIGTERM, _interrupted)
-    if output is not None:
+    if target is not None:
         try:
-            with atomic_output(output) as out:
+            with atomic_write(target) as out:
                 summary = evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
         except OSError as exc:
-            warn("triage: cannot write {}: {}.", output, exc.strerror or exc)
+            warn("triage: {}", cannot_write(target.path, exc, target.folder))
             return EXIT_USAGE
     else:
         try:
@@ -514,7 +575,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         warn("{}", line)
     if output is not None:
         warn("written to {}", output)
-    if problems:
+    if inputs.problems:
         return EXIT_USAGE
     return EXIT_INVALID if summary.invalid or summary.unreadable_files else EXIT_OK
 

@@ -35,7 +35,8 @@ import orjson
 
 from triage.batch import Batch, Piece, Progress, Summary
 from triage.errors import TriageError
-from triage.readers import MAX_RECORD_BYTES, STDIN, InputFile, Unreadable, bounded_lines, read_csv_header
+from triage.files import open_regular
+from triage.readers import MAX_RECORD_BYTES, InputFile, Unreadable, bounded_lines, read_csv_header
 from triage.rulepack import RulePack
 from triage.writers import Sink, Writer
 
@@ -85,10 +86,13 @@ def cut(file: InputFile, size: int) -> list[Piece]:
     in an unquoted cell throws counting off).
     """
     whole = [Piece(file)]
-    if file.path == STDIN or file.format not in ("jsonl", "csv"):
+    if file.stream or file.problem is not None or file.format not in ("jsonl", "csv"):
         return whole
     try:
-        with open(file.path, "rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        with (
+            open_regular(file.path) as stream,
+            mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as view,
+        ):
             header = None
             begin = 0
             if file.format == "csv":
@@ -312,7 +316,7 @@ def _lines(data: bytes) -> list[bytes]:
 def _read_ahead(piece: Piece, first_line: int) -> tuple[list[bytes] | None, int]:
     """A piece's lines, read whole when it is not too large, and the line number after them."""
     try:
-        with open(piece.file.path, "rb") as stream:
+        with open_regular(piece.file.path) as stream:
             assert piece.end is not None
             length = piece.end - piece.start
             if length <= READ_AHEAD:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import stat
-from collections.abc import Callable, Hashable, Iterator, Mapping
+import re
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path, PurePath
 from typing import Any, Literal, cast
@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from triage.conditions import KINDS, Condition, Term, walk
 from triage.errors import DuplicateKey, PackProblem, RulePackError, UnreadablePack
+from triage.files import NotRegular, open_regular
 from triage.models import Citation, PackInfo
 
 PACK_FILE = "pack.yaml"
@@ -272,6 +273,11 @@ class RulePack:
     def __repr__(self) -> str:
         return f"<RulePack {self.info.name} {self.info.version} from {self.path}>"
 
+    @property
+    def files(self) -> tuple[Path, Path]:
+        """The files the pack was read from: its pack file and the source article it cites."""
+        return self.path, self.path.parent / self.document.source.file
+
     def term(self, name: str) -> Condition:
         return self.document.terms[name]
 
@@ -319,13 +325,13 @@ def _default_pack() -> RulePack:
 
 
 def _load(path: Path) -> RulePack:
-    pack = read_pack(path)
+    pack, pack_bytes = _read_pack(path)
 
     from triage.verify import verify  # verify needs the engine, which needs this module
 
     problems = check_answer_space(pack) or verify(pack)
     if problems:
-        raise RulePackError(str(pack.path), problems)
+        raise refusal(pack.path, pack_bytes, problems)
     return pack
 
 
@@ -334,23 +340,34 @@ def read_pack(path: Path) -> RulePack:
 
     The engine must only be given a verified pack (`load_rulepack`).
     """
+    return _read_pack(path)[0]
+
+
+def _read_pack(path: Path) -> tuple[RulePack, bytes]:
+    """The pack, unverified, and the bytes of its pack file (to locate the problems verification finds)."""
     document, pack_bytes, pack_file = read_document(path)
     source_file = pack_file.parent / document.source.file
     try:
         source_bytes = read_limited(source_file, MAX_SOURCE_BYTES, "source.file", pack_file)
+        text = _decode_source(source_bytes, pack_file)
     except OSError as exc:
-        raise RulePackError(
-            str(pack_file), [UnreadablePack("source.file", f"cannot read {source_file}: {exc.strerror}")]
-        ) from None
-    paragraphs = split_paragraphs(_decode_source(source_bytes, pack_file), document.source.header_lines)
+        problem = UnreadablePack("source.file", f"cannot read {source_file}: {exc.strerror}")
+        raise refusal(pack_file, pack_bytes, [problem]) from None
+    except RulePackError as exc:
+        raise refusal(pack_file, pack_bytes, exc.problems) from None
+    paragraphs = split_paragraphs(text, document.source.header_lines)
     digest = hashlib.sha256()
     for blob in (pack_bytes, source_bytes):
         digest.update(len(blob).to_bytes(8, "big") + blob)
-    return RulePack(document, paragraphs, digest.hexdigest(), pack_file)
+    return RulePack(document, paragraphs, digest.hexdigest(), pack_file), pack_bytes
 
 
 def read_document(path: Path) -> tuple[PackDocument, bytes, Path]:
-    """Parse and schema-check a pack file (or the pack.yaml of a folder)."""
+    """Parse and schema-check a pack file (or the pack.yaml of a folder).
+
+    The file is read once, within the limits; every problem found afterwards is
+    located in those same bytes (`refusal`), never in a second read of the file.
+    """
     pack_file = path / PACK_FILE if path.is_dir() else path
     try:
         raw_bytes = read_limited(pack_file, MAX_PACK_BYTES, "file", pack_file)
@@ -374,11 +391,32 @@ def read_document(path: Path) -> tuple[PackDocument, bytes, Path]:
         document = PackDocument.model_validate(data)
     except ValidationError as exc:
         problems = [PackProblem(locate(data, error["loc"]), _schema_message(error)) for error in exc.errors()]
-        raise RulePackError(str(pack_file), problems) from None
+        raise refusal(pack_file, raw_bytes, problems) from None
     problems = check_conditions(document)
     if problems:
-        raise RulePackError(str(pack_file), problems)
+        raise refusal(pack_file, raw_bytes, problems)
     return document, raw_bytes, pack_file
+
+
+def refusal(pack_file: Path, pack_bytes: bytes, problems: Sequence[PackProblem]) -> RulePackError:
+    """The error refusing a pack for `problems`, each given the line of pack.yaml where it is.
+
+    The lines are found in `pack_bytes`, the pack file as it was read once and
+    checked against the limits (`read_limited`, `refuse_non_data`) and parsed:
+    locating a problem never reads the file again, which could by then be
+    anything (larger, deeper, a pipe).
+    """
+    if any(problem.line is None for problem in problems):
+        try:
+            root = yaml.compose(pack_bytes, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            root = None
+        if root is not None:
+            lines = NodeLines(root)
+            for problem in problems:
+                if problem.line is None:
+                    problem.line = lines.line_of(problem.where)
+    return RulePackError(str(pack_file), problems)
 
 
 def split_paragraphs(text: str, header_lines: int) -> tuple[str, ...]:
@@ -390,13 +428,17 @@ def split_paragraphs(text: str, header_lines: int) -> tuple[str, ...]:
 def read_limited(path: Path, limit: int, where: str, pack_file: Path) -> bytes:
     """Read a file of a pack, refusing one over `limit` bytes without reading more than that.
 
-    Only a regular file is read: a device or a pipe could give endless bytes, or none.
+    Only a regular file is read: a device or a pipe could give endless bytes, or none,
+    and is refused as unreadable without waiting on it (`files.open_regular`).
     Raises `OSError` when the file cannot be read and `RulePackError` (naming `pack_file`
-    and `where`) when it is too large.
+    and `where`) when it is too large or not a regular file.
     """
-    if not stat.S_ISREG(path.stat().st_mode):
-        raise RulePackError(str(pack_file), [PackProblem(where, f"{path} is not a regular file")])
-    with path.open("rb") as stream:
+    try:
+        stream = open_regular(path)
+    except NotRegular as exc:
+        message = f"{path} is {exc.strerror}; a pack is read from regular files only"
+        raise RulePackError(str(pack_file), [UnreadablePack(where, message)]) from None
+    with stream:
         data = stream.read(limit + 1)
     if len(data) > limit:
         raise RulePackError(
@@ -639,6 +681,68 @@ def _yaml_problem(exc: yaml.YAMLError) -> PackProblem:
     context = getattr(exc, "context", None)
     line = mark.line + 1 if mark is not None else None
     return UnreadablePack(where, f"{context}: {problem}" if context else str(problem), line=line)
+
+
+_STEP = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
+
+
+def line_of(root: yaml.Node, where: str) -> int | None:
+    """The line of the deepest YAML node that a location like `urgency.rules[U3].when` reaches."""
+    return NodeLines(root).line_of(where)
+
+
+class NodeLines:
+    """The lines of a composed YAML document's nodes, found by location (`urgency.rules[U3].when`).
+
+    Each step is a dictionary look-up (the keys of a mapping, and the items of a
+    list by index, `id` or `name`, indexed the first time they are needed), so
+    that the many problems of a large pack are located in linear time.
+    """
+
+    def __init__(self, root: yaml.Node) -> None:
+        self.root = root
+        self._keys: dict[int, dict[str, yaml.Node]] = {}
+        self._names: dict[int, dict[str, yaml.Node]] = {}
+
+    def line_of(self, where: str) -> int | None:
+        node: yaml.Node | None = self.root
+        line: int | None = None
+        for match in _STEP.finditer(where):
+            item, key = match.group(1), match.group(2)
+            node = self._child(node, key) if key is not None else self._item(node, item)
+            if node is None:
+                break
+            line = node.start_mark.line + 1
+        return line
+
+    def _child(self, node: yaml.Node | None, key: str) -> yaml.Node | None:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        keys = self._keys.get(id(node))
+        if keys is None:
+            keys = self._keys[id(node)] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    keys.setdefault(k.value, v)
+        return keys.get(key)
+
+    def _item(self, node: yaml.Node | None, name: str) -> yaml.Node | None:
+        if not isinstance(node, yaml.SequenceNode):
+            return None
+        if name.isdigit() and int(name) < len(node.value):
+            return node.value[int(name)]  # type: ignore[no-any-return]
+        names = self._names.get(id(node))
+        if names is None:
+            names = self._names[id(node)] = {}
+            for item in node.value:
+                for field in ("id", "name"):
+                    value = self._child(item, field)
+                    if isinstance(value, yaml.ScalarNode):
+                        names.setdefault(value.value, item)
+        return names.get(name)
+
+
+_FAST_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # The C parser when PyYAML has it: loading the pack is most of the start-up time of every command.

@@ -23,13 +23,9 @@ Checks, in two stages (the second needs every name to resolve):
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
 
 from triage.answerspace import answer_space, domain
 from triage.conditions import (
@@ -48,7 +44,7 @@ from triage.conditions import (
 from triage.conditions import Any as AnyOf
 from triage.errors import InvalidAnswers, PackProblem, TriageError
 from triage.models import ArticleCitation, Citation
-from triage.rulepack import NONE, Question, RulePack
+from triage.rulepack import NONE, Question, RulePack, line_of
 
 # -- the kinds of problem ---------------------------------------------------------------------------
 
@@ -701,70 +697,10 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-# -- locating problems in the YAML ------------------------------------------------------------------
-
-
-def add_lines(pack_file: Path, problems: Iterable[PackProblem]) -> None:
-    """Fill in the pack.yaml line of each problem whose location can be found there.
-
-    A problem found while reading the YAML already says its line, and such a file may
-    be one that is unsafe to compose (too deep, too large): it is not read again.
-    """
-    problems = list(problems)
-    if any(p.where.startswith("line ") for p in problems):
-        return
-    try:
-        root = yaml.compose(pack_file.read_bytes(), Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError):
-        return
-    if root is None:
-        return
-    for problem in problems:
-        if problem.line is None:
-            problem.line = line_of(root, problem.where)
-
-
-_STEP = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
-
-
-def line_of(root: yaml.Node, where: str) -> int | None:
-    """The line of the deepest YAML node that a location like `urgency.rules[U3].when` reaches."""
-    node: yaml.Node | None = root
-    line: int | None = None
-    for match in _STEP.finditer(where):
-        item, key = match.group(1), match.group(2)
-        node = _child(node, key) if key is not None else _item(node, item)
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
-def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v  # type: ignore[no-any-return]
-    return None
-
-
-def _item(node: yaml.Node | None, name: str) -> yaml.Node | None:
-    if isinstance(node, yaml.SequenceNode):
-        if name.isdigit() and int(name) < len(node.value):
-            return node.value[int(name)]  # type: ignore[no-any-return]
-        for item in node.value:
-            for field in ("id", "name"):
-                value = _child(item, field)
-                if isinstance(value, yaml.ScalarNode) and value.value == name:
-                    return item  # type: ignore[no-any-return]
-    return None
-
-
 __all__ = [
     "PROBLEM_KINDS",
     "AnswerSpace",
     "ExampleRun",
-    "add_lines",
     "line_of",
     "run_examples",
     "verify",

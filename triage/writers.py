@@ -1,4 +1,4 @@
-"""Results out: JSON Lines, JSON, CSV, text and Markdown, and an output file written atomically.
+"""Results out: JSON Lines, JSON, CSV, text and Markdown (files are written by `triage.files`).
 
 Each writer turns one entry — a result or an error entry, with its source — into
 bytes. `render(entry)` does so from the pydantic model and is the reference;
@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import select
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 import orjson
@@ -286,26 +282,3 @@ def write_all(stream: BinaryIO, data: bytes | memoryview) -> None:
         if written is None or written < len(view):
             select.select([], [stream], [])  # wait until it can take more
         view = view[written or 0 :]
-
-
-@contextmanager
-def atomic_output(target: Path) -> Iterator[BinaryIO]:
-    """A file that appears under `target` only once it is complete.
-
-    Written to a temporary file in the same folder and renamed over the target
-    at the end, so an interrupted run leaves the target as it was (and no
-    partial file under its name).
-    """
-    folder = target.parent
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    try:
-        # Unbuffered: the batch writes large blocks, which a buffer would only copy once more.
-        with os.fdopen(handle, "wb", buffering=0) as out:
-            yield out
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
