@@ -91,10 +91,14 @@ def test_short_why_explains_urgency_and_outlook_only() -> None:
     full = render_text(result)
     why_short = short[short.index("Why:") :]
     why_full = full[full.index("Why:") :]
-    assert "U5:" in why_short
-    assert "P5:" in why_short
-    assert "doctor_evaluation:" not in why_short
-    assert "doctor_evaluation:" in why_full
+    urgency, prognosis, *suggested = result.explanation
+    for shown in (urgency, prognosis):
+        assert f"[rule {shown.rule}]" in why_short
+        assert _flat(shown.text) in _flat(why_short)
+    assert suggested
+    for item in suggested:
+        assert f"[rule {item.rule}]" not in why_short
+        assert _flat(f"{item.text} [rule {item.rule}]") in _flat(why_full)
     assert short.count("\n") < full.count("\n")
 
 

@@ -1,8 +1,9 @@
 """Results as text for a terminal, Markdown, or JSON. Pure: strings in, strings out.
 
 The order is fixed by what matters most: the urgency first, impossible to miss
-even without colour; then the prognosis, the suggestions with their sources,
-why; and the disclaimer last, always.
+even without colour, with when to get help sooner; then the prognosis, the
+suggestions with their sources, why (in the person's words, each rule's id
+after it for whoever checks the rules); and the disclaimer last, always.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from triage.models import ArticleCitation, Citation, Result
 _BOLD, _RED, _YELLOW, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[0m"
 _COLOURS = {"alarm": _BOLD + _RED, "notice": _BOLD + _YELLOW}
 _BANNER_MARKS = {"alarm": "!"}
+SAFETY_NET = "Get help sooner"
+"""The heading of an urgency's safety net: when to get help sooner than it advises."""
 
 
 def citation_text(citation: Citation) -> str:
@@ -66,6 +69,8 @@ def render_text(
         out.append(f"{mark}{mark} {line}" if mark else line)
     out.append(rule + end)
     para(result.urgency_advice.text)
+    if result.urgency_advice.safety_net:
+        para(f"{SAFETY_NET}: {result.urgency_advice.safety_net}")
     _sources(para, result.urgency_advice.citations)
 
     out.append("")
@@ -91,7 +96,7 @@ def render_text(
     for item in result.explanation:
         if why == "short" and item.rule in suggested:
             continue
-        para(f"{item.rule}: {item.text}", "    ", "  - ")
+        para(f"{item.text} [rule {item.rule}]", "    ", "  - ")
 
     out.append("")
     para(f"IMPORTANT: {result.disclaimer}")
@@ -108,6 +113,8 @@ def _sources(
 def render_markdown(result: Result) -> str:
     """The result as Markdown, for a report or a web page."""
     lines = [f"## {result.urgency_advice.label}", "", result.urgency_advice.text, ""]
+    if result.urgency_advice.safety_net:
+        lines += [f"**{SAFETY_NET}:** {result.urgency_advice.safety_net}", ""]
     lines += [f"- Source: {_md(citation_text(c))}" for c in result.urgency_advice.citations]
     lines += ["", f"### Outlook: {result.prognosis.label}", "", result.prognosis.text, ""]
     lines += [f"- Source: {_md(citation_text(c))}" for c in result.prognosis.citations]
@@ -119,7 +126,7 @@ def render_markdown(result: Result) -> str:
         lines += ["", "### Notes on your answers", ""]
         lines += [f"- `{w.field}`: {w.message}" for w in result.warnings]
     lines += ["", "### Why", ""]
-    lines += [f"- **{e.rule}**: {_md(e.text)}" for e in result.explanation]
+    lines += [f"- {_md(e.text)} *(rule {_md(e.rule)})*" for e in result.explanation]
     lines += ["", f"> **Important:** {result.disclaimer}", ""]
     return "\n".join(lines)
 
