@@ -42,13 +42,13 @@ def test_check_of_the_bundled_pack_is_clean_and_prints_its_sha256(pack: triage.R
         (
             "prognosis-overlap",
             1,
-            "pack.yaml:117: prognosis.rules[P2]: rules P2, P3 all match 2 answer sets [overlap]",
+            "pack.yaml:119: prognosis.rules[P2]: rules P2, P3 all match 2 answer sets [overlap]",
         ),
         ("urgency-gap", 1, "urgency.rules: no rule matches 6 answer sets [gap]; counter-example: {"),
         ("unguarded", 1, "suggestions[daily_care].when: holds only because months was not asked"),
-        ("duplicate-key", 1, "pack.yaml:84: duplicate key 'then' (first at line 83) [duplicate-key]"),
-        ("unknown-field", 1, "pack.yaml:88: urgency.rules[U4].priority: unknown field [schema]"),
-        ("unreadable-yaml", 2, "pack.yaml:76: "),
+        ("duplicate-key", 1, "pack.yaml:86: duplicate key 'then' (first at line 85) [duplicate-key]"),
+        ("unknown-field", 1, "pack.yaml:90: urgency.rules[U4].priority: unknown field [schema]"),
+        ("unreadable-yaml", 2, "pack.yaml:78: "),
         ("missing-source", 2, "source.file: cannot read"),
     ],
 )
