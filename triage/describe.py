@@ -7,7 +7,7 @@ clinician reviews is exactly what the engine runs. Nothing here is clinical.
 * `to_words(condition, pack)` — one condition as a phrase.
 * `show(pack, markdown=False)` — the whole pack: questions with when they are
   asked, terms, parameters, the urgency, prognosis and suggestion tables with
-  their outcomes and citations, and the disclaimer.
+  their outcomes, safety nets and citations, and the disclaimer.
 * `mermaid(pack)` — the questionnaire flow and the decisions as a Mermaid flowchart.
 """
 
@@ -204,6 +204,8 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
         if md:
             yield ""
         yield f"   - asked: {asked_when_words(q, pack, style)}"
+        if q.name:
+            yield f'   - named in explanations: "{q.name}"'
         if q.help:
             yield f"   - help: {q.help}"
         if q.type == "number":
@@ -236,8 +238,11 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
     )
     yield from heading(3, "Urgency levels")
     yield from table(
-        ["level", "label", "text", "sources"],
-        [[o.id, o.label or "", o.text, citations_in_words(o.citations)] for o in doc.urgency.levels],
+        ["level", "label", "text", "safety net", "sources"],
+        [
+            [o.id, o.label, o.text, o.safety_net or "—", citations_in_words(o.citations)]
+            for o in doc.urgency.levels
+        ],
     )
 
     yield from heading(2, "Prognosis — exactly one rule matches every answer set")
