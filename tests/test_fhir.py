@@ -375,6 +375,7 @@ PARALYSIS = {
     "severity": "mild",
     "months_since_paralysis": 3,
     "treated_early": "yes",
+    "eye_problems": ["cannot_close"],
 }
 
 
@@ -477,7 +478,7 @@ def test_missing_answer_is_never_read_as_none(pack: RulePack) -> None:
         ),
         (lambda r: r["item"].append(r["item"][0]), "red_flags", "more than once"),
         (lambda r: r["item"][0].update(item=[{"linkId": "x"}]), "red_flags", "no nested items"),
-        (lambda r: r["item"].append({"text": "?"}), "item[5]", "needs a linkId"),
+        (lambda r: r["item"].append({"text": "?"}), "item[6]", "needs a linkId"),
         (lambda r: r.update(item=r["item"][0]), "item", "must be a list"),
         (lambda r: r["item"][1].update(answer={"valueCoding": {"code": "fshd"}}), "cause", "must be a list"),
     ],

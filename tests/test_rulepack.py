@@ -93,11 +93,11 @@ def test_sha256_changes_with_the_content(tmp_path: Path, pack: triage.RulePack) 
     copy = tmp_path / "pack"
     copy.mkdir()
     text = (default_pack_path() / "pack.yaml").read_text(encoding="utf-8")
-    (copy / "pack.yaml").write_text(text.replace('version: "1.0.0"', 'version: "1.0.1"'), encoding="utf-8")
+    (copy / "pack.yaml").write_text(text.replace('version: "2.0.0"', 'version: "2.0.1"'), encoding="utf-8")
     (copy / "source.txt").write_bytes(SOURCE.read_bytes())
     edited = triage.load_rulepack(copy)
     assert edited.info.sha256 != pack.info.sha256
-    assert edited.info.version == "1.0.1"
+    assert edited.info.version == "2.0.1"
 
 
 def _broken(tmp_path: Path, old: str, new: str) -> triage.RulePackError:
@@ -115,7 +115,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> triage.RulePackError:
 @pytest.mark.parametrize(
     ("old", "new", "where", "message"),
     [
-        ("      then: routine", "      then: relaxed", "urgency.rules[U6].then", "'relaxed' is not defined"),
+        ("      then: routine", "      then: relaxed", "urgency.rules[U8].then", "'relaxed' is not defined"),
         (
             "quote: gradually worsen",
             "quote: gradually improve",
@@ -125,7 +125,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> triage.RulePackError:
         (
             "includes: stroke_signs}",
             "matches: stroke_signs}",
-            "urgency.rules[U1].when",
+            "terms.emergency_flag",
             "exactly one operator",
         ),
         (
@@ -134,12 +134,12 @@ def _broken(tmp_path: Path, old: str, new: str) -> triage.RulePackError:
             "prognosis.rules[P1].when",
             "term 'inherited' is not defined",
         ),
-        ("format: 1\n", "format: 1\nformat: 2\n", "line 6", "duplicate key 'format'"),
+        ("format: 1\n", "format: 1\nformat: 2\n", "line 11", "duplicate key 'format'"),
         ("title: Facial atrophy triage", "title: !!python/object:os.system x", "line", "python/object"),
         (
             "      then: routine",
             "      then: routine\n      priority: 1",
-            "urgency.rules[U6].priority",
+            "urgency.rules[U8].priority",
             "unknown field",
         ),
         (
@@ -162,7 +162,7 @@ def test_a_gap_in_the_prognosis_table_is_refused(tmp_path: Path) -> None:
     """Removing a prognosis rule leaves answers with no prognosis: the pack is refused."""
     error = _broken(
         tmp_path,
-        "    - id: P8\n",
-        "    - id: P8\n      # removed\n      when: {always: true}\n      then: uncertain\n      reason: x\n    - id: P9\n",
+        "    - id: P9\n",
+        "    - id: P9\n      # removed\n      when: {always: true}\n      then: uncertain\n      reason: x\n    - id: P10\n",
     )
     assert any("all match" in str(p) for p in error.problems)
