@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,53 @@ def test_a_gap_in_the_prognosis_table_is_refused(tmp_path: Path) -> None:
         "    - id: P9\n      # removed\n      when: {always: true}\n      then: uncertain\n      reason: x\n    - id: P10\n",
     )
     assert any("all match" in str(p) for p in error.problems)
+
+
+def _patient_texts(pack: triage.RulePack) -> dict[str, str]:
+    doc = pack.document
+    texts = {"disclaimer": doc.disclaimer}
+    for owner in (*doc.urgency.levels, *doc.prognosis.categories):
+        texts[f"{owner.id}.label"] = owner.label
+    for owner in (*doc.urgency.levels, *doc.prognosis.categories, *doc.suggestions):
+        texts[f"{owner.id}.text"] = owner.text
+    for level in doc.urgency.levels:
+        texts[f"{level.id}.safety_net"] = level.safety_net or ""
+    for rule in (*doc.urgency.rules, *doc.prognosis.rules, *doc.suggestions):
+        texts[f"{rule.id}.reason"] = rule.reason
+    return texts
+
+
+def test_no_text_promises_more_than_the_source(pack: triage.RulePack) -> None:
+    """Paragraph 1's "can be cured" is tempered by "depends on the patient's own factors": no text
+    promises a cure or that treatment helps, and none says what the source does not (SPEC §4, texts v2)."""
+    texts = _patient_texts(pack)
+    for where, text in texts.items():
+        lowered = " ".join(text.lower().split())
+        for claim in ("can often be cured", "treatment can still help", "manage the symptoms", "pull your jaw"):
+            assert claim not in lowered, (where, claim)
+        for found in re.finditer(r"\bcur(e|ed|es)\b", lowered):
+            assert lowered[: found.start()].endswith("no "), (where, text)  # only "no cure"
+    assert pack.categories["recoverable"].label == "May recover well"
+    assert "may recover well" in pack.categories["recoverable"].text
+
+
+def test_external_citations_name_the_organisation_and_the_document(pack: triage.RulePack) -> None:
+    """Every external citation names a document by its title in quotes; the four external rules and the
+    external sentences of article-based texts carry one."""
+    doc = pack.document
+    owners = {o.id: o for o in (*doc.urgency.levels, *doc.prognosis.categories, *doc.suggestions)}
+    external = {
+        owner_id: [c.external for c in owner.citations if isinstance(c, triage.ExternalCitation)]
+        for owner_id, owner in owners.items()
+    }
+    for owner_id, citations in external.items():
+        for citation in citations:
+            assert re.search(r'[A-Z][\w-]+[^"]*, "[^"]+"', citation), (owner_id, citation)
+    for rule in ("emergency_call", "same_day_care", "eye_care", "gentle_start"):
+        assert external[rule], rule
+        assert not any(isinstance(c, ArticleCitation) for c in owners[rule].citations), rule
+    assert any("GeneReviews" in c for c in external["hereditary_management"])
+    assert any("GeneReviews" in c for c in external["doctor_evaluation"])
+    assert any("FAST" in c for c in external["emergency"])
+    for level in doc.urgency.levels[1:]:
+        assert any("FAST" in c for c in external[level.id]), level.id  # the safety net's basis
