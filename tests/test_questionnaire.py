@@ -20,7 +20,7 @@ REVIEW = "Are these answers right?"
 CONFIRM = "These are right: show my result"
 RED_FLAGS, CAUSE = "Do any of these apply to you?", "What is the cause of your facial atrophy?"
 MONTHS = "How many months ago did the facial paralysis begin?"
-EYE = "Does the eye on the weak side of your face have any of these problems?"
+EYE = "Does the eye on the weak side have any of these problems?"
 
 # One path per branch of the questionnaire, from the red-flag screen to the result.
 PATHS: dict[str, dict[str, object]] = {
