@@ -219,7 +219,10 @@ def test_explanations_are_in_the_patients_words(pack: triage.RulePack) -> None:
             assert not [i for i in ids if i in item.text], (item.rule, item.text)
             assert item.text[:1].isupper(), item.text
     emergency = triage.evaluate({"red_flags": ["stroke_signs", "sudden_face_droop"]}).explanation[0]
-    assert "warning signs: signs of a stroke and face drooped all at once" in emergency.text
+    assert (
+        "warning signs: signs of a stroke now or in the last few hours and face drooped all at once in the"
+        " last few hours" in emergency.text
+    )
     fshd = triage.evaluate({"red_flags": "none", "cause": "fshd", "severity": "mild"}).explanation[1]
     assert "the cause: facioscapulohumeral muscular dystrophy (FSHD)" in fshd.text
     unsure = triage.evaluate(other("no", [], cause="unknown")).explanation[1]

@@ -286,7 +286,7 @@ def test_answer_text_uses_the_packs_words(pack: RulePack) -> None:
     questions = pack.questions
     assert answer_text(questions["red_flags"], frozenset()) == "None of these"
     assert answer_text(questions["red_flags"], frozenset({"sudden_onset", "stroke_signs"})) == (
-        "Signs of a stroke; New weakness of the face in the last 3 days"
+        "Signs of a stroke now or in the last few hours; New weakness of the face in the last 3 days"
     )
     assert answer_text(questions["eye_problems"], frozenset({"painful_or_red", "cannot_close"})) == (
         "The eye does not close fully; The eye is painful or red, or sight has changed"

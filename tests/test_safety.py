@@ -278,6 +278,13 @@ def check_red_flag_result(result: triage.Result, flags: frozenset[str]) -> None:
     assert ids <= RED_FLAG_SUGGESTIONS
 
 
+def test_every_red_flag_label_says_how_recent() -> None:
+    """The questionnaire shows a description only beside the highlighted choice, so each red flag's label
+    says how recent it must be: an old palsy or a past stroke is not ticked as a warning sign."""
+    for option in QUESTIONS["red_flags"].options:
+        assert re.search(r"\bin the last (few hours|\d+ days)\b", option.label), option.label
+
+
 def test_every_red_flag_answer_set_is_emergency_or_urgent() -> None:
     """For every answer set with a red flag: emergency or urgent, not assessed, only red-flag suggestions."""
     flagged = [v for v in SPACE if red_flagged(v)]
