@@ -285,6 +285,17 @@ def test_every_red_flag_label_says_how_recent() -> None:
         assert re.search(r"\bin the last (few hours|\d+ days)\b", option.label), option.label
 
 
+def test_every_safety_net_follows_fast() -> None:
+    """Each safety net sends a new stroke sign to the emergency number at once, even if it passes: a face
+    that already droops from a palsy is not itself the sign, a new droop is."""
+    for level in PACK.document.urgency.levels[1:]:
+        net = " ".join((level.safety_net or "").split())
+        assert "emergency number at once if you get a new sign of a stroke" in net, level.id
+        assert "even if it passes" in net, level.id
+        for sign in ("face droops", "arm or leg", "speaking"):
+            assert sign in net, (level.id, sign)
+
+
 def test_every_red_flag_answer_set_is_emergency_or_urgent() -> None:
     """For every answer set with a red flag: emergency or urgent, not assessed, only red-flag suggestions."""
     flagged = [v for v in SPACE if red_flagged(v)]
