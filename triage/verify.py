@@ -229,7 +229,6 @@ def check_references(pack: RulePack) -> Iterator[PackProblem]:
                 yield from _check_quote(pack, f"{where}.citations[{i}]", citation)
 
 
-
 def check_safety_nets(pack: RulePack) -> Iterator[PackProblem]:
     """Every urgency level but the first has a safety net.
 
