@@ -50,7 +50,9 @@ def record(rng: random.Random, number: int) -> dict[str, object]:
     out: dict[str, object] = {"id": f"resp-{number}"}
     roll = rng.random()
     if roll < 0.04:
-        out["red_flags"] = rng.choice([["stroke_signs"], ["sudden_onset"], "stroke_signs;sudden_onset"])
+        out["red_flags"] = rng.choice(
+            [["stroke_signs"], ["sudden_face_droop"], ["sudden_onset"], "stroke_signs;sudden_onset"]
+        )
         return out
     out["red_flags"] = rng.choice([[], [], "none", ["none"]])
     cause = rng.choice(CAUSES)
@@ -60,6 +62,7 @@ def record(rng: random.Random, number: int) -> dict[str, object]:
         months = rng.choice([0, 0, 1, 2, 3, 5, 6, 8, 12, 24, 36, 60, 120])
         out["months_since_paralysis"] = rng.choice([months, months, str(months)])
         out["treated_early"] = rng.choice(["yes", "no", "not_sure", True, False])
+        out["eye_problems"] = rng.choice([[], [], "none", ["cannot_close"], "cannot_close;painful_or_red"])
     elif cause in ("other", "unknown"):
         out["worsening"] = rng.choice(["yes", "no", "no", "not_sure"])
         out["related_findings"] = rng.choice(

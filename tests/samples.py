@@ -9,5 +9,6 @@ PARALYSIS = {
     "severity": "mild",
     "months_since_paralysis": 3,
     "treated_early": "yes",
+    "eye_problems": [],
 }
 OTHER = {"red_flags": [], "cause": "other", "severity": "mild", "worsening": "no", "related_findings": []}

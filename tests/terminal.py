@@ -200,8 +200,11 @@ class Terminal:
             top -= 1
         for row in range(top + 1, len(self.lines)):
             line = self.lines[row]
-            title = line[3:].removeprefix("○ ").removeprefix("● ")
+            title = line[3:].removeprefix("○ ").removeprefix("● ").rstrip()
             if title.startswith(label[: self.columns - 6]):
+                return row
+            # A title wrapped at a space shows its first words on this row.
+            if self._is_choice(row) and title and label.startswith(title + " "):
                 return row
         raise AssertionError(f"no choice {label!r}:\n" + "\n".join(self.lines))
 

@@ -37,8 +37,10 @@ RED_FLAGS = next(q for q in PACK.document.questions if q.type == "multi")
 """The red-flag screen: the first question, a multi-select (SPEC §3)."""
 LEVELS = list(PACK.levels)
 ALARMS = {level for level, spec in PACK.levels.items() if spec.display == "alarm"}
-STROKE = RED_FLAGS.options[0].id
-SUDDEN = RED_FLAGS.options[1].id
+STROKE = "stroke_signs"
+DROOP = "sudden_face_droop"
+SUDDEN = "sudden_onset"
+EYE = "eye_problems"
 CALM = {"cause": "fshd", "severity": "mild"}
 """Answers that call for nothing urgent on their own."""
 
@@ -78,7 +80,12 @@ def test_the_alarm_options_are_exactly_those_that_alarm_in_every_answer_set() ->
         if seen <= ALARMS and key[1] in {o.id for q in PACK.document.questions for o in q.options}
     }
     assert found == expected
-    assert found == {(RED_FLAGS.id, STROKE): LEVELS[0], (RED_FLAGS.id, SUDDEN): LEVELS[1]}
+    assert found == {
+        (RED_FLAGS.id, STROKE): LEVELS[0],
+        (RED_FLAGS.id, DROOP): LEVELS[0],
+        (RED_FLAGS.id, SUDDEN): LEVELS[1],
+        (EYE, "painful_or_red"): LEVELS[1],
+    }
 
 
 @pytest.mark.parametrize(
@@ -140,7 +147,7 @@ FILLER = st.one_of(
 
 @settings(derandomize=True, max_examples=150, deadline=None)
 @given(
-    option=st.sampled_from([STROKE, SUDDEN]),
+    option=st.sampled_from([STROKE, DROOP, SUDDEN]),
     key=st.sampled_from([RED_FLAGS.id, "Red_Flags", "red_flag", "flags", "x"]),
     shape=st.sampled_from(["text", "list", "separated", "spaced", "upper", "nested"]),
     junk=st.dictionaries(st.sampled_from([*PACK.questions, "extra", "Cause"]), FILLER, max_size=4),

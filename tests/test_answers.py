@@ -51,11 +51,23 @@ def test_cause_and_severity_required_without_red_flags(field: str) -> None:
     assert "Allowed:" in message
 
 
-@pytest.mark.parametrize("field", ["months_since_paralysis", "treated_early"])
+@pytest.mark.parametrize("field", ["months_since_paralysis", "treated_early", "eye_problems"])
 def test_questions_enabled_by_a_paralysis_are_required(field: str) -> None:
-    """A paralysis cause makes months_since_paralysis and treated_early required."""
+    """A paralysis cause makes months_since_paralysis, treated_early and eye_problems required."""
     record = {k: v for k, v in PARALYSIS.items() if k != field}
     assert field in problems(record)
+
+
+@pytest.mark.parametrize("cause", ["peripheral_facial_paralysis", "central_facial_paralysis"])
+def test_a_paralysis_record_of_pack_1_without_eye_problems_is_refused(cause: str) -> None:
+    """A record written for pack 1.x (no eye_problems after a paralysis) is refused, naming the question;
+    the missing answer is never read as "none", whatever the eye."""
+    record = {k: v for k, v in PARALYSIS.items() if k != "eye_problems"} | {"cause": cause}
+    found = problems(record)
+    assert set(found) == {"eye_problems"}
+    assert "a missing answer is never read as none" in found["eye_problems"]
+    assert 'write "none" or []' in found["eye_problems"]
+    assert triage.evaluate(record | {"eye_problems": "none"}).urgency == "routine"
 
 
 @pytest.mark.parametrize("field", ["worsening", "related_findings"])
@@ -157,7 +169,7 @@ def test_answers_built_by_hand_are_checked_again() -> None:
         values={"red_flags": frozenset(), "cause": "peripheral_facial_paralysis", "severity": "mild"}
     )
     found = problems(incomplete)
-    assert set(found) == {"months_since_paralysis", "treated_early"}
+    assert set(found) == {"months_since_paralysis", "treated_early", "eye_problems"}
     complete = triage.read_answers(PARALYSIS, triage.load_rulepack())
     assert triage.read_answers(complete, triage.load_rulepack()) == complete
 

@@ -40,6 +40,7 @@ BASES: list[dict[str, Any]] = [
         "severity": "moderate",
         "months_since_paralysis": 2,
         "treated_early": "not_sure",
+        "eye_problems": "cannot_close",
     },
     {
         "red_flags": ["none"],
@@ -258,6 +259,7 @@ FORMS: dict[str, list[object]] = {
     "severity": ["mild", "mild ", "severe", None, 3],
     "months_since_paralysis": [6, "6", 6.0, "6.0", " 6 ", 1500, "six", None],
     "treated_early": ["yes", True, "no", False, " yes", "maybe"],
+    "eye_problems": ["none", [], "cannot_close", ["cannot_close "], "painful_or_red;cannot_close", None],
     "worsening": ["no", False, None],
     "sevrity": [None, "mild"],
 }

@@ -42,13 +42,13 @@ def test_check_of_the_bundled_pack_is_clean_and_prints_its_sha256(pack: triage.R
         (
             "prognosis-overlap",
             1,
-            "pack.yaml:117: prognosis.rules[P2]: rules P2, P3 all match 2 answer sets [overlap]",
+            "pack.yaml:119: prognosis.rules[P2]: rules P2, P3 all match 2 answer sets [overlap]",
         ),
         ("urgency-gap", 1, "urgency.rules: no rule matches 6 answer sets [gap]; counter-example: {"),
         ("unguarded", 1, "suggestions[daily_care].when: holds only because months was not asked"),
-        ("duplicate-key", 1, "pack.yaml:84: duplicate key 'then' (first at line 83) [duplicate-key]"),
-        ("unknown-field", 1, "pack.yaml:88: urgency.rules[U4].priority: unknown field [schema]"),
-        ("unreadable-yaml", 2, "pack.yaml:76: "),
+        ("duplicate-key", 1, "pack.yaml:86: duplicate key 'then' (first at line 85) [duplicate-key]"),
+        ("unknown-field", 1, "pack.yaml:90: urgency.rules[U4].priority: unknown field [schema]"),
+        ("unreadable-yaml", 2, "pack.yaml:78: "),
         ("missing-source", 2, "source.file: cannot read"),
     ],
 )
@@ -121,6 +121,11 @@ def test_show_covers_the_whole_decision_logic(pack: triage.RulePack, fmt: str) -
             block = next(b for b in blocks if b.startswith(rule.id + "\n"))
             assert re.search(rf"^    (urgency|category): {rule.then}$", block, re.MULTILINE), block
         assert rule.reason in out
+    for q in doc.questions:
+        assert f'"{q.name}"' in out
+    for level in doc.urgency.levels[1:]:
+        assert level.safety_net
+        assert level.safety_net in out
     for outcome in (*doc.urgency.levels, *doc.prognosis.categories, *doc.suggestions):
         assert outcome.text in out
         for c in outcome.citations:
@@ -134,19 +139,27 @@ def test_show_covers_the_whole_decision_logic(pack: triage.RulePack, fmt: str) -
 
 
 def test_show_markdown_states_conditions_in_words() -> None:
-    """Conditions appear as phrases built from labels: the asked-when of months and rule U3."""
+    """Conditions appear as phrases built from labels: the asked-when of months, rules U4 and P2."""
     out = triage_cli("rules", "show", "--format", "markdown").stdout
     assert '- asked: when *paralysis*: `cause` is "After a facial paralysis such as Bell\'s palsy" or ' in out
     assert '| *paralysis* | `cause` is "After a facial paralysis such as Bell\'s palsy" or ' in out
     assert (
         "| *long_standing* | `months_since_paralysis` is 6 months (*long_standing_months*) or more |" in out
     )
-    assert "| U3 | *paralysis* and *recent* and *untreated* | urgent |" in out
-    assert '| P2 | *paralysis* and (*long_standing* or `severity` is "Severe") | difficult |' in out
+    assert "| U4 | *paralysis* and *recent* and *untreated* | urgent |" in out
+    assert "| P2 | *paralysis* and *long_standing* | difficult |" in out
+    assert '| U3 | *paralysis* and `eye_problems` includes "The eye is painful or red, or sight has changed" |' in out
     assert (
-        '| same_day_care | `red_flags` includes "Sudden facial weakness" and `red_flags` does not include "Signs of a stroke" |'
+        '| same_day_care | `red_flags` includes "New weakness of the face in the last 3 days" and not *emergency_flag* |'
         in out
     )
+    assert (
+        '| *emergency_flag* | `red_flags` includes "Signs of a stroke now or in the last few hours" or `red_flags` includes "Face drooped all at once in the last few hours" |'
+        in out
+    )
+    assert '- asked: when *paralysis*: `cause` is "After a facial paralysis such as Bell\'s palsy" or ' in out.split(
+        "`eye_problems`"
+    )[1]
 
 
 def test_show_is_generated_from_the_pack(tmp_path: Path) -> None:
@@ -155,11 +168,11 @@ def test_show_is_generated_from_the_pack(tmp_path: Path) -> None:
     shutil.copytree(default_pack_path(), copy)
     text = (copy / "pack.yaml").read_text(encoding="utf-8")
     (copy / "pack.yaml").write_text(
-        text.replace("label: Signs of a stroke", "label: Stroke warning signs"), encoding="utf-8"
+        text.replace("label: Signs of a stroke now", "label: Stroke warning signs now"), encoding="utf-8"
     )
     out = triage_cli("rules", "show", copy).stdout
-    assert 'red_flags includes "Stroke warning signs"' in out
-    assert "Signs of a stroke" not in out
+    assert 'red_flags includes "Stroke warning signs now or in the last few hours"' in out
+    assert '"Signs of a stroke now or in the last few hours"' not in out
 
 
 def test_graph_is_a_mermaid_flowchart_of_flow_and_decisions(pack: triage.RulePack) -> None:

@@ -99,8 +99,8 @@ def test_citations_in_words(pack: triage.RulePack) -> None:
     """Article citations show paragraph and quote; external ones their basis."""
     urgent = pack.levels["urgent"]
     text = citations_in_words(urgent.citations)
-    assert text.startswith("external: Early treatment of sudden facial palsy")
-    assert text.endswith('¶3 "related to delayed treatment or prolonged symptoms"')
+    assert text.startswith('external: NHS, "Bell\'s palsy"')
+    assert '; ¶3 "related to delayed treatment or prolonged symptoms"; external: ' in text
 
 
 def test_mermaid_labels_escape_quotes(mini: triage.RulePack) -> None:

@@ -32,6 +32,7 @@ RECORDS: list[object] = [
         "severity": "moderate",
         "months_since_paralysis": 2,
         "treated_early": "not_sure",
+        "eye_problems": "cannot_close",
     },
     ["not", "a", "record"],
 ]

@@ -15,13 +15,16 @@ PARALYSES = ["peripheral_facial_paralysis", "central_facial_paralysis"]
 OTHERS = ["other", "unknown"]
 
 
-def paralysis(months: int, treated: str, severity: str = "mild", cause: str = PARALYSES[0]) -> dict[str, Any]:
+def paralysis(
+    months: int, treated: str, severity: str = "mild", cause: str = PARALYSES[0], eyes: tuple[str, ...] = ()
+) -> dict[str, Any]:
     return {
         "red_flags": [],
         "cause": cause,
         "severity": severity,
         "months_since_paralysis": months,
         "treated_early": treated,
+        "eye_problems": list(eyes),
     }
 
 
@@ -39,19 +42,25 @@ def other(
 
 URGENCY_ROWS = [
     ("U1", "emergency", {"red_flags": ["stroke_signs"]}),
+    ("U1", "emergency", {"red_flags": ["sudden_face_droop"]}),  # FAST: a face that drooped all at once
     ("U1", "emergency", {"red_flags": ["stroke_signs", "sudden_onset"]}),
+    ("U1", "emergency", {"red_flags": ["sudden_face_droop", "sudden_onset"]}),
     ("U2", "urgent", {"red_flags": ["sudden_onset"]}),
-    ("U3", "urgent", paralysis(0, "no")),
-    ("U3", "urgent", paralysis(0, "not_sure", cause=PARALYSES[1])),
-    ("U4", "soon", paralysis(1, "no")),  # one month is no longer recent
-    ("U4", "soon", paralysis(6, "not_sure")),
-    ("U4", "soon", paralysis(1200, "no", "severe")),
-    ("U5", "soon", other("yes", [])),
-    ("U5", "soon", other("not_sure", [])),
-    ("U5", "soon", other("no", ["family_history"], cause="unknown")),
-    ("U6", "routine", paralysis(0, "yes")),
-    ("U6", "routine", other("no", [])),
-    ("U6", "routine", {"red_flags": "none", "cause": "fshd", "severity": "severe"}),
+    ("U3", "urgent", paralysis(1200, "yes", eyes=("painful_or_red",))),  # an eye at risk, whatever the time
+    ("U3", "urgent", paralysis(3, "no", cause=PARALYSES[1], eyes=("cannot_close", "painful_or_red"))),
+    ("U4", "urgent", paralysis(0, "no")),
+    ("U4", "urgent", paralysis(0, "not_sure", cause=PARALYSES[1], eyes=("cannot_close",))),
+    ("U5", "soon", paralysis(1, "no")),  # one month is no longer recent
+    ("U5", "soon", paralysis(6, "not_sure", eyes=("cannot_close",))),
+    ("U5", "soon", paralysis(1200, "no", "severe")),
+    ("U6", "soon", paralysis(0, "yes", eyes=("cannot_close",))),
+    ("U6", "soon", paralysis(1200, "yes", "severe", PARALYSES[1], ("cannot_close",))),
+    ("U7", "soon", other("yes", [])),
+    ("U7", "soon", other("not_sure", [])),
+    ("U7", "soon", other("no", ["family_history"], cause="unknown")),
+    ("U8", "routine", paralysis(0, "yes")),
+    ("U8", "routine", other("no", [])),
+    ("U8", "routine", {"red_flags": "none", "cause": "fshd", "severity": "severe"}),
 ]
 
 
@@ -67,17 +76,21 @@ def test_urgency_table_row(rule: str, level: str, answers: dict[str, Any]) -> No
 
 PROGNOSIS_ROWS = [
     ("P0", "not_assessed", {"red_flags": ["sudden_onset"]}),
+    ("P0", "not_assessed", {"red_flags": ["sudden_face_droop"]}),
     ("P1", "progressive", {"red_flags": [], "cause": "fshd", "severity": "mild"}),
     ("P1", "progressive", {"red_flags": [], "cause": "opmd", "severity": "severe"}),
     ("P2", "difficult", paralysis(6, "yes")),  # long-standing starts at 6 months
-    ("P2", "difficult", paralysis(0, "yes", "severe")),
-    ("P3", "recoverable", paralysis(5, "yes")),
-    ("P4", "uncertain", paralysis(5, "yes", "moderate")),
-    ("P5", "uncertain", other("yes", [], "severe")),
-    ("P5", "uncertain", other("no", ["eyelid_or_swallowing"], "mild", "unknown")),
-    ("P6", "recoverable", other("no", [], "mild")),
-    ("P7", "uncertain", other("no", [], "moderate", "unknown")),
-    ("P8", "may_not_fully_recover", other("no", [], "severe")),
+    ("P2", "difficult", paralysis(1200, "no", "severe", eyes=("cannot_close",))),
+    # v2: severe wasting soon after a paralysis is not "hard to reverse" (paragraph 1, not 4).
+    ("P3", "may_not_fully_recover", paralysis(0, "yes", "severe")),
+    ("P3", "may_not_fully_recover", paralysis(5, "no", "severe", PARALYSES[1])),
+    ("P4", "recoverable", paralysis(5, "yes")),
+    ("P5", "uncertain", paralysis(5, "yes", "moderate")),
+    ("P6", "uncertain", other("yes", [], "severe")),
+    ("P6", "uncertain", other("no", ["eyelid_or_swallowing"], "mild", "unknown")),
+    ("P7", "recoverable", other("no", [], "mild")),
+    ("P8", "uncertain", other("no", [], "moderate", "unknown")),
+    ("P9", "may_not_fully_recover", other("no", [], "severe")),
 ]
 
 
@@ -100,11 +113,15 @@ def test_month_boundaries(months: int, treated: str) -> None:
     expected = "urgent" if untreated and months < 1 else "soon" if untreated else "routine"
     assert result.urgency == expected
     assert result.prognosis.category == ("difficult" if months >= 6 else "uncertain")
+    ids = [s.id for s in result.suggestions]
+    assert ("gentle_start" in ids) == (months < 1)
+    assert ("expression_training" in ids) == (months >= 1)
+    assert ("prompt_treatment" in ids) == (untreated and months < 6)
 
 
 def test_red_flag_dominates_other_answers() -> None:
     """With a red flag, later answers are ignored (with warnings) and only red-flag suggestions are given."""
-    answers = paralysis(0, "no") | {"red_flags": ["sudden_onset"]}
+    answers = paralysis(0, "no", eyes=("painful_or_red",)) | {"red_flags": ["sudden_onset"]}
     result = triage.evaluate(answers)
     assert result.urgency == "urgent"
     assert result.prognosis.category == "not_assessed"
@@ -114,12 +131,14 @@ def test_red_flag_dominates_other_answers() -> None:
         "severity",
         "months_since_paralysis",
         "treated_early",
+        "eye_problems",
     }
 
 
 def _every_answer_set() -> list[dict[str, Any]]:
     """The whole answer space by brute force, independent of triage.answerspace."""
-    flags = ["stroke_signs", "sudden_onset"]
+    flags = ["stroke_signs", "sudden_face_droop", "sudden_onset"]
+    eyes = ["cannot_close", "painful_or_red"]
     findings = ["shoulder_arm_weakness", "eyelid_or_swallowing", "family_history"]
     subsets = lambda ids: [frozenset(c) for n in range(len(ids) + 1) for c in combinations(ids, n)]  # noqa: E731
     out: list[dict[str, Any]] = [{"red_flags": f} for f in subsets(flags) if f]
@@ -130,9 +149,16 @@ def _every_answer_set() -> list[dict[str, Any]]:
         for cause in PARALYSES:
             for months in [0, 1, 5, 6, 1200]:
                 for treated in ["yes", "no", "not_sure"]:
-                    out.append(
-                        base | {"cause": cause, "months_since_paralysis": months, "treated_early": treated}
-                    )
+                    for eye in subsets(eyes):
+                        out.append(
+                            base
+                            | {
+                                "cause": cause,
+                                "months_since_paralysis": months,
+                                "treated_early": treated,
+                                "eye_problems": eye,
+                            }
+                        )
         for cause in OTHERS:
             for worsening in ["yes", "no", "not_sure"]:
                 for found in subsets(findings):
@@ -145,12 +171,12 @@ EVERY_ANSWER_SET = _every_answer_set()
 
 def test_whole_answer_space_matches_the_spec(pack: triage.RulePack) -> None:
     """For every complete answer set: the spec's urgency, prognosis and suggestions, a disclaimer."""
-    assert len(EVERY_ANSWER_SET) == 3 + 3 * (2 + 2 * 5 * 3 + 2 * 3 * 8)
+    assert len(EVERY_ANSWER_SET) == 7 + 3 * (2 + 2 * 5 * 3 * 4 + 2 * 3 * 8)
     for answers in EVERY_ANSWER_SET:
         record = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in answers.items()}
         result = triage.evaluate(record, rulepack=pack)
         assert (result.explanation[0].rule, result.urgency) == urgency(answers), answers
-        assert result.prognosis.category == prognosis(answers), answers
+        assert (result.explanation[1].rule, result.prognosis.category) == prognosis(answers), answers
         assert [s.id for s in result.suggestions] == suggestions(answers), answers
         assert result.suggestions
         assert "doctor" in result.disclaimer
@@ -166,18 +192,41 @@ def test_exactly_one_prognosis_rule_matches_everywhere(pack: triage.RulePack) ->
         assert len(matching) == 1, (values, matching)
 
 
-def test_explanation_names_the_answers_that_fired() -> None:
-    """The explanation of a rule says which answers made it fire, numbers with their threshold."""
-    result = triage.evaluate(paralysis(0, "not_sure", cause=PARALYSES[1]))
-    u3 = result.explanation[0]
-    assert u3.rule == "U3"
-    assert "cause is central_facial_paralysis" in u3.text
-    assert "months_since_paralysis is 0 (less than 1)" in u3.text
-    assert "treated_early is not_sure" in u3.text
-    p3 = result.explanation[1]
-    assert p3.rule == "P3"
-    assert "months_since_paralysis is 0 (less than 6)" in p3.text
+def test_explanation_names_the_answers_that_fired(pack: triage.RulePack) -> None:
+    """The explanation of a rule says in words which answers made it fire, numbers with their threshold."""
+    result = triage.evaluate(paralysis(0, "not_sure", "moderate", PARALYSES[1], ("cannot_close",)))
+    u4 = result.explanation[0]
+    assert u4.rule == "U4"
+    assert "the cause: after a paralysis from the brain, such as a stroke" in u4.text
+    assert "time since the paralysis began: 0 months (less than 1)" in u4.text
+    assert "treated by a doctor in the first week: not sure" in u4.text
+    p5 = result.explanation[1]
+    assert p5.rule == "P5"
+    assert "time since the paralysis began: 0 months (less than 6)" in p5.text
+    assert "how much fullness is lost: moderate" in p5.text
     assert [e.rule for e in result.explanation[2:]] == [s.id for s in result.suggestions]
+    eye_care = next(e for e in result.explanation if e.rule == "eye_care")
+    assert "the eye on the weak side: the eye does not close fully" in eye_care.text
+
+
+def test_explanations_are_in_the_patients_words(pack: triage.RulePack) -> None:
+    """No explanation names a question or option id: words come from the pack's names and labels."""
+    ids = {q.id for q in pack.document.questions} | {o.id for q in pack.document.questions for o in q.options}
+    ids = {i for i in ids if "_" in i}  # the others ("cause", "mild", "yes") are words too
+    for answers in EVERY_ANSWER_SET:
+        record = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in answers.items()}
+        for item in triage.evaluate(record, rulepack=pack).explanation:
+            assert not [i for i in ids if i in item.text], (item.rule, item.text)
+            assert item.text[:1].isupper(), item.text
+    emergency = triage.evaluate({"red_flags": ["stroke_signs", "sudden_face_droop"]}).explanation[0]
+    assert (
+        "warning signs: signs of a stroke now or in the last few hours and face drooped all at once in the"
+        " last few hours" in emergency.text
+    )
+    fshd = triage.evaluate({"red_flags": "none", "cause": "fshd", "severity": "mild"}).explanation[1]
+    assert "the cause: facioscapulohumeral muscular dystrophy (FSHD)" in fshd.text
+    unsure = triage.evaluate(other("no", [], cause="unknown")).explanation[1]
+    assert "the cause: I don't know" in unsure.text
 
 
 def test_results_are_deterministic() -> None:

@@ -26,6 +26,7 @@ PARALYSIS = {
     "severity": "moderate",
     "months_since_paralysis": 2,
     "treated_early": "not_sure",
+    "eye_problems": "none",
 }
 BAD = {"red_flags": [], "cause": "fshd", "severity": "sever"}
 

@@ -29,8 +29,9 @@ RECENT = {
     "cause": "peripheral_facial_paralysis",
     "severity": "mild",
     "treated_early": "no",
+    "eye_problems": "none",
 }
-"""An untreated paralysis: under a month is urgent, a month or more is soon (the pack's rules U3, U4)."""
+"""An untreated paralysis: under a month is urgent, a month or more is soon (the pack's rules U4, U5)."""
 ALMOST_ONE = "0.99999999999999999"
 
 

@@ -375,6 +375,7 @@ PARALYSIS = {
     "severity": "mild",
     "months_since_paralysis": 3,
     "treated_early": "yes",
+    "eye_problems": ["cannot_close"],
 }
 
 
@@ -457,13 +458,15 @@ def test_wrong_answer_values_are_explained(pack: RulePack, field: str, answer: o
     assert expected in broken(pack, change)[field]
 
 
-def test_missing_answer_is_never_read_as_none(pack: RulePack) -> None:
-    """A response without a red_flags item is invalid, as the JSON record would be."""
+@pytest.mark.parametrize("question", ["red_flags", "eye_problems"])
+def test_missing_answer_is_never_read_as_none(pack: RulePack, question: str) -> None:
+    """A response without a red_flags item, or without eye_problems after a paralysis (a response to the
+    pack 1.x questionnaire), is invalid, as the JSON record would be."""
 
     def change(r: dict[str, Any]) -> None:
-        r["item"] = [i for i in r["item"] if i["linkId"] != "red_flags"]
+        r["item"] = [i for i in r["item"] if i["linkId"] != question]
 
-    assert "never read as none" in broken(pack, change)["red_flags"]
+    assert "never read as none" in broken(pack, change)[question]
 
 
 @pytest.mark.parametrize(
@@ -477,7 +480,7 @@ def test_missing_answer_is_never_read_as_none(pack: RulePack) -> None:
         ),
         (lambda r: r["item"].append(r["item"][0]), "red_flags", "more than once"),
         (lambda r: r["item"][0].update(item=[{"linkId": "x"}]), "red_flags", "no nested items"),
-        (lambda r: r["item"].append({"text": "?"}), "item[5]", "needs a linkId"),
+        (lambda r: r["item"].append({"text": "?"}), "item[6]", "needs a linkId"),
         (lambda r: r.update(item=r["item"][0]), "item", "must be a list"),
         (lambda r: r["item"][1].update(answer={"valueCoding": {"code": "fshd"}}), "cause", "must be a list"),
     ],

@@ -26,6 +26,7 @@ PARALYSIS = {
     "severity": "moderate",
     "months_since_paralysis": 2,
     "treated_early": "no",
+    "eye_problems": frozenset({"cannot_close"}),
 }
 
 
@@ -94,7 +95,10 @@ def test_pack_examples_through_the_flow(pack: RulePack, example: object) -> None
     assert [s.id for s in result.suggestions] == list(expect.suggestions)
 
 
-@pytest.mark.parametrize("flags", [{"stroke_signs"}, {"sudden_onset"}, {"stroke_signs", "sudden_onset"}])
+@pytest.mark.parametrize(
+    "flags",
+    [{"stroke_signs"}, {"sudden_face_droop"}, {"sudden_onset"}, {"stroke_signs", "sudden_onset"}],
+)
 def test_a_red_flag_ends_at_once_without_review(pack: RulePack, flags: set[str]) -> None:
     """A red flag is the only question asked, and the result comes without a review."""
     prompter = Scripted({"red_flags": frozenset(flags)})
@@ -122,11 +126,12 @@ def test_changing_the_cause_drops_answers_that_no_longer_apply(pack: RulePack) -
     }
     prompter = Scripted(answers, reviews=["cause", None])
     flow = interview(pack, prompter)
-    after_review = prompter.asked_ids[5:]
+    after_review = prompter.asked_ids[6:]
     assert after_review == ["cause", "worsening", "related_findings"]
-    assert prompter.asked[5] == ("cause", "peripheral_facial_paralysis")
+    assert prompter.asked[6] == ("cause", "peripheral_facial_paralysis")
     assert "months_since_paralysis" not in flow.answers
     assert "treated_early" not in flow.answers
+    assert "eye_problems" not in flow.answers
     assert prompter.reviewed[-1] == ["red_flags", "cause", "severity", "worsening", "related_findings"]
     assert flow.record() == {
         "red_flags": [],
@@ -142,10 +147,11 @@ def test_changing_between_paralyses_reasks_dependents_with_earlier_answers(pack:
     answers = {**PARALYSIS, "cause": ["peripheral_facial_paralysis", "central_facial_paralysis"]}
     prompter = Scripted(answers, reviews=["cause", None])
     flow = interview(pack, prompter)
-    assert prompter.asked[5:] == [
+    assert prompter.asked[6:] == [
         ("cause", "peripheral_facial_paralysis"),
         ("months_since_paralysis", 2),
         ("treated_early", "no"),
+        ("eye_problems", frozenset({"cannot_close"})),
     ]
     assert flow.answers["severity"] == "moderate"
     assert flow.answers["cause"] == "central_facial_paralysis"
@@ -155,7 +161,7 @@ def test_changing_an_answer_nothing_depends_on_asks_only_it(pack: RulePack) -> N
     """Changing the severity re-asks the severity alone and keeps every other answer."""
     prompter = Scripted({**PARALYSIS, "severity": ["moderate", "severe"]}, reviews=["severity", None])
     flow = interview(pack, prompter)
-    assert prompter.asked_ids[5:] == ["severity"]
+    assert prompter.asked_ids[6:] == ["severity"]
     assert dict(flow.answers) == {**PARALYSIS, "severity": "severe"}
 
 
@@ -163,7 +169,7 @@ def test_choosing_the_same_answer_again_asks_nothing_more(pack: RulePack) -> Non
     """Re-answering the cause with the same cause re-asks nothing that depends on it."""
     prompter = Scripted(PARALYSIS, reviews=["cause", None])
     flow = interview(pack, prompter)
-    assert prompter.asked_ids[5:] == ["cause"]
+    assert prompter.asked_ids[6:] == ["cause"]
     assert dict(flow.answers) == PARALYSIS
 
 
@@ -225,6 +231,7 @@ def test_dependents_are_transitive(pack: RulePack) -> None:
     assert flow.dependents("cause") == {
         "months_since_paralysis",
         "treated_early",
+        "eye_problems",
         "worsening",
         "related_findings",
     }
@@ -279,7 +286,10 @@ def test_answer_text_uses_the_packs_words(pack: RulePack) -> None:
     questions = pack.questions
     assert answer_text(questions["red_flags"], frozenset()) == "None of these"
     assert answer_text(questions["red_flags"], frozenset({"sudden_onset", "stroke_signs"})) == (
-        "Signs of a stroke; Sudden facial weakness"
+        "Signs of a stroke now or in the last few hours; New weakness of the face in the last 3 days"
+    )
+    assert answer_text(questions["eye_problems"], frozenset({"painful_or_red", "cannot_close"})) == (
+        "The eye does not close fully; The eye is painful or red, or sight has changed"
     )
     assert answer_text(questions["cause"], "fshd") == "Facioscapulohumeral muscular dystrophy (FSHD)"
     assert answer_text(questions["months_since_paralysis"], 3) == "3 months"
@@ -296,6 +306,10 @@ def test_a_dropped_answer_is_forgotten(pack: RulePack) -> None:
     }
     prompter = Scripted(answers, reviews=["cause", "cause", None])
     flow = interview(pack, prompter)
-    assert prompter.asked[-2:] == [("months_since_paralysis", None), ("treated_early", None)]
+    assert prompter.asked[-3:] == [
+        ("months_since_paralysis", None),
+        ("treated_early", None),
+        ("eye_problems", None),
+    ]
     assert flow.answers["months_since_paralysis"] == 30
     assert "worsening" not in flow.answers

@@ -19,20 +19,24 @@ from triage.rulepack import RulePack
 
 REVIEW = "Are these answers right?"
 CONFIRM = "These are right: show my result"
-RED_FLAGS, CAUSE = "Do any of these apply to you right now?", "What is the cause of your facial atrophy?"
+RED_FLAGS, CAUSE = "Do any of these apply to you?", "What is the cause of your facial atrophy?"
 MONTHS = "How many months ago did the facial paralysis begin?"
+EYE = "Does the eye on the weak side have any of these problems?"
 
 # One path per branch of the questionnaire, from the red-flag screen to the result.
 PATHS: dict[str, dict[str, object]] = {
     "emergency": {"red_flags": ["stroke_signs"]},
+    "face-drooped-all-at-once": {"red_flags": ["sudden_face_droop"]},
     "urgent-sudden-onset": {"red_flags": ["sudden_onset"]},
     "both-red-flags": {"red_flags": ["stroke_signs", "sudden_onset"]},
+    # Bell's palsy that began two weeks ago, not treated, and the eye does not close: U4.
     "peripheral-recent-untreated": {
         "red_flags": [],
         "cause": "peripheral_facial_paralysis",
         "severity": "mild",
         "months_since_paralysis": 0,
         "treated_early": "no",
+        "eye_problems": ["cannot_close"],
     },
     "central-long-standing": {
         "red_flags": [],
@@ -40,6 +44,15 @@ PATHS: dict[str, dict[str, object]] = {
         "severity": "moderate",
         "months_since_paralysis": 7,
         "treated_early": "yes",
+        "eye_problems": [],
+    },
+    "central-painful-eye": {
+        "red_flags": [],
+        "cause": "central_facial_paralysis",
+        "severity": "severe",
+        "months_since_paralysis": 2,
+        "treated_early": "yes",
+        "eye_problems": ["cannot_close", "painful_or_red"],
     },
     "fshd": {"red_flags": [], "cause": "fshd", "severity": "severe"},
     "opmd": {"red_flags": [], "cause": "opmd", "severity": "mild"},
@@ -199,8 +212,48 @@ def test_invalid_number_then_valid(pack: RulePack, tmp_path: Path) -> None:
     term.wait_for("Too large. Type a whole number of months, from 0 to 1200.")
     term.send(BACKSPACE * 4 + "7" + ENTER)
     answer(term, pack, "treated_early", "yes")
+    answer(term, pack, "eye_problems", [])
     term.choose(REVIEW, CONFIRM)
     assert_result_shown(term, record)
+
+
+def test_the_eye_question_comes_only_after_a_paralysis(pack: RulePack, tmp_path: Path) -> None:
+    """After a paralysis the eye question follows the treatment question; for another cause it never comes."""
+    term = Terminal(cwd=tmp_path)
+    answer_all(term, pack, {k: PATHS["fshd"][k] for k in ("red_flags", "cause", "severity")})
+    term.wait_prompt(REVIEW)
+    assert EYE not in " ".join(term.output().split())
+    term.choose(REVIEW, "Change 2: What is the cause")
+    term.choose(CAUSE, "After a facial paralysis such as Bell's palsy")
+    answer(term, pack, "months_since_paralysis", 0)
+    answer(term, pack, "treated_early", "no")
+    term.wait_prompt(EYE)
+    screen = " ".join(" ".join(term.lines).split())
+    for option in pack.questions["eye_problems"].options:
+        assert option.label in screen
+    assert "None of these" in screen
+    term.send(CTRL_C)
+    assert term.finish() == 130
+
+
+def test_bells_palsy_two_weeks_untreated_eye_does_not_close(pack: RulePack, tmp_path: Path) -> None:
+    """Bell's palsy two weeks ago, not treated, an eye that does not close: URGENT (U4), the eye care
+    advice and when to get help sooner, on the screen."""
+    record = PATHS["peripheral-recent-untreated"]
+    term = Terminal(cwd=tmp_path, columns=100, rows=50)
+    answer_all(term, pack, record)
+    term.choose(REVIEW, CONFIRM)
+    out = assert_result_shown(term, record)
+    result = triage.evaluate(record)
+    assert (result.urgency, result.explanation[0].rule) == ("urgent", "U4")
+    screen = out[-len(expected_screen(record, 100)) :]
+    assert screen.splitlines()[:3] == ["!" * 100, "!! URGENT: SEE A DOCTOR TODAY", "!" * 100]
+    shown = " ".join(screen.split())
+    eye_care = next(s for s in result.suggestions if s.id == "eye_care")
+    assert " ".join(eye_care.text.split()) in shown
+    assert result.urgency_advice.safety_net
+    assert f"Get help sooner: {' '.join(result.urgency_advice.safety_net.split())}" in shown
+    assert "[rule U4]" in shown
 
 
 def test_none_of_these_cannot_be_combined(pack: RulePack, tmp_path: Path) -> None:
@@ -209,7 +262,7 @@ def test_none_of_these_cannot_be_combined(pack: RulePack, tmp_path: Path) -> Non
     term.wait_prompt(RED_FLAGS)
     term.send(ENTER)
     term.wait_for('Choose at least one, or "None of these".')
-    term.tick(RED_FLAGS, ["Sudden facial weakness", "None of these"])
+    term.tick(RED_FLAGS, ["New weakness of the face in the last 3 days", "None of these"])
     term.wait_for('"None of these" cannot be combined with other choices.')
     assert (term.active_prompt() or "").startswith(RED_FLAGS)
     term.send(CTRL_C)

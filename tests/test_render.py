@@ -30,6 +30,8 @@ def _flat(text: str) -> str:
 
 def _texts(result: Result) -> list[str]:
     texts = [result.urgency_advice.text, result.prognosis.text, result.disclaimer]
+    texts += [result.urgency_advice.safety_net] if result.urgency_advice.safety_net else []
+    texts += [e.text for e in result.explanation]
     texts += [s.text for s in result.suggestions]
     texts += [citation_text(c) for s in result.suggestions for c in s.citations]
     return texts
@@ -91,10 +93,14 @@ def test_short_why_explains_urgency_and_outlook_only() -> None:
     full = render_text(result)
     why_short = short[short.index("Why:") :]
     why_full = full[full.index("Why:") :]
-    assert "U5:" in why_short
-    assert "P5:" in why_short
-    assert "doctor_evaluation:" not in why_short
-    assert "doctor_evaluation:" in why_full
+    urgency, prognosis, *suggested = result.explanation
+    for shown in (urgency, prognosis):
+        assert f"[rule {shown.rule}]" in why_short
+        assert _flat(shown.text) in _flat(why_short)
+    assert suggested
+    for item in suggested:
+        assert f"[rule {item.rule}]" not in why_short
+        assert _flat(f"{item.text} [rule {item.rule}]") in _flat(why_full)
     assert short.count("\n") < full.count("\n")
 
 
@@ -107,3 +113,50 @@ def test_markdown_and_json_carry_everything(pack: RulePack) -> None:
             assert _flat(part) in flat
         assert markdown.rstrip().splitlines()[-1] == f"> **Important:** {result.disclaimer}"
         assert Result.model_validate(json.loads(render_json(result))) == result
+
+
+def test_every_level_below_emergency_shows_its_safety_net(pack: RulePack) -> None:
+    """Below emergency, text, Markdown and JSON say when to get help sooner, right after the advice;
+    an emergency result has no safety net (nothing is sooner)."""
+    levels = set()
+    for result in _results(pack):
+        advice = result.urgency_advice
+        levels.add(result.urgency)
+        if result.urgency == "emergency":
+            assert advice.safety_net is None
+            assert "Get help sooner" not in render_text(result)
+            continue
+        assert advice.safety_net
+        assert "emergency number at once" in advice.safety_net
+        text = _flat(render_text(result, width=80))
+        assert f"{_flat(advice.text)} Get help sooner: {_flat(advice.safety_net)}" in text
+        markdown = render_markdown(result)
+        assert f"{advice.text}\n\n**Get help sooner:** {advice.safety_net}\n" in markdown
+        assert json.loads(render_json(result))["urgency_advice"]["safety_net"] == advice.safety_net
+    assert levels == {"emergency", "urgent", "soon", "routine"}
+
+
+def test_why_shows_words_and_keeps_the_rule_id_aside(pack: RulePack) -> None:
+    """The why section shows each explanation in words, its rule id after it; no question id is shown."""
+    result = triage.evaluate(
+        {
+            "red_flags": [],
+            "cause": "peripheral_facial_paralysis",
+            "severity": "mild",
+            "months_since_paralysis": 0,
+            "treated_early": "no",
+            "eye_problems": ["cannot_close"],
+        }
+    )
+    text = render_text(result, width=100)
+    why = _flat(text[text.index("Why:") :])
+    assert "the cause: after a facial paralysis such as Bell's palsy" in why
+    assert "the eye on the weak side: the eye does not close fully" in why
+    for question in pack.questions:
+        if "_" in question:  # "cause", "severity" and "worsening" are words as well as ids
+            assert question not in why
+    for item in result.explanation:
+        assert _flat(f"{item.text} [rule {item.rule}]") in why
+    markdown = render_markdown(result)
+    assert "- A recent paralysis of the face that was not treated early needs a doctor today." in markdown
+    assert "*(rule U4)*" in markdown

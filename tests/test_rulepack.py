@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -93,11 +94,11 @@ def test_sha256_changes_with_the_content(tmp_path: Path, pack: triage.RulePack) 
     copy = tmp_path / "pack"
     copy.mkdir()
     text = (default_pack_path() / "pack.yaml").read_text(encoding="utf-8")
-    (copy / "pack.yaml").write_text(text.replace('version: "1.0.0"', 'version: "1.0.1"'), encoding="utf-8")
+    (copy / "pack.yaml").write_text(text.replace('version: "2.0.0"', 'version: "2.0.1"'), encoding="utf-8")
     (copy / "source.txt").write_bytes(SOURCE.read_bytes())
     edited = triage.load_rulepack(copy)
     assert edited.info.sha256 != pack.info.sha256
-    assert edited.info.version == "1.0.1"
+    assert edited.info.version == "2.0.1"
 
 
 def _broken(tmp_path: Path, old: str, new: str) -> triage.RulePackError:
@@ -115,7 +116,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> triage.RulePackError:
 @pytest.mark.parametrize(
     ("old", "new", "where", "message"),
     [
-        ("      then: routine", "      then: relaxed", "urgency.rules[U6].then", "'relaxed' is not defined"),
+        ("      then: routine", "      then: relaxed", "urgency.rules[U8].then", "'relaxed' is not defined"),
         (
             "quote: gradually worsen",
             "quote: gradually improve",
@@ -125,7 +126,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> triage.RulePackError:
         (
             "includes: stroke_signs}",
             "matches: stroke_signs}",
-            "urgency.rules[U1].when",
+            "terms.emergency_flag",
             "exactly one operator",
         ),
         (
@@ -134,12 +135,12 @@ def _broken(tmp_path: Path, old: str, new: str) -> triage.RulePackError:
             "prognosis.rules[P1].when",
             "term 'inherited' is not defined",
         ),
-        ("format: 1\n", "format: 1\nformat: 2\n", "line 6", "duplicate key 'format'"),
+        ("format: 1\n", "format: 1\nformat: 2\n", "line 11", "duplicate key 'format'"),
         ("title: Facial atrophy triage", "title: !!python/object:os.system x", "line", "python/object"),
         (
             "      then: routine",
             "      then: routine\n      priority: 1",
-            "urgency.rules[U6].priority",
+            "urgency.rules[U8].priority",
             "unknown field",
         ),
         (
@@ -162,7 +163,57 @@ def test_a_gap_in_the_prognosis_table_is_refused(tmp_path: Path) -> None:
     """Removing a prognosis rule leaves answers with no prognosis: the pack is refused."""
     error = _broken(
         tmp_path,
-        "    - id: P8\n",
-        "    - id: P8\n      # removed\n      when: {always: true}\n      then: uncertain\n      reason: x\n    - id: P9\n",
+        "    - id: P9\n",
+        "    - id: P9\n      # removed\n      when: {always: true}\n      then: uncertain\n      reason: x\n    - id: P10\n",
     )
     assert any("all match" in str(p) for p in error.problems)
+
+
+def _patient_texts(pack: triage.RulePack) -> dict[str, str]:
+    doc = pack.document
+    texts = {"disclaimer": doc.disclaimer}
+    for owner in (*doc.urgency.levels, *doc.prognosis.categories):
+        texts[f"{owner.id}.label"] = owner.label
+    for owner in (*doc.urgency.levels, *doc.prognosis.categories, *doc.suggestions):
+        texts[f"{owner.id}.text"] = owner.text
+    for level in doc.urgency.levels:
+        texts[f"{level.id}.safety_net"] = level.safety_net or ""
+    for rule in (*doc.urgency.rules, *doc.prognosis.rules, *doc.suggestions):
+        texts[f"{rule.id}.reason"] = rule.reason
+    return texts
+
+
+def test_no_text_promises_more_than_the_source(pack: triage.RulePack) -> None:
+    """Paragraph 1's "can be cured" is tempered by "depends on the patient's own factors": no text
+    promises a cure or that treatment helps, and none says what the source does not (SPEC §4, texts v2)."""
+    texts = _patient_texts(pack)
+    for where, text in texts.items():
+        lowered = " ".join(text.lower().split())
+        for claim in ("can often be cured", "treatment can still help", "manage the symptoms", "pull your jaw"):
+            assert claim not in lowered, (where, claim)
+        for found in re.finditer(r"\bcur(e|ed|es)\b", lowered):
+            assert lowered[: found.start()].endswith("no "), (where, text)  # only "no cure"
+    assert pack.categories["recoverable"].label == "May recover well"
+    assert "may recover well" in pack.categories["recoverable"].text
+
+
+def test_external_citations_name_the_organisation_and_the_document(pack: triage.RulePack) -> None:
+    """Every external citation names a document by its title in quotes; the four external rules and the
+    external sentences of article-based texts carry one."""
+    doc = pack.document
+    owners = {o.id: o for o in (*doc.urgency.levels, *doc.prognosis.categories, *doc.suggestions)}
+    external = {
+        owner_id: [c.external for c in owner.citations if isinstance(c, triage.ExternalCitation)]
+        for owner_id, owner in owners.items()
+    }
+    for owner_id, citations in external.items():
+        for citation in citations:
+            assert re.search(r'[A-Z][\w-]+[^"]*, "[^"]+"', citation), (owner_id, citation)
+    for rule in ("emergency_call", "same_day_care", "eye_care", "gentle_start"):
+        assert external[rule], rule
+        assert not any(isinstance(c, ArticleCitation) for c in owners[rule].citations), rule
+    assert any("GeneReviews" in c for c in external["hereditary_management"])
+    assert any("GeneReviews" in c for c in external["doctor_evaluation"])
+    assert any("FAST" in c for c in external["emergency"])
+    for level in doc.urgency.levels[1:]:
+        assert any("FAST" in c for c in external[level.id]), level.id  # the safety net's basis

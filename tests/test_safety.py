@@ -34,6 +34,9 @@ LEVELS = [level.id for level in PACK.document.urgency.levels]
 """Urgency levels, most urgent first: the order is the pack's, not the engine's."""
 RED_FLAG_SUGGESTIONS = {"emergency_call", "same_day_care"}
 """SPEC §4: with a red flag, only these are given."""
+EMERGENCY_FLAGS = {"stroke_signs", "sudden_face_droop"}
+"""SPEC §4 v2: the red flags that mean the emergency number (FAST: a face that drooped all at once)."""
+RED_FLAGS = list(QUESTIONS["red_flags"].option_ids())
 NONE_FORMS: list[object] = [[], "none", ["none"], "None", " NONE ", [" none "]]
 """Every way SPEC §5 lets a record say "none of these" (the reading is case-insensitive)."""
 MISSING_FORMS: list[object] = [None, "", "   ", ";", " ; ", ";;", [""], [" "], [None], {}, 0, False]
@@ -266,18 +269,37 @@ def test_the_packs_urgency_order_is_the_specs() -> None:
 
 def check_red_flag_result(result: triage.Result, flags: frozenset[str]) -> None:
     assert rank(result.urgency) <= rank("urgent")
-    if "stroke_signs" in flags:
+    if flags & EMERGENCY_FLAGS:
         assert result.urgency == "emergency"
+        assert [s.id for s in result.suggestions] == ["emergency_call"]
     assert result.prognosis.category == "not_assessed"
     ids = {s.id for s in result.suggestions}
     assert ids
     assert ids <= RED_FLAG_SUGGESTIONS
 
 
+def test_every_red_flag_label_says_how_recent() -> None:
+    """The questionnaire shows a description only beside the highlighted choice, so each red flag's label
+    says how recent it must be: an old palsy or a past stroke is not ticked as a warning sign."""
+    for option in QUESTIONS["red_flags"].options:
+        assert re.search(r"\bin the last (few hours|\d+ days)\b", option.label), option.label
+
+
+def test_every_safety_net_follows_fast() -> None:
+    """Each safety net sends a new stroke sign to the emergency number at once, even if it passes: a face
+    that already droops from a palsy is not itself the sign, a new droop is."""
+    for level in PACK.document.urgency.levels[1:]:
+        net = " ".join((level.safety_net or "").split())
+        assert "emergency number at once if you get a new sign of a stroke" in net, level.id
+        assert "even if it passes" in net, level.id
+        for sign in ("face droops", "arm or leg", "speaking"):
+            assert sign in net, (level.id, sign)
+
+
 def test_every_red_flag_answer_set_is_emergency_or_urgent() -> None:
     """For every answer set with a red flag: emergency or urgent, not assessed, only red-flag suggestions."""
     flagged = [v for v in SPACE if red_flagged(v)]
-    assert len(flagged) == 3
+    assert len(flagged) == 2 ** len(RED_FLAGS) - 1 == 7
     for values in flagged:
         flags = values["red_flags"]
         assert isinstance(flags, frozenset)
@@ -286,7 +308,7 @@ def test_every_red_flag_answer_set_is_emergency_or_urgent() -> None:
 
 @PROPERTY
 @given(
-    st.sets(st.sampled_from(["stroke_signs", "sudden_onset"]), min_size=1),
+    st.sets(st.sampled_from(RED_FLAGS), min_size=1),
     st.dictionaries(st.sampled_from(list(QUESTIONS)[1:]), json_values, max_size=6),
 )
 def test_a_red_flag_wins_whatever_else_the_record_says(flags: set[str], rest: dict[str, object]) -> None:
@@ -370,12 +392,16 @@ def test_recovery_is_promised_only_where_the_source_says_so() -> None:
 
 
 def test_a_warning_sign_is_never_met_with_a_hopeful_prognosis() -> None:
-    """With a red flag, worsening, or a related finding, the prognosis is never recoverable."""
+    """With a red flag, worsening, or a related finding, the prognosis is never recoverable; with a red
+    flag it is not assessed at all."""
     for values in SPACE:
         worrying = red_flagged(values) or values.get("worsening") in ("yes", "not_sure")
         worrying = worrying or bool(values.get("related_findings"))
+        category = triage.evaluate(as_record(values)).prognosis.category
         if worrying:
-            assert triage.evaluate(as_record(values)).prognosis.category != "recoverable", values
+            assert category != "recoverable", values
+        if red_flagged(values):
+            assert category == "not_assessed", values
 
 
 # --- near-valid records ---------------------------------------------------------------------------
@@ -439,15 +465,37 @@ def worsened_sets() -> Iterator[tuple[str, dict[str, AnswerValue], dict[str, Ans
         if values.get("treated_early") == "yes":
             for answer in ("no", "not_sure"):
                 yield f"treated_early to {answer}", values, changed(values, treated_early=answer)
+        eyes = values.get("eye_problems")
+        if isinstance(eyes, frozenset):
+            for eye in sorted(set(QUESTIONS["eye_problems"].option_ids()) - eyes):
+                yield f"add eye-problem {eye}", values, changed(values, eye_problems=eyes | {eye})
 
 
 def test_worse_answers_never_lower_the_urgency() -> None:
-    """Adding a red flag or a finding, worsening yes, or treated_early no/not_sure never lowers the urgency."""
+    """Adding a red flag, a finding or an eye problem, worsening yes, or treated_early no/not_sure
+    never lowers the urgency."""
     seen: set[str] = set()
     for change, before, after in worsened_sets():
         seen.add(change.split()[0] + " " + change.split()[1])
         assert rank(urgency_of(after)) <= rank(urgency_of(before)), (change, before)
-    assert seen == {"add red", "add finding", "worsening to", "treated_early to"}
+    assert seen == {"add red", "add finding", "worsening to", "treated_early to", "add eye-problem"}
+
+
+def test_an_eye_problem_after_a_paralysis_is_never_routine() -> None:
+    """An eye that does not close is seen within two weeks at most; a painful or red one the same day."""
+    checked = 0
+    for values in SPACE:
+        eyes = values.get("eye_problems")
+        if not eyes:
+            continue
+        assert isinstance(eyes, frozenset)
+        checked += 1
+        result = triage.evaluate(as_record(values))
+        assert rank(result.urgency) <= rank("soon"), values
+        if "painful_or_red" in eyes:
+            assert rank(result.urgency) <= rank("urgent"), values
+        assert "eye_care" in {s.id for s in result.suggestions}
+    assert checked > 0
 
 
 def test_a_more_recent_paralysis_is_never_less_urgent() -> None:
@@ -460,7 +508,7 @@ def test_a_more_recent_paralysis_is_never_less_urgent() -> None:
         for s in SPACE
         if "months_since_paralysis" in s
     }
-    assert len(combos) == 2 * 3 * 3
+    assert len(combos) == 2 * 3 * 3 * 4
     pack = triage.load_rulepack(default_pack_path())  # its own decision cache, dropped afterwards
     for combo in combos:
         ranks = []

@@ -18,11 +18,11 @@ PACKS = Path(__file__).parent / "data" / "packs"
 
 # (fixture, kind, where, message): the problem each broken pack must report.
 BROKEN = [
-    ("unreadable-yaml", "unreadable", "line 76", "expected ',' or ']'"),
+    ("unreadable-yaml", "unreadable", "line 78", "expected ',' or ']'"),
     ("missing-source", "unreadable", "source.file", "cannot read"),
     ("unknown-field", "schema", "urgency.rules[U4].priority", "unknown field"),
     ("wrong-type", "schema", "questions[months].max", "valid integer"),
-    ("duplicate-key", "duplicate-key", "line 84", "duplicate key 'then' (first at line 83)"),
+    ("duplicate-key", "duplicate-key", "line 86", "duplicate key 'then' (first at line 85)"),
     ("duplicate-id", "duplicate-id", "rules", "'U2' is defined 2 times"),
     ("undefined-term", "undefined", "prognosis.rules[P1].when", "term 'inherited' is not defined"),
     ("undefined-option", "undefined", "prognosis.rules[P2].when", "'critical' is not an option of severity"),
@@ -73,6 +73,12 @@ BROKEN = [
         "no answer to months changes the urgency, prognosis or suggestions",
     ),
     ("example-mismatch", "example", "examples[severe-other].expect.urgency", "expected urgent, got routine"),
+    (
+        "missing-safety-net",
+        "safety-net",
+        "urgency.levels[routine]",
+        "routine is below the most urgent level (emergency), so it needs a safety_net",
+    ),
 ]
 
 

@@ -27,7 +27,7 @@ from triage.models import (
 )
 from triage.rulepack import RulePack, load_rulepack
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Answers",

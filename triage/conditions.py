@@ -18,6 +18,9 @@ is loaded.
 
 A number may also be `{param: name}`, a parameter of the pack. A question that
 was not asked has no answer, and every question condition on it is false.
+
+The answers a condition names are said in the pack's own words (`Scope.question_name`,
+`Scope.answer_words`): "the cause: after a facial paralysis such as Bell's palsy".
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ class Scope(Protocol):
 
     def param(self, name: str) -> int: ...
 
+    def question_name(self, question: str) -> str:
+        """What a question is about, in a person's words ("the cause")."""
+        ...
+
+    def answer_words(self, question: str, value: AnswerValue) -> str:
+        """An answer to a question in a person's words, to stand inside a sentence."""
+        ...
+
 
 class _Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -56,12 +67,6 @@ Number = int | ParamRef
 
 def _number(value: Number, scope: Scope) -> int:
     return scope.param(value.param) if isinstance(value, ParamRef) else value
-
-
-def _show(value: AnswerValue) -> str:
-    if isinstance(value, frozenset):
-        return ", ".join(sorted(value)) if value else "none"
-    return str(value)
 
 
 class All(_Node):
@@ -168,12 +173,13 @@ class Test(_Node):
         raise NotImplementedError
 
     def describe(self, value: AnswerValue, scope: Scope, outcome: bool) -> str:
-        return f"{self.question} is {_show(value)}"
+        """The answer in words: the whole answer, whichever option the test looks at."""
+        return f"{scope.question_name(self.question)}: {scope.answer_words(self.question, value)}"
 
     def reasons(self, answers: AnswerMap, scope: Scope, outcome: bool) -> Iterator[str]:
         value = answers.get(self.question)
         if value is None:
-            yield f"{self.question} was not asked"
+            yield f"{scope.question_name(self.question)}: not asked"
         else:
             yield self.describe(value, scope, outcome)
 
@@ -206,10 +212,6 @@ class Includes(Test):
     def test(self, value: AnswerValue, scope: Scope) -> bool:
         return isinstance(value, frozenset) and self.includes in value
 
-    def describe(self, value: AnswerValue, scope: Scope, outcome: bool) -> str:
-        verb = "includes" if outcome else "does not include"
-        return f"{self.question} {verb} {self.includes}"
-
 
 class Empty(Test):
     """A multi-select answer is empty (`empty: true`) or not (`empty: false`)."""
@@ -233,7 +235,7 @@ class AtLeast(Test):
     def describe(self, value: AnswerValue, scope: Scope, outcome: bool) -> str:
         bound = _number(self.at_least, scope)
         relation = f"{bound} or more" if outcome else f"less than {bound}"
-        return f"{self.question} is {_show(value)} ({relation})"
+        return f"{super().describe(value, scope, outcome)} ({relation})"
 
 
 class Below(Test):
@@ -248,7 +250,7 @@ class Below(Test):
     def describe(self, value: AnswerValue, scope: Scope, outcome: bool) -> str:
         bound = _number(self.below, scope)
         relation = f"less than {bound}" if outcome else f"{bound} or more"
-        return f"{self.question} is {_show(value)} ({relation})"
+        return f"{super().describe(value, scope, outcome)} ({relation})"
 
 
 KINDS = ("all", "any", "not", "term", "always", "in", "includes", "empty", "at_least", "below")

@@ -7,7 +7,7 @@ clinician reviews is exactly what the engine runs. Nothing here is clinical.
 * `to_words(condition, pack)` — one condition as a phrase.
 * `show(pack, markdown=False)` — the whole pack: questions with when they are
   asked, terms, parameters, the urgency, prognosis and suggestion tables with
-  their outcomes and citations, and the disclaimer.
+  their outcomes, safety nets and citations, and the disclaimer.
 * `mermaid(pack)` — the questionnaire flow and the decisions as a Mermaid flowchart.
 
 `--rules` loads any pack, so every id and text of a pack is escaped
@@ -220,6 +220,8 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
         if md:
             yield ""
         yield f"   - asked: {asked_when_words(q, pack, style)}"
+        if q.name:
+            yield f"   - named in explanations: {style.label(q.name)}"
         if q.help:
             yield f"   - help: {t(q.help)}"
         if q.type == "number":
@@ -252,9 +254,9 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
     )
     yield from heading(3, "Urgency levels")
     yield from table(
-        ["level", "label", "text", "sources"],
+        ["level", "label", "text", "safety net", "sources"],
         [
-            [t(o.id), t(o.label or ""), t(o.text), t(citations_in_words(o.citations))]
+            [t(o.id), t(o.label), t(o.text), t(o.safety_net or "—"), t(citations_in_words(o.citations))]
             for o in doc.urgency.levels
         ],
     )

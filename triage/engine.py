@@ -125,30 +125,25 @@ def _decide(pack: RulePack, values: AnswerMap) -> Decision:
     level = pack.levels[urgency_rule.then]
     category = pack.categories[prognosis_rule.then]
     explanation = [
-        _explain(
-            pack, urgency_rule.id, f"Urgency {level.id}", urgency_rule.reason, urgency_rule.when, values
-        ),
-        _explain(
-            pack,
-            prognosis_rule.id,
-            f"Prognosis {category.id}",
-            prognosis_rule.reason,
-            prognosis_rule.when,
-            values,
-        ),
+        _explain(pack, urgency_rule.id, urgency_rule.reason, urgency_rule.when, values),
+        _explain(pack, prognosis_rule.id, prognosis_rule.reason, prognosis_rule.when, values),
     ]
     suggestions = []
     for rule in document.suggestions:
         if rule.when.holds(values, pack):
             suggestions.append(Suggestion(id=rule.id, text=rule.text, citations=rule.citations))
-            explanation.append(_explain(pack, rule.id, None, rule.reason, rule.when, values))
+            explanation.append(_explain(pack, rule.id, rule.reason, rule.when, values))
     if not suggestions:
         # Verification proves every answer set gets a suggestion; this is a bug.
         raise TriageError(f"no suggestion of pack {pack.info.name} matches the answers {dict(values)}")
     return Decision(
         urgency=level.id,
         urgency_advice=UrgencyAdvice(
-            label=level.label, display=level.display, text=level.text, citations=level.citations
+            label=level.label,
+            display=level.display,
+            text=level.text,
+            safety_net=level.safety_net,
+            citations=level.citations,
         ),
         prognosis=Prognosis(
             category=category.id, label=category.label, text=category.text, citations=category.citations
@@ -166,11 +161,11 @@ def _first_match(pack: RulePack, rules: tuple[Rule, ...], values: AnswerMap, tab
     raise TriageError(f"no {table} rule of pack {pack.info.name} matches the answers {dict(values)}")
 
 
-def _explain(
-    pack: RulePack, rule_id: str, outcome: str | None, reason: str, when: Condition, values: AnswerMap
-) -> Explanation:
+def _explain(pack: RulePack, rule_id: str, reason: str, when: Condition, values: AnswerMap) -> Explanation:
+    """The rule's reason and the answers that made it fire, all in the pack's words; the id stays in
+    `rule` for whoever checks the rules."""
     facts = list(dict.fromkeys(when.reasons(values, pack, True)))
-    text = f"{outcome}: {reason}" if outcome else reason
+    text = reason
     if facts:
-        text += f" (Answers: {'; '.join(facts)}.)"
+        text += f" (Your answers: {'; '.join(facts)}.)"
     return Explanation(rule=rule_id, text=text)

@@ -178,14 +178,7 @@ def interview(pack: RulePack, prompter: Prompter) -> Flow:
 
 def answer_text(question: Question, value: AnswerValue) -> str:
     """An answer in the words the person chose it by."""
-    labels = {o.id: o.label for o in question.options}
-    if isinstance(value, frozenset):
-        if not value:
-            return question.none_label or NONE
-        return "; ".join(labels[o] for o in question.option_ids() if o in value)
-    if isinstance(value, int):
-        return f"{value} {question.unit}" if question.unit else str(value)
-    return labels.get(value, value)
+    return question.answer_text(value)
 
 
 def parse_number(question: Question, text: str) -> int:

@@ -58,12 +58,14 @@ class UrgencyAdvice(_Frozen):
     """How soon to see a doctor, in words for the person answering, with sources.
 
     `display` is how loudly a screen shows it: `alarm` (a banner that cannot be
-    missed, even without colour), `notice`, or `plain`.
+    missed, even without colour), `notice`, or `plain`. `safety_net` says when to
+    get help sooner than this; every level but the most urgent has one.
     """
 
     label: str
     display: Literal["alarm", "notice", "plain"] = "plain"
     text: str
+    safety_net: str | None = None
     citations: tuple[Citation, ...] = Field(min_length=1)
 
 
@@ -85,7 +87,8 @@ class Suggestion(_Frozen):
 
 
 class Explanation(_Frozen):
-    """One rule that decided part of the result, and the answers that made it fire."""
+    """One rule that decided part of the result: its id (`rule`), and in words for the person
+    answering, why it applies and the answers that made it fire (`text`)."""
 
     rule: str
     text: str

@@ -1,8 +1,9 @@
 """Results as text for a terminal, Markdown, or JSON. Pure: strings in, strings out.
 
 The order is fixed by what matters most: the urgency first, impossible to miss
-even without colour; then the prognosis, the suggestions with their sources,
-why; and the disclaimer last, always.
+even without colour, with when to get help sooner; then the prognosis, the
+suggestions with their sources, why (in the person's words, each rule's id
+after it for whoever checks the rules); and the disclaimer last, always.
 
 Every text of a result comes from answers or a rule pack, and any pack can be
 loaded: each one is escaped (`triage.escape`) where it is put into the layout,
@@ -21,6 +22,8 @@ from triage.models import ArticleCitation, Citation, Result
 _BOLD, _RED, _YELLOW, _RESET = "\033[1m", "\033[31m", "\033[33m", "\033[0m"
 _COLOURS = {"alarm": _BOLD + _RED, "notice": _BOLD + _YELLOW}
 _BANNER_MARKS = {"alarm": "!"}
+SAFETY_NET = "Get help sooner"
+"""The heading of an urgency's safety net: when to get help sooner than it advises."""
 
 
 def citation_text(citation: Citation) -> str:
@@ -71,6 +74,8 @@ def render_text(
         out.append(f"{mark}{mark} {line}" if mark else line)
     out.append(rule + end)
     para(result.urgency_advice.text)
+    if result.urgency_advice.safety_net:
+        para(f"{SAFETY_NET}: {result.urgency_advice.safety_net}")
     _sources(para, result.urgency_advice.citations)
 
     out.append("")
@@ -96,7 +101,7 @@ def render_text(
     for item in result.explanation:
         if why == "short" and item.rule in suggested:
             continue
-        para(f"{item.rule}: {item.text}", "    ", "  - ")
+        para(f"{item.text} [rule {item.rule}]", "    ", "  - ")
 
     out.append("")
     para(f"IMPORTANT: {result.disclaimer}")
@@ -115,6 +120,8 @@ def render_markdown(result: Result) -> str:
     md = escape.markdown
     urgency, prognosis = result.urgency_advice, result.prognosis
     lines = [f"## {md(urgency.label)}", "", md(urgency.text), ""]
+    if urgency.safety_net:
+        lines += [f"**{SAFETY_NET}:** {md(urgency.safety_net)}", ""]
     lines += [f"- Source: {md(citation_text(c))}" for c in urgency.citations]
     lines += ["", f"### Outlook: {md(prognosis.label)}", "", md(prognosis.text), ""]
     lines += [f"- Source: {md(citation_text(c))}" for c in prognosis.citations]
@@ -126,6 +133,6 @@ def render_markdown(result: Result) -> str:
         lines += ["", "### Notes on your answers", ""]
         lines += [f"- {escape.markdown_code(w.field)}: {md(w.message)}" for w in result.warnings]
     lines += ["", "### Why", ""]
-    lines += [f"- **{md(e.rule)}**: {md(e.text)}" for e in result.explanation]
+    lines += [f"- {md(e.text)} *(rule {md(e.rule)})*" for e in result.explanation]
     lines += ["", f"> **Important:** {md(result.disclaimer)}", ""]
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from typing import Any, Literal, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from triage.conditions import KINDS, Condition, Term, walk
+from triage.conditions import KINDS, AnswerValue, Condition, Term, walk
 from triage.errors import DuplicateKey, PackProblem, RulePackError, UnreadablePack
 from triage.files import NotRegular, open_regular
 from triage.models import Citation, PackInfo
@@ -65,11 +65,17 @@ class Option(_Spec):
 
 
 class Question(_Spec):
-    """One question: its id (the answer files' key), its wording and when it is asked."""
+    """One question: its id (the answer files' key), its wording and when it is asked.
+
+    `name` is what the question is about, in a person's words ("the cause"): the
+    explanation of a result says "the cause: after a facial paralysis…" with it.
+    Without one, the prompt stands in.
+    """
 
     id: str = Field(min_length=1)
     type: Literal["single", "multi", "number"]
     prompt: str = Field(min_length=1)
+    name: str | None = Field(default=None, min_length=1)
     help: str | None = None
     asked_when: Condition | None = None
     options: tuple[Option, ...] = ()
@@ -106,6 +112,17 @@ class Question(_Spec):
         """The ids of the options, in order (computed once: every answer read asks for them)."""
         return self._option_ids
 
+    def answer_text(self, value: AnswerValue) -> str:
+        """An answer in the words the person chose it by: option labels, the none label, a number
+        with its unit."""
+        if isinstance(value, frozenset):
+            if not value:
+                return self.none_label or NONE
+            return "; ".join(o.label for o in self.options if o.id in value)
+        if isinstance(value, int):
+            return f"{value} {self.unit}" if self.unit else str(value)
+        return next((o.label for o in self.options if o.id == value), value)
+
 
 class Parameter(_Spec):
     """A number used by the rules, with where it comes from."""
@@ -124,9 +141,15 @@ class Outcome(_Spec):
 
 
 class Level(Outcome):
-    """An urgency level; `display` says how loudly a screen shows it (an alarm cannot be missed)."""
+    """An urgency level; `display` says how loudly a screen shows it (an alarm cannot be missed).
+
+    `safety_net` says when to get help sooner than the level advises. Verification
+    requires it on every level but the first (the most urgent), whose advice is
+    already the soonest there is.
+    """
 
     display: Literal["alarm", "notice", "plain"] = "plain"
+    safety_net: str | None = Field(default=None, min_length=1)
 
 
 class Rule(_Spec):
@@ -283,6 +306,26 @@ class RulePack:
 
     def param(self, name: str) -> int:
         return self.document.parameters[name].value
+
+    def question_name(self, question: str) -> str:
+        """What a question is about, in a person's words: its `name`, else its prompt."""
+        q = self.questions[question]
+        return q.name or q.prompt
+
+    def answer_words(self, question: str, value: AnswerValue) -> str:
+        """An answer in words that can stand inside a sentence: labels, first letters lowered
+        where that is only a capital ("after a facial paralysis…", but "I don't know", "FSHD")."""
+        q = self.questions[question]
+        if isinstance(value, frozenset) and value:
+            return " and ".join(_in_sentence(o.label) for o in q.options if o.id in value)
+        return _in_sentence(q.answer_text(value))
+
+
+def _in_sentence(label: str) -> str:
+    first, _, _ = label.partition(" ")
+    if len(first) > 1 and first[1:] == first[1:].lower() and first[:1].isupper():
+        return label[:1].lower() + label[1:]
+    return label
 
 
 def document_conditions(document: PackDocument) -> Iterator[tuple[str, Condition]]:

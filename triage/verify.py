@@ -12,7 +12,8 @@ Checks, in two stages (the second needs every name to resolve):
    example exists, and fits the question's type; terms do not refer to
    themselves; a question's asked_when reads only questions asked before it;
    paragraphs exist and every quote occurs verbatim in its paragraph; every
-   defined question, term, parameter, level and category is used.
+   defined question, term, parameter, level and category is used; every
+   urgency level below the first (the most urgent) has a safety net.
 2. over the whole answer space (`triage.answerspace`): no condition holds
    only because a question it reads was not asked; the urgency table covers every answer set
    and exactly one prognosis rule matches each one; every rule and suggestion
@@ -124,6 +125,11 @@ class ExampleMismatch(PackProblem):
     description = "an example of the pack does not give its expected result"
 
 
+class MissingSafetyNet(PackProblem):
+    kind = "safety-net"
+    description = "an urgency level below the most urgent says nothing of when to get help sooner"
+
+
 PROBLEM_KINDS: tuple[type[PackProblem], ...] = (
     DuplicateId,
     UndefinedName,
@@ -131,6 +137,7 @@ PROBLEM_KINDS: tuple[type[PackProblem], ...] = (
     TermCycle,
     AskedOutOfOrder,
     BadCitation,
+    MissingSafetyNet,
     Unused,
     IndistinguishableOptions,
     UnguardedRead,
@@ -150,6 +157,7 @@ def verify(pack: RulePack) -> list[PackProblem]:
     if problems:
         return problems
     problems = list(check_usage(pack))
+    problems += check_safety_nets(pack)
     space = AnswerSpace.of(pack)
     problems += check_guards(pack, space)
     problems += check_tables(pack, space)
@@ -215,6 +223,23 @@ def check_references(pack: RulePack) -> Iterator[PackProblem]:
         for i, citation in enumerate(citations):
             if isinstance(citation, ArticleCitation):
                 yield from _check_quote(pack, f"{where}.citations[{i}]", citation)
+
+
+def check_safety_nets(pack: RulePack) -> Iterator[PackProblem]:
+    """Every urgency level but the first has a safety net.
+
+    Levels are listed most urgent first. The first is the alarm (call the emergency
+    number now): nothing is sooner. Every other level tells a person they may wait,
+    so it must say when not to: the signs that mean getting help sooner.
+    """
+    first, *below = pack.document.urgency.levels
+    for level in below:
+        if level.safety_net is None:
+            yield MissingSafetyNet(
+                f"urgency.levels[{level.id}]",
+                f"{level.id} is below the most urgent level ({first.id}), so it needs a safety_net: "
+                "when to get help sooner than it advises",
+            )
 
 
 def check_usage(pack: RulePack) -> Iterator[PackProblem]:
