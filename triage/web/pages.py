@@ -243,10 +243,11 @@ class Pages:
 
 def _refuse_cross_site(request: Request) -> None:
     """Pages are posted only from this site's own pages: a forged post could show a person a
-    result for answers they never gave. Browsers say where a post comes from."""
+    result for answers they never gave. Browsers say where a post comes from: Sec-Fetch-Site,
+    and Origin (which is "null" from our own pages, sent with Referrer-Policy: no-referrer)."""
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         raise CrossSite
     origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    if origin not in (None, "null", f"{request.url.scheme}://{request.url.netloc}"):
         raise CrossSite
