@@ -14,14 +14,13 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-
-import urllib.error
-import urllib.request
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 description of the API, built around the pack's own JSON Schemas.
 
 OpenAPI 3.1 speaks JSON Schema 2020-12, so `triage schema answers` and
-`triage schema result` go in as they are: what a client validates against is
-exactly what `triage` checks.
+`triage schema result` go in whole: what a client validates against is exactly
+what `triage` checks. Each schema's `$defs` become components of their own
+(`Answers.term.paralysis`, `Entry.Result`, …) and its references point at them,
+since OpenAPI tools resolve `#/…` against the whole document.
 """
 
 from __future__ import annotations
@@ -66,6 +68,29 @@ def questionnaire_schema() -> dict[str, Any]:
         "required": ["rulepack", "title", "disclaimer", "questions"],
         "$defs": defs,
     }
+
+
+def hoisted(name: str, schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A schema and its `$defs` as components: `name`, and `name.<def>` for each definition."""
+    prefix = f"#/components/schemas/{name}."
+
+    def moved(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: (prefix + value[len("#/$defs/") :])
+                if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/")
+                else moved(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [moved(item) for item in node]
+        return node
+
+    top = {k: v for k, v in schema.items() if k not in ("$defs", "$id", "$schema")}
+    components = {name: moved(top)}
+    for key, definition in schema.get("$defs", {}).items():
+        components[f"{name}.{key}"] = moved(definition)
+    return components
 
 
 def openapi(pack: RulePack, schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -157,10 +182,10 @@ def openapi(pack: RulePack, schemas: dict[str, dict[str, Any]]) -> dict[str, Any
         },
         "components": {
             "schemas": {
-                "Answers": schemas["answers"],
-                "Entry": schemas["result"],
+                **hoisted("Answers", schemas["answers"]),
+                **hoisted("Entry", schemas["result"]),
                 "FhirResource": FHIR_RESOURCE,
-                "Questionnaire": questionnaire_schema(),
+                **hoisted("Questionnaire", questionnaire_schema()),
                 "Health": {
                     "type": "object",
                     "properties": {"status": {"const": "ok"}, "rulepack": {"type": "object"}},
