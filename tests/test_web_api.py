@@ -13,15 +13,15 @@ import pytest
 
 pytest.importorskip("starlette", reason="needs the web extra")
 
-from samples import FSHD, OTHER, PARALYSIS  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+from samples import FSHD, OTHER, PARALYSIS
+from starlette.testclient import TestClient
 
-import triage  # noqa: E402
-from triage.answerspace import answer_space  # noqa: E402
-from triage.errors import answers_record  # noqa: E402
-from triage.fhir import questionnaire, response_from_record  # noqa: E402
-from triage.schema import answers_schema, result_schema  # noqa: E402
-from triage.web.app import API_BODY_BYTES, create_app  # noqa: E402
+import triage
+from triage.answerspace import answer_space
+from triage.errors import answers_record
+from triage.fhir import questionnaire, response_from_record
+from triage.schema import answers_schema, result_schema
+from triage.web.app import API_BODY_BYTES, create_app
 
 PROBLEM = "application/problem+json"
 DATA = Path(__file__).parent / "data"
@@ -98,7 +98,10 @@ def test_one_invalid_record_is_a_problem_carrying_its_error_entry(client: TestCl
     assert body["id"] == "r9"
     assert body["source"] == "body"
     assert body["errors"] == [
-        {"field": "severity", "message": "this question was asked, so it needs an answer. Allowed: mild, moderate, severe."}
+        {
+            "field": "severity",
+            "message": "this question was asked, so it needs an answer. Allowed: mild, moderate, severe.",
+        }
     ]
 
 
@@ -113,7 +116,9 @@ def test_a_list_of_one_is_a_list(client: TestClient, pack: triage.RulePack) -> N
 
 def test_fhir_responses_and_bundles(client: TestClient, pack: triage.RulePack) -> None:
     """A QuestionnaireResponse gives its record's result; a Bundle one entry per response, in order."""
-    responses = [response_from_record({"id": f"r{i}", **r}, pack) for i, r in enumerate((FSHD, PARALYSIS, OTHER))]
+    responses = [
+        response_from_record({"id": f"r{i}", **r}, pack) for i, r in enumerate((FSHD, PARALYSIS, OTHER))
+    ]
     single = client.post(
         "/api/v1/evaluate", json=responses[0], headers={"content-type": "application/fhir+json"}
     )
@@ -123,7 +128,8 @@ def test_fhir_responses_and_bundles(client: TestClient, pack: triage.RulePack) -
     many = client.post("/api/v1/evaluate", json=bundle)
     assert many.status_code == 200
     assert many.json() == [
-        library({"id": f"r{i}", **r}, pack, f"body#entry[{i}]") for i, r in enumerate((FSHD, PARALYSIS, OTHER))
+        library({"id": f"r{i}", **r}, pack, f"body#entry[{i}]")
+        for i, r in enumerate((FSHD, PARALYSIS, OTHER))
     ]
 
 
@@ -215,7 +221,9 @@ def test_the_openapi_document_is_valid_and_its_schemas_are_the_packs(
     records = [answers_record(v) for v in answer_space(pack)]
     wrong = [{"red_flags": "none"}, {"red_flags": "nope"}, {**FSHD, "severity": "huge"}, {**FSHD, "x": 1}, []]
     for record in [*records, *wrong]:
-        assert answers.is_valid(record) == jsonschema.Draft202012Validator(answers_schema(pack)).is_valid(record)
+        assert answers.is_valid(record) == jsonschema.Draft202012Validator(answers_schema(pack)).is_valid(
+            record
+        )
     assert sum(answers.is_valid(r) for r in wrong) == 0
     entries = client.post("/api/v1/evaluate", json=[FSHD, {"red_flags": "none"}]).json()
     for entry in entries:

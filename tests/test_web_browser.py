@@ -192,7 +192,9 @@ def person(chromium: Any, served: Served, device: Device, request: pytest.Fixtur
     context.close()
 
 
-def test_a_stroke_sign_shows_the_emergency_result_at_once(person: Person, served: Served, pack: triage.RulePack) -> None:
+def test_a_stroke_sign_shows_the_emergency_result_at_once(
+    person: Person, served: Served, pack: triage.RulePack
+) -> None:
     """Start now, tick "Signs of a stroke", Continue: the emergency care card comes next, no more questions."""
     person.visit(served.url + "/")
     person.tab_to("a.button--start")
@@ -322,11 +324,16 @@ def test_a_number_that_is_not_one_is_refused_and_kept(
     page = person.page
     assert page.title().startswith("Error: ")
     assert person.focused(".error-summary")
-    assert words(page.inner_text("#answer-error")) == "Error: Not a whole number. Type a whole number of months, from 0 to 1200."
+    assert (
+        words(page.inner_text("#answer-error"))
+        == "Error: Not a whole number. Type a whole number of months, from 0 to 1200."
+    )
     assert page.input_value("#answer") == "<b>six</b>"
     person.type_number("1201")
     person.continue_()
-    assert page.inner_text(".error-summary__list") == "Too large. Type a whole number of months, from 0 to 1200."
+    assert (
+        page.inner_text(".error-summary__list") == "Too large. Type a whole number of months, from 0 to 1200."
+    )
     person.type_number("7")
     person.continue_()
     assert person.heading() == pack.questions["treated_early"].prompt
