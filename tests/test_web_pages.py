@@ -121,7 +121,8 @@ def test_every_answer_set_walked_through_the_pages_gives_the_librarys_result(pac
         if seen[-1] == "Check your answers":
             walker.see_result()
         else:
-            assert len(values) == 1 and seen[-1] == "Your result"  # a red flag: the result at once
+            assert len(values) == 1
+            assert seen[-1] == "Your result"
         assert walker.response.headers["cache-control"] == "no-store"
         assert shown(walker.html) == library(record, pack), record
 
@@ -357,7 +358,8 @@ def test_an_error_in_the_app_is_a_plain_page_with_the_headers(
     )
     assert response.status_code == 500
     assert "Sorry, there is a problem" in response.text
-    assert "secret" not in response.text and "Traceback" not in response.text
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
     assert response.headers["content-security-policy"] == guard.CSP
 
 
@@ -394,5 +396,6 @@ def test_pack_texts_are_escaped(tmp_path: Path) -> None:
     pack_file.write_text(text, encoding="utf-8")
     client = TestClient(create_app(triage.load_rulepack(folder)))
     for page in (client.get("/").text, client.get("/start").text):
-        assert "<script>alert" not in page and "<img src=x" not in page
+        assert "<script>alert" not in page
+        assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt; Signs of a stroke" in client.get("/start").text

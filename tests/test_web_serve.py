@@ -72,7 +72,9 @@ def test_help_says_how_to_install_the_web_extra(capsys: pytest.CaptureFixture[st
         cli.main(["serve", "--help"])
     out = capsys.readouterr().out
     assert "pip install 'triage[web]'" in out
-    assert "--host" in out and "--port" in out and "--rules" in out
+    assert "--host" in out
+    assert "--port" in out
+    assert "--rules" in out
 
 
 def test_without_the_web_extra_it_says_what_to_install(
