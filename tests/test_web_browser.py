@@ -337,3 +337,32 @@ def test_a_number_that_is_not_one_is_refused_and_kept(
     person.type_number("7")
     person.continue_()
     assert person.heading() == pack.questions["treated_early"].prompt
+
+
+def test_the_browsers_back_button_returns_to_earlier_questions(chromium: Any, served: Served) -> None:
+    """Question pages are answers to POSTs, sent `private, no-cache`: Chromium's Back button shows the
+    page before from its cache. (`no-store` would show "Confirm Form Resubmission": bench/back_button.py.)
+    The result is `no-store`: going Forward to it again asks to send the answers again."""
+    context = chromium.new_context()
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(served.url + "/start")
+    for value in ("none", "fshd", "mild"):
+        page.check(f'input[name="answer"][value="{value}"]')
+        with page.expect_navigation():
+            page.click("form[action='/answer'] button.button")
+    assert page.inner_text("h1") == "Check your answers"
+    with page.expect_navigation():
+        page.click("form[action='/result'] button.button")
+    assert page.inner_text("h1") == "Your result"
+    page.go_back()
+    assert page.inner_text("h1") == "Check your answers"
+    page.go_back()
+    assert page.inner_text("h1") == "How severe is the atrophy?"
+    page.go_back()
+    assert page.inner_text("h1") == "What is the cause of your facial atrophy?"
+    page.go_forward()
+    page.go_forward()
+    with pytest.raises(Exception, match="ERR_CACHE_MISS"):
+        page.go_forward()
+    context.close()

@@ -114,3 +114,15 @@ def test_the_command_line_loads_no_web_stack() -> None:
 )
 def test_only_loopback_counts_as_private(host: str, loopback: bool) -> None:
     assert is_loopback(host) == loopback
+
+
+def test_the_listening_socket_says_it_is_tcp() -> None:
+    """asyncio turns Nagle's algorithm off only for sockets that say they are TCP; without it each
+    answer on a kept-alive connection waited 40 ms (bench/bench_web.py found it)."""
+    from triage.web.server import listen
+
+    sock = listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Scope
 from triage.rulepack import RulePack
 from triage.web.api import Api
 from triage.web.guard import Guard, Limits
-from triage.web.pages import CrossSite, Pages
+from triage.web.pages import FORM_PAGE_CACHE, CrossSite, Pages
 from triage.web.problems import problem
 from triage.web.state import StateError
 from triage.web.views import environment, error_page
@@ -68,10 +68,13 @@ class _Static(StaticFiles):
         return response
 
 
-def create_app(pack: RulePack) -> ASGIApp:
-    """The ASGI app serving `pack`: pages at /, the API under /api/v1, and /static."""
+def create_app(pack: RulePack, *, form_page_cache: str = FORM_PAGE_CACHE) -> ASGIApp:
+    """The ASGI app serving `pack`: pages at /, the API under /api/v1, and /static.
+
+    `form_page_cache` is the Cache-Control of the question pages (bench/back_button.py compares).
+    """
     templates = environment()
-    pages = Pages(pack, templates)
+    pages = Pages(pack, templates, form_cache=form_page_cache)
     api = Api(pack)
 
     def refuse(path: str, status: int, detail: str) -> Response:

@@ -77,9 +77,10 @@ def destination(flow: Flow, page: Question | Literal["check", "result"]) -> Dest
 class Pages:
     """The page endpoints for one rule pack."""
 
-    def __init__(self, pack: RulePack, templates: Environment) -> None:
+    def __init__(self, pack: RulePack, templates: Environment, *, form_cache: str = FORM_PAGE_CACHE) -> None:
         self.pack = pack
         self.templates = templates
+        self.form_cache = form_cache
         # Every carried answer is a field: at most one per option (or value) of every question, twice.
         self.max_fields = 2 * sum(max(len(q.options), 1) + 1 for q in pack.document.questions) + 8
 
@@ -98,10 +99,10 @@ class Pages:
 
     # -- rendering -----------------------------------------------------------------------------------
 
-    def render(self, page: Page, cache: str = FORM_PAGE_CACHE) -> HTMLResponse:
-        """A page as HTML."""
+    def render(self, page: Page, cache: str | None = None) -> HTMLResponse:
+        """A page as HTML; a question page or the check unless told another Cache-Control."""
         html = self.templates.get_template(page.template).render(page.context)
-        return HTMLResponse(html, status_code=page.status, headers={"Cache-Control": cache})
+        return HTMLResponse(html, status_code=page.status, headers={"Cache-Control": cache or self.form_cache})
 
     def ask(
         self, flow: Flow, question: Question, *, shown: Shown | None = None, error: str | None = None
