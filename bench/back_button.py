@@ -23,7 +23,7 @@ import triage
 from triage.web.app import create_app
 
 sys.path.insert(0, "tests")
-from web_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from web_support import CHROMIUM, CHROMIUM_ARGS
 
 VARIANTS = ("no-store", "private, no-cache", "private, max-age=0")
 

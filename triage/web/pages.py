@@ -102,7 +102,8 @@ class Pages:
     def render(self, page: Page, cache: str | None = None) -> HTMLResponse:
         """A page as HTML; a question page or the check unless told another Cache-Control."""
         html = self.templates.get_template(page.template).render(page.context)
-        return HTMLResponse(html, status_code=page.status, headers={"Cache-Control": cache or self.form_cache})
+        headers = {"Cache-Control": cache or self.form_cache}
+        return HTMLResponse(html, status_code=page.status, headers=headers)
 
     def ask(
         self, flow: Flow, question: Question, *, shown: Shown | None = None, error: str | None = None
