@@ -28,6 +28,10 @@ AXE_OPTIONS = {
 """WCAG 2.2 AA, and the target-size rule that axe leaves off unless asked."""
 TABS = 60
 """Most Tab presses to reach anything on a page."""
+SCANNED: set[tuple[str, str, bool]] = set()
+"""Pages already saved as screenshots (device, heading, with an error): each once a session."""
+AXED: set[tuple[str, str, bool]] = set()
+"""Pages already scanned with axe, likewise."""
 
 
 @dataclass(frozen=True)
@@ -124,13 +128,20 @@ class Person:
         index = len(self.seen)
         name = re.sub(r"[^a-z0-9]+", "-", self.heading().lower()).strip("-")[:40]
         self.seen.append(name)
-        shot = OUTPUT / "web" / self.device.name / f"{self.path}-{index:02d}-{name}.png"
-        shot.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shot), full_page=True)
+        if page.locator("#urgency").count():
+            name += "-" + str(page.get_attribute("#urgency", "data-urgency"))
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= self.device.width, f"{page.url} ({name}) scrolls sideways at {self.device.width}px"
         assert page.evaluate("document.documentElement.lang"), "the page has no lang"
-        if self.device.javascript:
+        key = (self.device.name, name, page.locator(".error-summary").count() > 0)
+        if key not in SCANNED:  # each distinct page once a session: screenshot and axe
+            SCANNED.add(key)
+            error = "-error" if key[2] else ""
+            shot = OUTPUT / "web" / self.device.name / f"{self.path}-{index:02d}-{name}{error}.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+        if self.device.javascript and key in SCANNED and key not in AXED:
+            AXED.add(key)
             from axe_playwright_python.sync_playwright import Axe
 
             results = Axe().run(page, options=AXE_OPTIONS)
