@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,6 +48,10 @@ def test_the_access_log_never_holds_answers(served: Served) -> None:
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(served.url + "/sudden_onset_secret", timeout=10)
     log = served.log.read_text()
+    deadline = time.monotonic() + 10
+    while "GET (other) 404" not in log and time.monotonic() < deadline:  # written after the answer is sent
+        time.sleep(0.05)
+        log = served.log.read_text()
     assert "POST /answer 200" in log
     assert "GET / 200" in log
     assert "GET (other) 404" in log
