@@ -399,3 +399,60 @@ def test_pack_texts_are_escaped(tmp_path: Path) -> None:
         assert "<script>alert" not in page
         assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt; Signs of a stroke" in client.get("/start").text
+
+
+def test_a_safety_net_is_shown_when_the_result_has_one(pack: triage.RulePack) -> None:
+    """Packs from 2.0 on give each urgency level a safety net (when to get help sooner): the care card
+    shows it after the action; a result without one shows none."""
+    from triage.flow import Flow
+    from triage.models import UrgencyAdvice
+    from triage.web.views import Back, environment, result_page
+
+    class AdviceWithSafetyNet(UrgencyAdvice):
+        safety_net: str
+
+    flow = Flow.resume(pack, {"red_flags": frozenset(), "cause": "fshd", "severity": "mild"})
+    result = triage.evaluate(flow.record(), rulepack=pack)
+    advice = AdviceWithSafetyNet(
+        **result.urgency_advice.model_dump(), safety_net="New weakness: a doctor today."
+    )
+    templates = environment()
+    back = Back(to_start=False, action="result")
+
+    def html(shown: triage.Result) -> str:
+        page = result_page(pack, flow, shown, back)
+        return templates.get_template(page.template).render(page.context)
+
+    with_net = html(result.model_copy(update={"urgency_advice": advice}))
+    assert "<strong>Get help sooner:</strong> New weakness: a doctor today." in with_net
+    assert with_net.index("care-card__action") < with_net.index("Get help sooner")
+    assert "Get help sooner" not in html(result)
+
+
+def test_a_body_that_takes_too_long_is_408() -> None:
+    """A sender that stops sending holds its connection no longer than the read limit."""
+    import asyncio
+
+    from starlette.responses import PlainTextResponse
+
+    async def never() -> dict[str, object]:
+        await asyncio.sleep(3600)
+        return {}
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("the app must not be called")
+
+    guarded = guard.Guard(
+        app,  # type: ignore[arg-type]
+        guard.Limits(body_bytes=lambda path: 100, read_seconds=0.1),
+        lambda scope, status, detail: PlainTextResponse(detail, status_code=status),
+        [],
+    )
+    scope = {"type": "http", "method": "POST", "path": "/answer", "headers": [], "query_string": b""}
+    asyncio.run(guarded(scope, never, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 408
