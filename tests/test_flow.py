@@ -313,3 +313,47 @@ def test_a_dropped_answer_is_forgotten(pack: RulePack) -> None:
     ]
     assert flow.answers["months_since_paralysis"] == 30
     assert "worsening" not in flow.answers
+
+
+def test_a_resumed_flow_carries_on_like_the_one_it_was_taken_from(pack: RulePack) -> None:
+    """A flow rebuilt from its answers and reopened answers asks, offers and drops the same."""
+    flow = Flow(pack)
+    for question_id, value in PARALYSIS.items():
+        flow.answer(question_id, value)
+    flow.answer("cause", "central_facial_paralysis")
+    assert dict(flow.reopened) == {
+        "months_since_paralysis": 2,
+        "treated_early": "no",
+        "eye_problems": frozenset({"cannot_close"}),
+    }
+    resumed = Flow.resume(pack, flow.answers, flow.reopened)
+    assert dict(resumed.answers) == dict(flow.answers)
+    assert dict(resumed.reopened) == dict(flow.reopened)
+    assert resumed.next_question() is pack.questions["months_since_paralysis"]
+    assert resumed.default("months_since_paralysis") == 2
+    resumed.answer("months_since_paralysis", 2)
+    resumed.answer("treated_early", "no")
+    assert resumed.default("eye_problems") == frozenset({"cannot_close"})
+    resumed.answer("eye_problems", frozenset({"cannot_close"}))
+    assert resumed.complete
+    assert resumed.record() == {
+        **PARALYSIS,
+        "cause": "central_facial_paralysis",
+        "red_flags": [],
+        "eye_problems": ["cannot_close"],
+    }
+
+
+def test_a_resumed_flow_drops_answers_to_questions_not_asked(pack: RulePack) -> None:
+    """Answers carried for questions their answers do not ask are dropped, as a change drops them."""
+    carried: dict[str, AnswerValue] = {**PARALYSIS, "red_flags": frozenset({"sudden_onset"})}
+    resumed = Flow.resume(pack, carried, {"worsening": "yes"})
+    assert dict(resumed.answers) == {"red_flags": frozenset({"sudden_onset"})}
+    assert dict(resumed.reopened) == {}
+    assert resumed.ended_at_first_answer
+
+
+def test_resume_refuses_an_unknown_question(pack: RulePack) -> None:
+    """A carried answer to a question the pack does not have is refused by name."""
+    with pytest.raises(KeyError, match="severty"):
+        Flow.resume(pack, {"red_flags": frozenset()}, {"severty": "mild"})

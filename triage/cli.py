@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("-o", "--output", metavar="FILE", type=Path, help=_WRITE_HELP)
     schema.set_defaults(run=run_schema)
 
+    _add_serve(commands)
+
     export = commands.add_parser("export", help="write the questionnaire for other systems")
     export_commands = export.add_subparsers(title="export formats", metavar="FORMAT", required=True)
     fhir = export_commands.add_parser("fhir", help="as an HL7 FHIR R4 Questionnaire (JSON)")
@@ -285,6 +287,53 @@ def _add_evaluate(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="share large inputs out over N processes (default 1)",
     )
     evaluate.set_defaults(run=run_evaluate)
+
+
+_SERVE_EPILOG = """\
+pages: the questionnaire at / (one question a page, Check your answers, the result),
+working without JavaScript. Nothing answered is kept on the server: the answers
+travel in the pages' forms, never in URLs or cookies.
+
+API: POST /api/v1/evaluate (one record, a list, or a FHIR QuestionnaireResponse or
+Bundle), GET /api/v1/questionnaire, /api/v1/questionnaire.fhir, /api/v1/schema/answers,
+/api/v1/schema/result, /healthz, and the OpenAPI document at /openapi.json.
+
+needs the web extra: pip install 'triage[web]'
+"""
+
+
+def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve the questionnaire as web pages and an HTTP API (needs triage[web])",
+        description="Serve the questionnaire as web pages and an HTTP API until Ctrl-C.",
+        epilog=_SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1, this machine only)"
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="the port to listen on (default: 8000; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--rules",
+        metavar="PATH",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="use another rule pack (a folder with pack.yaml)",
+    )
+    serve.set_defaults(run=run_serve)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be from 0 to 65535")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -578,6 +627,32 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if inputs.problems:
         return EXIT_USAGE
     return EXIT_INVALID if summary.invalid or summary.unreadable_files else EXIT_OK
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the questionnaire as web pages and the HTTP API until interrupted."""
+    import importlib.util
+
+    from triage.web import INSTALL_HINT, REQUIRED
+
+    missing = [name for name in REQUIRED if importlib.util.find_spec(name) is None]
+    if missing:
+        warn(
+            "triage: `triage serve` needs the web extra, which is not installed (missing: {}). "
+            "Install it with: {}",
+            ", ".join(missing),
+            INSTALL_HINT,
+        )
+        return EXIT_USAGE
+    pack = _pack(args)
+    from triage.web.server import serve  # the web stack loads only when it is needed
+
+    try:
+        serve(pack, host=args.host, port=args.port)
+    except OSError as exc:
+        warn("triage: cannot listen on {} port {}: {}.", args.host, args.port, exc.strerror or exc)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _interrupted(signum: int, frame: object) -> None:

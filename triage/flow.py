@@ -65,6 +65,33 @@ class Flow:
                 dependents.setdefault(read, set()).add(question)
         self._dependents = dependents
 
+    @classmethod
+    def resume(
+        cls,
+        pack: RulePack,
+        answers: Mapping[str, AnswerValue],
+        reopened: Mapping[str, AnswerValue] | None = None,
+    ) -> Flow:
+        """Take up a flow whose state was carried elsewhere (a web form holds it between pages).
+
+        `answers` and `reopened` are what `answers` and `reopened` gave, already
+        read (see `triage.answers.read_value`). Answers to questions that are not
+        asked with them are dropped, as they would have been.
+        """
+        flow = cls(pack)
+        for question_id in (*answers, *(reopened or {})):
+            if question_id not in pack.questions:
+                raise KeyError(f"unknown question id {question_id!r}")
+        flow._answers.update(answers)
+        flow._reopened.update({k: v for k, v in (reopened or {}).items() if k not in answers})
+        flow._drop_unasked()
+        return flow
+
+    @property
+    def reopened(self) -> Mapping[str, AnswerValue]:
+        """Earlier answers to questions asked again after a change, offered as their defaults."""
+        return {q: self._reopened[q] for q in self.pack.questions if q in self._reopened}
+
     @property
     def answers(self) -> Mapping[str, AnswerValue]:
         """The current answers, in the pack's question order."""
