@@ -1,0 +1,765 @@
+"""Columnar evaluation: Arrow tables in, a table of results out, each distinct answer read once.
+
+    >>> import pyarrow as pa, triage
+    >>> table = pa.table({"id": ["a", "b"], "red_flags": ["none", "stroke_signs"],
+    ...                   "cause": ["fshd", None], "severity": ["mild", None]})
+    >>> triage.evaluate_table(table).column("urgency").to_pylist()
+    ['routine', 'emergency']
+
+The answer space is finite, so the work is done per distinct value, not per row.
+Each answer column is dictionary-encoded (`pyarrow.compute.dictionary_encode`,
+or the dictionary a column already has); each distinct value is read once, by
+the one reader (`triage.answers.read_value`), into a token: what it reads as
+(an option id, a whole number, a set of ids), or the problem with it. The rows'
+tokens are combined into one key per row (integer arithmetic), the distinct
+keys are found (`dictionary_encode` again), and each distinct combination of
+answers is read and decided once by `triage.outcomes.read_outcome` — that is,
+by `triage.read_answers` and `triage.engine.decide` — on a record made of one
+raw value per token. The outcomes are mapped back to the rows with `take`.
+
+Why that is exact: `read_answers` looks at an answer only through whether it is
+given and what `read_value` makes of it, and at any other key only through its
+name; so two rows whose columns give the same tokens read alike. Ids are the
+exception, read per row (they are the one answer that is different in every
+row): a text id is itself and a whole number is its digits, as
+`triage.answers.read_id` reads them (a test holds the two to agree); an id of
+any other type is read per distinct value by `read_id`.
+
+How a row reads (what `triage.evaluate` would be given for it: `records`):
+
+* a null is no answer, as an empty CSV cell is (a key whose value is null is left out);
+* int → int, float → float (NaN and non-whole numbers stay numbers, and are
+  refused as the reader refuses them), bool → bool, string → str, list → list,
+  decimal → float, binary → str when it is UTF-8 (else bytes, which are refused),
+  dictionary-encoded → its values; anything else as `pyarrow` gives it in Python
+  (a struct is a mapping, a date a date), for the reader to refuse;
+* a column that is not a question id (nor `id`) is an unknown key in each row
+  where it is not null;
+* a table that names a column twice gives that key twice in every row: each row
+  is refused as a JSON record giving a key twice is.
+"""
+
+from __future__ import annotations
+
+import decimal
+import itertools
+from collections import Counter
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from triage.answers import ID_FIELD, read_id, read_value
+from triage.batch import Summary
+from triage.engine import Decision
+from triage.models import Problem
+from triage.outcomes import MEMO_LIMIT, Outcome, read_outcome
+from triage.readers import Repeated
+from triage.rulepack import RulePack, load_rulepack
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    AnyArray: TypeAlias = pa.Array[Any]
+
+BATCH_ROWS = 1 << 17
+"""Small input batches are put together up to this many rows: the work per batch is per column."""
+_KEY_LIMIT = 1 << 62
+"""A row key (a number in mixed radix, a digit per varying column) is renumbered before it grows past this."""
+
+
+class _Absent:
+    """In place of an answer: the row gives none (a null)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+class _Present:
+    """In place of the answer to an unknown key: the row gives something (its value does not matter)."""
+
+    def __repr__(self) -> str:
+        return "PRESENT"
+
+
+ABSENT = _Absent()
+PRESENT = _Present()
+Token = Hashable
+"""What a distinct raw answer reads as: `ABSENT`, `PRESENT`, an answer value or a `Problem`."""
+
+PROBLEMS = pa.list_(pa.struct([("field", pa.string()), ("message", pa.string())]))
+_CODE = pa.int8()
+_TEXT_CODE = pa.int16()
+
+
+def result_schema(*, texts: bool = False) -> pa.Schema:
+    """The columns `evaluate_table` gives, in order (with `texts`, the texts after them)."""
+    words = pa.dictionary(_CODE, pa.string())
+    fields = [
+        pa.field("id", pa.string()),
+        pa.field("urgency", words),
+        pa.field("prognosis", words),
+        pa.field("suggestions", pa.list_(pa.string())),
+        pa.field("warnings", PROBLEMS),
+        pa.field("errors", PROBLEMS),
+        pa.field("disclaimer", words),
+        pa.field("rulepack_name", words),
+        pa.field("rulepack_version", words),
+        pa.field("rulepack_sha256", words),
+    ]
+    if texts:
+        long = pa.dictionary(_TEXT_CODE, pa.string())
+        fields += [
+            pa.field("urgency_label", long),
+            pa.field("urgency_text", long),
+            pa.field("prognosis_label", long),
+            pa.field("prognosis_text", long),
+            pa.field("suggestion_texts", pa.list_(long)),
+            pa.field("explanation", pa.list_(pa.struct([("rule", pa.string()), ("text", pa.string())]))),
+        ]
+    return pa.schema(fields)
+
+
+def evaluate_table(table: object, *, rulepack: RulePack | None = None, texts: bool = False) -> pa.Table:
+    """Evaluate every row of a table of answer records: one result row per input row, in order.
+
+    `table` is a `pyarrow.Table` or `RecordBatch`, a pandas DataFrame (its index
+    is not read), or any object with the Arrow C stream interface
+    (`__arrow_c_stream__`: a polars DataFrame, a `RecordBatchReader`, a DuckDB
+    relation). Each row is read as the record `records` gives for it, and its
+    result row holds exactly what `triage.evaluate` gives for that record: the
+    id, urgency, prognosis, suggestion ids and warnings of a result, or the
+    errors of a refused record (`result_schema` has the columns; null where the
+    JSON entry has no such field). `texts` adds the texts of the result.
+    """
+    batches = input_batches(table)[1]
+    evaluator = TableEvaluator(rulepack or load_rulepack(), texts=texts)
+    out = [evaluator.evaluate(batch) for batch in rebatched(batches)]
+    return pa.Table.from_batches(out, schema=evaluator.schema)
+
+
+def evaluate_batches(
+    batches: Iterable[pa.RecordBatch] | object, *, rulepack: RulePack | None = None, texts: bool = False
+) -> Iterator[pa.RecordBatch]:
+    """`evaluate_table` for a stream: a result batch for each batch of rows, as they come.
+
+    Takes what `evaluate_table` takes, or any iterable of record batches: it is
+    the function Spark's `DataFrame.mapInArrow` wants (see `triage.scale`).
+    """
+    evaluator = TableEvaluator(rulepack or load_rulepack(), texts=texts)
+    stream: Iterable[pa.RecordBatch]
+    if _is_table_like(batches) or not isinstance(batches, Iterable):
+        stream = input_batches(batches)[1]
+    else:
+        stream = batches
+    for batch in rebatched(stream):
+        yield evaluator.evaluate(batch)
+
+
+def _is_table_like(data: object) -> bool:
+    """Whether `input_batches` takes it (a data frame is iterable too, over its columns)."""
+    return (
+        isinstance(data, (pa.Table, pa.RecordBatch))
+        or hasattr(data, "__arrow_c_stream__")
+        or hasattr(data, "__arrow_c_array__")
+        or _is_pandas(data)
+    )
+
+
+def _is_pandas(data: object) -> bool:
+    kind = type(data)
+    return kind.__name__ == "DataFrame" and kind.__module__.startswith("pandas")
+
+
+def input_batches(table: object) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The schema and record batches of anything `evaluate_table` takes."""
+    if isinstance(table, pa.Table):
+        return table.schema, iter(table.to_batches())
+    if isinstance(table, pa.RecordBatch):
+        return table.schema, iter((table,))
+    if _is_pandas(table):
+        # Through the C stream a pandas index would come along as a column (an unknown key in every row).
+        converted = pa.Table.from_pandas(table, preserve_index=False)
+        return converted.schema, iter(converted.to_batches())
+    if hasattr(table, "__arrow_c_stream__"):
+        reader = pa.RecordBatchReader.from_stream(table)
+        return reader.schema, iter(reader)
+    if hasattr(table, "__arrow_c_array__"):
+        batch = pa.record_batch(table)
+        return batch.schema, iter((batch,))
+    raise TypeError(
+        "evaluate_table takes a pyarrow Table or RecordBatch, or a data frame with the Arrow C stream "
+        f"interface (polars, pandas); not {type(table).__name__}."
+    )
+
+
+def rebatched(batches: Iterable[pa.RecordBatch], rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """The same rows, small batches put together (the work per batch is per column, not per row)."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if batch.num_rows >= rows and not held:
+            yield batch
+            continue
+        held.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield _joined(held)
+            held, count = [], 0
+    if held:
+        yield _joined(held)
+
+
+def _joined(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+def records(table: object) -> Iterator[dict[Any, object]]:
+    """Each row as the answer record it reads as (see the module's documentation), in order.
+
+    A table that names a column twice gives `triage.readers.Repeated` records,
+    which the batch refuses (a key given twice).
+    """
+    for batch in input_batches(table)[1]:
+        names = batch.schema.names
+        columns = [[answer_value(v) for v in column.to_pylist()] for column in batch.columns]
+        repeated = _repeated(names)
+        for row in zip(*columns, strict=True) if columns else itertools.repeat((), batch.num_rows):
+            record = {name: value for name, value in zip(names, row, strict=True) if value is not None}
+            if repeated:
+                pairs = dict(zip(names, row, strict=True))  # the last of a name, as a JSON parser keeps
+                yield Repeated({k: v for k, v in pairs.items() if v is not None}, repeated)
+            else:
+                yield record
+
+
+def answer_value(value: object) -> object:
+    """A value as `pyarrow` gives it in Python, as the answer it stands for (see the module's doc)."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    if isinstance(value, list):
+        return [answer_value(v) for v in value]
+    return value
+
+
+def _repeated(names: Sequence[str]) -> list[str]:
+    return [name for name, count in Counter(names).items() if count > 1]
+
+
+# -- distinct values --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Distinct:
+    """A column's distinct values: a code per row (no nulls), and the value of each code (None: a null)."""
+
+    codes: AnyArray
+    values: list[object]
+
+
+def distinct(column: AnyArray) -> Distinct:
+    """Find a column's distinct values, in Arrow; each value as `answer_value` makes it.
+
+    Floats are told apart by their bits (a hash table would take -0.0 for 0.0),
+    lists by the codes of their items; types no Arrow kernel can hash (structs,
+    maps, nested lists) are done in Python, once per row.
+    """
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        assert isinstance(column, pa.DictionaryArray)
+        return _coded(column.indices, [answer_value(v) for v in column.dictionary.to_pylist()])
+    if pa.types.is_null(kind):
+        return Distinct(pa.repeat(pa.scalar(0, pa.int32()), len(column)), [None])
+    if pa.types.is_floating(kind):
+        bits = column.view(_SAME_WIDTH[kind.bit_width])
+        encoded = pc.dictionary_encode(bits)
+        assert isinstance(encoded, pa.DictionaryArray)
+        return _coded(encoded.indices, encoded.dictionary.view(kind).to_pylist())
+    if _is_list(kind):
+        found = _distinct_lists(column)
+        if found is not None:
+            return found
+    elif _hashable(kind):
+        encoded = pc.dictionary_encode(column)
+        assert isinstance(encoded, pa.DictionaryArray)
+        return _coded(encoded.indices, [answer_value(v) for v in encoded.dictionary.to_pylist()])
+    return _distinct_in_python(column)
+
+
+_SAME_WIDTH = {16: pa.int16(), 32: pa.int32(), 64: pa.int64()}
+
+
+def _coded(indices: AnyArray, values: list[object]) -> Distinct:
+    """Codes from dictionary indices: a null index (a null value) becomes a code of its own."""
+    if indices.null_count:
+        indices = indices.cast(pa.int32()).fill_null(len(values))
+        values = [*values, None]
+    return Distinct(indices, values)
+
+
+def _is_list(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_list(kind)
+        or pa.types.is_large_list(kind)
+        or pa.types.is_fixed_size_list(kind)
+        or pa.types.is_list_view(kind)
+        or pa.types.is_large_list_view(kind)
+    )
+
+
+def _hashable(kind: pa.DataType) -> bool:
+    """Whether `dictionary_encode` takes this type (not floats: see `distinct`)."""
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_string_view(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_binary_view(kind)
+        or pa.types.is_fixed_size_binary(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_temporal(kind)
+    )
+
+
+def _distinct_lists(column: AnyArray) -> Distinct | None:
+    """Distinct lists: each list written as the codes of its items joined by commas, and those texts
+    encoded. None when the items are not of a type this can do."""
+    kind = column.type
+    if not isinstance(kind, pa.ListType):
+        try:
+            column = column.cast(pa.list_(kind.value_type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None  # too long for a list's 32-bit offsets, or not a cast Arrow has
+    assert isinstance(column, pa.ListArray)
+    item_kind = column.type.value_type
+    if not (_hashable(item_kind) or pa.types.is_floating(item_kind) or pa.types.is_null(item_kind)):
+        return None
+    if len(column) == 0:
+        return Distinct(pa.array([], pa.int32()), [])
+    # The items this array's lists hold (a slice's only), and offsets into them from 0.
+    bounds = column.offsets
+    start, end = bounds[0].as_py(), bounds[-1].as_py()
+    found = distinct(column.values.slice(start, end - start))
+    offsets = pc.subtract(bounds, pa.scalar(start, pa.int32()))
+    texts = pa.ListArray.from_arrays(offsets, found.codes.cast(pa.string()), mask=column.is_null())
+    joined = pc.dictionary_encode(pc.binary_join(texts, ","))
+    assert isinstance(joined, pa.DictionaryArray)
+    values: list[object] = []
+    for text in joined.dictionary.to_pylist():
+        if text is None:
+            values.append(None)
+        else:
+            values.append([found.values[int(code)] for code in text.split(",")] if text else [])
+    return _coded(joined.indices, values)
+
+
+def _distinct_in_python(column: AnyArray) -> Distinct:
+    seen: dict[Hashable, int] = {}
+    values: list[object] = []
+    codes: list[int] = []
+    for value in column.to_pylist():
+        value = answer_value(value)
+        key = _tag(value)
+        code = seen.get(key) if key is not None else None
+        if code is None:
+            code = len(values)
+            values.append(value)
+            if key is not None:
+                seen[key] = code
+        codes.append(code)
+    return Distinct(pa.array(codes, pa.int32()), values)
+
+
+def _tag(value: object) -> Hashable | None:
+    """A raw value as a key that tells apart what the reader tells apart (1, 1.0 and true; 0.0 and -0.0)."""
+    if value is None or isinstance(value, (str, int, bytes)):
+        return (type(value), value)
+    if isinstance(value, float):
+        return (float, repr(value))
+    if isinstance(value, (list, tuple)):
+        items = [_tag(v) for v in value]
+        return None if any(i is None for i in items) else (list, tuple(items))
+    if isinstance(value, dict):
+        pairs = [(_tag(k), _tag(v)) for k, v in value.items()]
+        return None if any(k is None or v is None for k, v in pairs) else (dict, tuple(pairs))
+    return None
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Entry:
+    """What every row with one outcome (and one id problem, if any) gets; built once per such pair."""
+
+    outcome: Outcome
+    urgency: int | None
+    prognosis: int | None
+    suggestions: list[str] | None
+    warnings: list[dict[str, str]] | None
+    errors: list[dict[str, str]] | None
+    suggestion_texts: list[int] | None = None
+    explanation: list[dict[str, str]] | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.errors is None
+
+
+@dataclass
+class _Column:
+    """One answer column of a batch: a token per distinct value, and a token code per row."""
+
+    name: str
+    tokens: list[Token]
+    raws: list[object]
+    """A raw value for each token: the record an answer combination is read from is made of these."""
+    codes: AnyArray | None
+    """A token code per row; None when every row has token 0."""
+
+
+class TableEvaluator:
+    """Evaluates record batches for one rule pack, remembering what it read from batch to batch.
+
+    `summary`, when given, counts the rows: valid, invalid, per urgency and prognosis.
+    """
+
+    def __init__(self, pack: RulePack, *, texts: bool = False, summary: Summary | None = None) -> None:
+        self.pack = pack
+        self.texts = texts
+        self.summary = summary
+        self.schema = result_schema(texts=texts)
+        self._levels = {level: i for i, level in enumerate(pack.levels)}
+        self._categories = {category: i for i, category in enumerate(pack.categories)}
+        self._suggestion_texts = {rule.id: i for i, rule in enumerate(pack.document.suggestions)}
+        self._dictionaries = self._words()
+        self._tokens: dict[tuple[str, Hashable], Token] = {}
+        self._entries: dict[tuple[tuple[str, Token], ...], Entry] = {}
+        self._refused: dict[tuple[Outcome, Problem], Entry] = {}
+
+    def _words(self) -> dict[str, AnyArray]:
+        pack = self.pack
+        words: dict[str, AnyArray] = {
+            "urgency": pa.array(list(pack.levels), pa.string()),
+            "prognosis": pa.array(list(pack.categories), pa.string()),
+            "disclaimer": pa.array([pack.document.disclaimer], pa.string()),
+            "rulepack_name": pa.array([pack.info.name], pa.string()),
+            "rulepack_version": pa.array([pack.info.version], pa.string()),
+            "rulepack_sha256": pa.array([pack.info.sha256], pa.string()),
+        }
+        if self.texts:
+            levels = list(pack.levels.values())
+            categories = list(pack.categories.values())
+            words |= {
+                "urgency_label": pa.array([level.label for level in levels], pa.string()),
+                "urgency_text": pa.array([level.text for level in levels], pa.string()),
+                "prognosis_label": pa.array([category.label for category in categories], pa.string()),
+                "prognosis_text": pa.array([category.text for category in categories], pa.string()),
+                "suggestion_texts": pa.array([rule.text for rule in pack.document.suggestions], pa.string()),
+            }
+        return words
+
+    # -- one batch ----------------------------------------------------------------------------------------
+
+    def evaluate(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The result rows of one batch of answer rows."""
+        names = batch.schema.names
+        repeated = _repeated(names)
+        if repeated:
+            ids, codes, entries = self._refuse_repeated(batch, repeated)
+        else:
+            ids, codes, entries = self._read(batch)
+        if self.summary is not None:
+            self._count(codes, entries, self.summary)
+        return self._output(batch.num_rows, ids, codes, entries)
+
+    def _read(self, batch: pa.RecordBatch) -> tuple[AnyArray, AnyArray, list[Entry]]:
+        """Ids, an entry code per row, and the entries."""
+        names = batch.schema.names
+        columns = [
+            self._column(name, batch.column(index)) for index, name in enumerate(names) if name != ID_FIELD
+        ]
+        combos, keys = _combine([(c.codes, len(c.tokens)) for c in columns], batch.num_rows)
+        entries = [self._entry(columns, digits) for digits in keys]
+        ids: AnyArray = pa.nulls(batch.num_rows, pa.string())
+        if ID_FIELD in names:
+            ids, combos, entries = self._ids(batch.column(names.index(ID_FIELD)), combos, entries)
+        return ids, combos, entries
+
+    def _column(self, name: str, column: AnyArray) -> _Column:
+        found = distinct(column)
+        question = self.pack.questions.get(name)
+        known = self._tokens
+        if len(known) > MEMO_LIMIT:
+            known.clear()
+        local: dict[Token, int] = {}
+        tokens: list[Token] = []
+        raws: list[object] = []
+        codes: list[int] = []
+        for raw in found.values:
+            if raw is None:
+                token: Token = ABSENT
+            elif question is None:
+                token = PRESENT
+            else:
+                key = _tag(raw)
+                cached = known.get((name, key)) if key is not None else None
+                if cached is None:
+                    value = read_value(question, raw)
+                    cached = value
+                    if key is not None:
+                        known[name, key] = cached
+                token = cached
+            code = local.get(token)
+            if code is None:
+                code = local[token] = len(tokens)
+                tokens.append(token)
+                raws.append(raw)
+            codes.append(code)
+        if len(tokens) == 1:
+            return _Column(name, tokens, raws, None)
+        row_codes = pc.take(pa.array(codes, pa.int32()), found.codes)
+        return _Column(name, tokens, raws, row_codes)
+
+    def _entry(self, columns: list[_Column], digits: Sequence[int]) -> Entry:
+        """The entry for one combination of tokens (a digit per column), read and decided once."""
+        key = tuple(
+            (column.name, column.tokens[digit])
+            for column, digit in zip(columns, digits, strict=True)
+            if column.tokens[digit] is not ABSENT
+        )
+        entry = self._entries.get(key)
+        if entry is None:
+            if len(self._entries) > MEMO_LIMIT:
+                self._entries.clear()
+                self._refused.clear()
+            record = {
+                column.name: column.raws[digit]
+                for column, digit in zip(columns, digits, strict=True)
+                if column.tokens[digit] is not ABSENT
+            }
+            entry = self._entries[key] = self._make_entry(read_outcome(record, self.pack))
+        return entry
+
+    def _make_entry(self, outcome: Outcome, problems: tuple[Problem, ...] | None = None) -> Entry:
+        decision = outcome.decision
+        if problems is None and decision is not None:
+            return Entry(
+                outcome,
+                urgency=self._levels[decision.urgency],
+                prognosis=self._categories[decision.prognosis.category],
+                suggestions=[s.id for s in decision.suggestions],
+                warnings=_problems(outcome.warnings),
+                errors=None,
+                suggestion_texts=[self._suggestion_texts[s.id] for s in decision.suggestions],
+                explanation=_explanation(decision) if self.texts else None,
+            )
+        return Entry(
+            outcome,
+            urgency=None,
+            prognosis=None,
+            suggestions=None,
+            warnings=None,
+            errors=_problems(outcome.problems if problems is None else problems),
+        )
+
+    def _ids(
+        self, column: AnyArray, combos: AnyArray, entries: list[Entry]
+    ) -> tuple[AnyArray, AnyArray, list[Entry]]:
+        """The id of each row, as `read_id` reads it; a row whose id is wrong is refused for it."""
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            assert isinstance(kind, pa.DictionaryType)
+            value_kind = kind.value_type
+        else:
+            value_kind = kind
+        if _is_text(value_kind) or pa.types.is_integer(value_kind) or pa.types.is_null(value_kind):
+            # Text is itself, a whole number its digits (read_id; a test holds them to agree).
+            return column.cast(pa.string()), combos, entries
+        found = distinct(column)
+        read = [read_id(answer_value(value)) for value in found.values]
+        ids = pc.take(pa.array([r if isinstance(r, str) else None for r in read], pa.string()), found.codes)
+        if not any(isinstance(r, Problem) for r in read):
+            return ids, combos, entries
+        pairs, keys = _combine([(combos, len(entries)), (found.codes, len(read))], len(column))
+        refused: list[Entry] = []
+        for combo, code in keys:
+            problem = read[code]
+            entry = entries[combo]
+            if isinstance(problem, Problem):
+                entry = self._refused_for_id(entry, problem)
+            refused.append(entry)
+        wrong = pc.is_in(found.codes, pa.array(_problem_codes(read), pa.int32()))
+        ids = pc.if_else(wrong, pa.scalar(None, pa.string()), ids)
+        return ids, pairs, refused
+
+    def _refused_for_id(self, entry: Entry, problem: Problem) -> Entry:
+        key = (entry.outcome, problem)
+        found = self._refused.get(key)
+        if found is None:
+            problems = entry.outcome.refused_for_id(problem, self.pack)
+            found = self._refused[key] = self._make_entry(entry.outcome, problems)
+        return found
+
+    def _refuse_repeated(
+        self, batch: pa.RecordBatch, repeated: list[str]
+    ) -> tuple[AnyArray, AnyArray, list[Entry]]:
+        """Every row gives a key twice: refused, as a JSON record giving a key twice is (no alarm note)."""
+        names = batch.schema.names
+        rows = batch.num_rows
+        problems = Repeated({}, repeated).rejected().problems
+        entry = self._make_entry(Outcome(None, problems=problems))
+        ids: AnyArray = pa.nulls(rows, pa.string())
+        if ID_FIELD in names:
+            last = len(names) - 1 - names[::-1].index(ID_FIELD)
+            found = distinct(batch.column(last))
+            texts = [v if isinstance(v, str) else None for v in found.values]
+            ids = pc.take(pa.array(texts, pa.string()), found.codes)
+        return ids, pa.repeat(pa.scalar(0, pa.int32()), rows), [entry]
+
+    # -- out ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _count(codes: AnyArray, entries: list[Entry], summary: Summary) -> None:
+        if len(entries) == 1:
+            pairs: Iterable[tuple[int, int]] = [(0, len(codes))]
+        else:
+            counted = pc.value_counts(codes)
+            values, counts = counted.field("values").to_pylist(), counted.field("counts").to_pylist()
+            pairs = [(int(v or 0), int(c or 0)) for v, c in zip(values, counts, strict=True)]
+        for code, count in pairs:
+            decision = entries[code].outcome.decision
+            summary.records += count
+            if entries[code].valid and decision is not None:
+                summary.valid += count
+                summary.urgency[decision.urgency] += count
+                summary.prognosis[decision.prognosis.category] += count
+            else:
+                summary.invalid += count
+
+    def _output(self, rows: int, ids: AnyArray, codes: AnyArray, entries: list[Entry]) -> pa.RecordBatch:
+        words = self._dictionaries
+
+        def coded(name: str, indices: list[int | None], kind: pa.DataType = _CODE) -> AnyArray:
+            small = pa.array(indices, kind)
+            # pyarrow-stubs type take() as giving any array, not one of the (integer) type it was given
+            return pa.DictionaryArray.from_arrays(pc.take(small, codes), words[name])  # type: ignore[arg-type]
+
+        def taken(values: list[object], kind: pa.DataType) -> AnyArray:
+            return pc.take(pa.array(values, kind), codes)
+
+        def constant(name: str) -> AnyArray:
+            return pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, _CODE), rows), words[name])
+
+        urgency = [e.urgency for e in entries]
+        prognosis = [e.prognosis for e in entries]
+        columns = [
+            ids,
+            coded("urgency", urgency),
+            coded("prognosis", prognosis),
+            taken([e.suggestions for e in entries], pa.list_(pa.string())),
+            taken([e.warnings for e in entries], PROBLEMS),
+            taken([e.errors for e in entries], PROBLEMS),
+            coded("disclaimer", [0 if e.valid else None for e in entries]),
+            constant("rulepack_name"),
+            constant("rulepack_version"),
+            constant("rulepack_sha256"),
+        ]
+        if self.texts:
+            columns += [
+                coded("urgency_label", urgency, _TEXT_CODE),
+                coded("urgency_text", urgency, _TEXT_CODE),
+                coded("prognosis_label", prognosis, _TEXT_CODE),
+                coded("prognosis_text", prognosis, _TEXT_CODE),
+                self._suggestion_text_lists(entries, codes),
+                taken([e.explanation for e in entries], self.schema.field("explanation").type),
+            ]
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+
+    def _suggestion_text_lists(self, entries: list[Entry], codes: AnyArray) -> AnyArray:
+        """Lists of suggestion texts, dictionary-encoded (a text is written once, not once per row)."""
+        lists = [e.suggestion_texts for e in entries]
+        offsets = [0, *itertools.accumulate(len(texts or ()) for texts in lists)]
+        items = pa.DictionaryArray.from_arrays(
+            pa.array([i for texts in lists for i in texts or ()], _TEXT_CODE),
+            self._dictionaries["suggestion_texts"],
+        )
+        mask = pa.array([texts is None for texts in lists], pa.bool_())
+        small = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), items, mask=mask)
+        return pc.take(small, codes)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+
+
+def _problem_codes(read: list[str | Problem | None]) -> list[int]:
+    return [code for code, r in enumerate(read) if isinstance(r, Problem)]
+
+
+def _problems(problems: Iterable[Problem]) -> list[dict[str, str]]:
+    return [{"field": p.field, "message": p.message} for p in problems]
+
+
+def _explanation(decision: Decision) -> list[dict[str, str]]:
+    return [{"rule": step.rule, "text": step.text} for step in decision.explanation]
+
+
+def _combine(
+    parts: Sequence[tuple[AnyArray | None, int]], rows: int
+) -> tuple[AnyArray, list[tuple[int, ...]]]:
+    """Number the distinct combinations of codes: a combination code per row, and each combination's codes.
+
+    `parts` are (a code per row, or None for all 0; how many codes there are). The
+    codes are combined as the digits of a number in mixed radix; a number that would
+    grow too large is renumbered (dictionary-encoded) first, and unwound afterwards.
+    """
+    key: AnyArray | None = None
+    bound = 1
+    steps: list[tuple[str, object]] = []
+    for codes, count in parts:
+        if codes is None or count <= 1:
+            steps.append(("constant", None))
+            continue
+        if key is not None and bound * count >= _KEY_LIMIT:
+            encoded = pc.dictionary_encode(key)
+            assert isinstance(encoded, pa.DictionaryArray)
+            key = encoded.indices.cast(pa.int64())
+            bound = len(encoded.dictionary)
+            steps.append(("renumbered", encoded.dictionary.to_pylist()))
+        widened = codes.cast(pa.int64())
+        key = widened if key is None else pc.add(pc.multiply(key, count), widened)
+        bound *= count
+        steps.append(("digit", count))
+    if key is None:
+        return pa.repeat(pa.scalar(0, pa.int32()), rows), [tuple(0 for _ in parts)]
+    encoded = pc.dictionary_encode(key)
+    assert isinstance(encoded, pa.DictionaryArray)
+    return encoded.indices, [_digits(cast(int, k), steps) for k in encoded.dictionary.to_pylist()]
+
+
+def _digits(key: int, steps: list[tuple[str, object]]) -> tuple[int, ...]:
+    digits: list[int] = []
+    for step, detail in reversed(steps):
+        if step == "constant":
+            digits.append(0)
+        elif step == "digit":
+            assert isinstance(detail, int)
+            key, digit = divmod(key, detail)
+            digits.append(digit)
+        else:
+            assert isinstance(detail, list)
+            key = detail[key]
+    return tuple(reversed(digits))
