@@ -29,6 +29,7 @@ from triage.answers import read_id
 from triage.models import Problem
 from triage.outcomes import MEMO_LIMIT, Outcome, OutcomeMemo, record_key
 from triage.readers import (
+    COLUMNAR_FORMATS,
     STDIN,
     CsvHeader,
     InputFile,
@@ -251,6 +252,11 @@ class Batch:
 
     def _read(self, piece: Piece, first_line: int) -> None:
         file = piece.file
+        if file.format in COLUMNAR_FORMATS:
+            from triage.arrowio import items  # pyarrow loads only for these files
+
+            self._items(items(file))
+            return
         try:
             stream = open_input(file)
         except OSError as exc:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import triage
 from triage.answerfile import SaveError, check_target, write_record
@@ -148,18 +150,23 @@ def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None
 
 
 _EVALUATE_EPILOG = """\
-inputs: files, folders (searched recursively for .json, .jsonl, .ndjson, .yaml, .yml
-and .csv files) and - (standard input, with --input-format). A .json or .yaml file
-holds one record or a list of them; .jsonl one record per line; .csv a header row of
-question ids, one row per record ("none" for no red flags, ";" between choices, an
-empty cell for a missing answer).
+inputs: files, folders (searched recursively for .json, .jsonl, .ndjson, .yaml, .yml,
+.csv, .parquet, .arrow, .arrows and .feather files) and - (standard input, with
+--input-format). A .json or .yaml file holds one record or a list of them; .jsonl one
+record per line; .csv a header row of question ids, one row per record ("none" for no
+red flags, ";" between choices, an empty cell for a missing answer); .parquet and
+Arrow IPC (.arrow, .feather, .arrows) a column per question id, a row per record (a
+null is a missing answer; these need pip install 'triage[arrow]').
 
 output: exactly one entry per record, in input order: the result, or the record's
 errors. Each names its source: file:line (JSON Lines; CSV, where the header is line 1),
-file#index (items of a JSON or YAML list, from 0), or the file (one record).
-The format is --format if given; else taken from the -o file's extension (.jsonl,
-.json, .csv, .md, .txt; jsonl for any other); else text on a terminal and jsonl
-into a pipe or file. A summary goes to standard error.
+file#index (items of a JSON or YAML list, and rows of Parquet and Arrow files, from 0),
+or the file (one record). The format is --format if given; else taken from the -o
+file's extension (.jsonl, .json, .csv, .md, .txt, .parquet, .arrow, .feather; jsonl for
+any other); else text on a terminal and jsonl into a pipe or file. Parquet and Arrow
+output has a row per record: id, source, urgency, prognosis, suggestions (ids),
+warnings, errors, disclaimer and the rule pack (--texts adds the texts). A summary goes
+to standard error.
 
 exit status: 0 every record valid; 1 some records or files invalid (the others are
 still evaluated and written); 2 usage error (a missing file, a folder with no answer
@@ -169,17 +176,19 @@ files, a format that cannot be told).
 
 def _add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from triage.readers import INPUT_FORMATS
-    from triage.writers import OUTPUT_FORMATS
+    from triage.writers import COLUMNAR_OUTPUTS, OUTPUT_FORMATS
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="evaluate answer files (JSON, JSON Lines, YAML, CSV): one result per record",
+        help="evaluate answer files (JSON, JSON Lines, YAML, CSV, Parquet, Arrow): one result per record",
         description="Evaluate every record of answer files; one entry per record, in input order.",
         epilog=_EVALUATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("paths", nargs="+", metavar="PATH", help="answer files, folders, or - for stdin")
-    evaluate.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (see below)")
+    evaluate.add_argument(
+        "--format", choices=OUTPUT_FORMATS + COLUMNAR_OUTPUTS, help="output format (see below)"
+    )
     evaluate.add_argument(
         "--input-format", choices=INPUT_FORMATS, help="read every input as this format (needed for -)"
     )
@@ -195,11 +204,16 @@ def _add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         ),
     )
     evaluate.add_argument(
+        "--texts",
+        action="store_true",
+        help="Parquet/Arrow output: add the texts (urgency, prognosis, suggestions, explanation)",
+    )
+    evaluate.add_argument(
         "--jobs",
         type=_positive,
         default=1,
         metavar="N",
-        help="share large inputs out over N processes (default 1)",
+        help="share large inputs out over N processes (default 1; not for Parquet/Arrow output)",
     )
     evaluate.set_defaults(run=run_evaluate)
 
@@ -421,9 +435,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate answer files: one entry per record, a summary on stderr; exit 0, 1 or 2."""
     import signal
 
-    from triage.batch import Progress, evaluate_files
-    from triage.readers import find_inputs
-    from triage.writers import SUFFIXES, atomic_output, make_writer
+    from triage.batch import Progress, Summary, evaluate_files
+    from triage.readers import COLUMNAR_FORMATS, find_inputs
+    from triage.writers import COLUMNAR_OUTPUTS, SUFFIXES, atomic_output, make_writer
 
     output: Path | None = args.output
     files, problems = find_inputs(args.paths, args.input_format, exclude=output)
@@ -441,26 +455,37 @@ def run_evaluate(args: argparse.Namespace) -> int:
             fmt = SUFFIXES.get(output.suffix.lower(), "jsonl")
         else:
             fmt = "text" if to_terminal else "jsonl"
+    columnar = fmt in COLUMNAR_OUTPUTS
+    usage = _columnar_usage(args, fmt, columnar, any(f.format in COLUMNAR_FORMATS for f in files))
+    if usage is not None:
+        print(f"triage: {usage}", file=sys.stderr)
+        return EXIT_USAGE
     width = shutil.get_terminal_size().columns if to_terminal else 80
     color = to_terminal and not os.environ.get("NO_COLOR")
-    writer = make_writer(fmt, pack, compact=args.compact, width=width, color=color)
+    writer = None if columnar else make_writer(fmt, pack, compact=args.compact, width=width, color=color)
     progress = None
     if sys.stderr.isatty() and not to_terminal:
         progress = Progress(sum(f.size for f in files))
+
+    def evaluate(out: BinaryIO) -> Summary:
+        if writer is None:
+            from triage.arrowio import evaluate_columnar
+
+            return evaluate_columnar(files, pack, out, fmt, texts=args.texts, progress=progress)
+        return evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
+
     # A polite kill (SIGTERM) unwinds like Ctrl-C, so a half-written output file is removed.
     signal.signal(signal.SIGTERM, _interrupted)
     if output is not None:
         try:
             with atomic_output(output) as out:
-                summary = evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
+                summary = evaluate(out)
         except OSError as exc:
             print(f"triage: cannot write {output}: {exc.strerror or exc}.", file=sys.stderr)
             return EXIT_USAGE
     else:
         try:
-            summary = evaluate_files(
-                files, pack, writer, sys.stdout.buffer, jobs=args.jobs, progress=progress
-            )
+            summary = evaluate(sys.stdout.buffer)
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise  # the reader went away: not an error of ours (see `main`)
@@ -473,6 +498,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if problems:
         return EXIT_USAGE
     return EXIT_INVALID if summary.invalid or summary.unreadable_files else EXIT_OK
+
+
+def _columnar_usage(args: argparse.Namespace, fmt: str, columnar: bool, columnar_inputs: bool) -> str | None:
+    """What is wrong with asking for (or reading) Parquet and Arrow files here, if anything."""
+    if args.texts and not columnar:
+        return "--texts is for Parquet and Arrow output (the other formats have the texts unless --compact)."
+    if args.texts and args.compact:
+        return "--texts and --compact ask for opposite things: give one of them."
+    if (columnar or columnar_inputs) and importlib.util.find_spec("pyarrow") is None:
+        return "Parquet and Arrow files need pyarrow: pip install 'triage[arrow]'."
+    if columnar and args.output is None and sys.stdout.isatty():
+        return f"--format {fmt} is binary, not for a terminal: write it with -o FILE, or into a pipe."
+    return None
 
 
 def _interrupted(signum: int, frame: object) -> None:

@@ -45,7 +45,7 @@ import decimal
 import itertools
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
@@ -101,7 +101,7 @@ def result_schema(*, texts: bool = False) -> pa.Schema:
         pa.field("id", pa.string()),
         pa.field("urgency", words),
         pa.field("prognosis", words),
-        pa.field("suggestions", pa.list_(pa.string())),
+        pa.field("suggestions", pa.list_(words)),
         pa.field("warnings", PROBLEMS),
         pa.field("errors", PROBLEMS),
         pa.field("disclaimer", words),
@@ -281,7 +281,7 @@ def distinct(column: AnyArray) -> Distinct:
         return Distinct(pa.repeat(pa.scalar(0, pa.int32()), len(column)), [None])
     if pa.types.is_floating(kind):
         bits = column.view(_SAME_WIDTH[kind.bit_width])
-        encoded = pc.dictionary_encode(bits)
+        encoded = pc.dictionary_encode(bits, null_encoding="encode")
         assert isinstance(encoded, pa.DictionaryArray)
         return _coded(encoded.indices, encoded.dictionary.view(kind).to_pylist())
     if _is_list(kind):
@@ -289,7 +289,9 @@ def distinct(column: AnyArray) -> Distinct:
         if found is not None:
             return found
     elif _hashable(kind):
-        encoded = pc.dictionary_encode(column)
+        # Nulls take a code of their own ("encode"), but not for view types: Arrow 26 gives them "" there.
+        view = pa.types.is_string_view(kind) or pa.types.is_binary_view(kind)
+        encoded = pc.dictionary_encode(column, null_encoding="mask" if view else "encode")
         assert isinstance(encoded, pa.DictionaryArray)
         return _coded(encoded.indices, [answer_value(v) for v in encoded.dictionary.to_pylist()])
     return _distinct_in_python(column)
@@ -407,10 +409,10 @@ class Entry:
     outcome: Outcome
     urgency: int | None
     prognosis: int | None
-    suggestions: list[str] | None
+    suggestions: list[int] | None
+    """Indices of the pack's suggestions."""
     warnings: list[dict[str, str]] | None
     errors: list[dict[str, str]] | None
-    suggestion_texts: list[int] | None = None
     explanation: list[dict[str, str]] | None = None
 
     @property
@@ -419,15 +421,23 @@ class Entry:
 
 
 @dataclass
+class _Tokens:
+    """What the values of one column name read as: each token with a code, kept from batch to batch."""
+
+    codes: dict[Token, int] = field(default_factory=dict)
+    tokens: list[Token] = field(default_factory=list)
+    raws: list[object] = field(default_factory=list)
+    """A raw value for each token: the record an answer combination is read from is made of these."""
+
+
+@dataclass
 class _Column:
-    """One answer column of a batch: a token per distinct value, and a token code per row."""
+    """One answer column of a batch: its tokens, and a token code per row (None: all rows have `constant`)."""
 
     name: str
-    tokens: list[Token]
-    raws: list[object]
-    """A raw value for each token: the record an answer combination is read from is made of these."""
+    known: _Tokens
     codes: AnyArray | None
-    """A token code per row; None when every row has token 0."""
+    constant: int = 0
 
 
 class TableEvaluator:
@@ -443,9 +453,15 @@ class TableEvaluator:
         self.schema = result_schema(texts=texts)
         self._levels = {level: i for i, level in enumerate(pack.levels)}
         self._categories = {category: i for i, category in enumerate(pack.categories)}
-        self._suggestion_texts = {rule.id: i for i, rule in enumerate(pack.document.suggestions)}
+        self._suggestion_ids = {rule.id: i for i, rule in enumerate(pack.document.suggestions)}
         self._dictionaries = self._words()
-        self._tokens: dict[tuple[str, Hashable], Token] = {}
+        self._forget()
+
+    def _forget(self) -> None:
+        """Start afresh (what is remembered is bounded, so memory stays flat whatever the input)."""
+        self._read_values: dict[tuple[str, Hashable], Token] = {}
+        self._columns: dict[str, _Tokens] = {}
+        self._by_codes: dict[tuple[tuple[str, ...], tuple[int, ...]], Entry] = {}
         self._entries: dict[tuple[tuple[str, Token], ...], Entry] = {}
         self._refused: dict[tuple[Outcome, Problem], Entry] = {}
 
@@ -454,6 +470,7 @@ class TableEvaluator:
         words: dict[str, AnyArray] = {
             "urgency": pa.array(list(pack.levels), pa.string()),
             "prognosis": pa.array(list(pack.categories), pa.string()),
+            "suggestions": pa.array([rule.id for rule in pack.document.suggestions], pa.string()),
             "disclaimer": pa.array([pack.document.disclaimer], pa.string()),
             "rulepack_name": pa.array([pack.info.name], pa.string()),
             "rulepack_version": pa.array([pack.info.version], pa.string()),
@@ -476,6 +493,9 @@ class TableEvaluator:
     def evaluate(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The result rows of one batch of answer rows."""
         names = batch.schema.names
+        remembered = sum(len(known.tokens) for known in self._columns.values())
+        if max(remembered, len(self._by_codes), len(self._read_values)) > MEMO_LIMIT:
+            self._forget()
         repeated = _repeated(names)
         if repeated:
             ids, codes, entries = self._refuse_repeated(batch, repeated)
@@ -483,7 +503,7 @@ class TableEvaluator:
             ids, codes, entries = self._read(batch)
         if self.summary is not None:
             self._count(codes, entries, self.summary)
-        return self._output(batch.num_rows, ids, codes, entries)
+        return self.results(ids, codes, entries)
 
     def _read(self, batch: pa.RecordBatch) -> tuple[AnyArray, AnyArray, list[Entry]]:
         """Ids, an entry code per row, and the entries."""
@@ -491,22 +511,28 @@ class TableEvaluator:
         columns = [
             self._column(name, batch.column(index)) for index, name in enumerate(names) if name != ID_FIELD
         ]
-        combos, keys = _combine([(c.codes, len(c.tokens)) for c in columns], batch.num_rows)
-        entries = [self._entry(columns, digits) for digits in keys]
+        combos, found = _combine(
+            [(c.codes, len(c.known.tokens), c.constant) for c in columns], batch.num_rows
+        )
+        answered = tuple(c.name for c in columns)
+        by_codes = self._by_codes
+        entries = []
+        for codes in found:
+            entry = by_codes.get((answered, codes))
+            if entry is None:
+                entry = by_codes[answered, codes] = self._entry(columns, codes)
+            entries.append(entry)
         ids: AnyArray = pa.nulls(batch.num_rows, pa.string())
         if ID_FIELD in names:
             ids, combos, entries = self._ids(batch.column(names.index(ID_FIELD)), combos, entries)
         return ids, combos, entries
 
     def _column(self, name: str, column: AnyArray) -> _Column:
+        """Read each distinct value of a column once (`read_value`); a token code per row."""
         found = distinct(column)
         question = self.pack.questions.get(name)
-        known = self._tokens
-        if len(known) > MEMO_LIMIT:
-            known.clear()
-        local: dict[Token, int] = {}
-        tokens: list[Token] = []
-        raws: list[object] = []
+        read_values = self._read_values
+        known = self._columns.setdefault(name, _Tokens())
         codes: list[int] = []
         for raw in found.values:
             if raw is None:
@@ -515,55 +541,44 @@ class TableEvaluator:
                 token = PRESENT
             else:
                 key = _tag(raw)
-                cached = known.get((name, key)) if key is not None else None
-                if cached is None:
-                    value = read_value(question, raw)
-                    cached = value
+                token = read_values.get((name, key)) if key is not None else None
+                if token is None:
+                    token = read_value(question, raw)
                     if key is not None:
-                        known[name, key] = cached
-                token = cached
-            code = local.get(token)
+                        read_values[name, key] = token
+            code = known.codes.get(token)
             if code is None:
-                code = local[token] = len(tokens)
-                tokens.append(token)
-                raws.append(raw)
+                code = known.codes[token] = len(known.tokens)
+                known.tokens.append(token)
+                known.raws.append(raw)
             codes.append(code)
-        if len(tokens) == 1:
-            return _Column(name, tokens, raws, None)
-        row_codes = pc.take(pa.array(codes, pa.int32()), found.codes)
-        return _Column(name, tokens, raws, row_codes)
+        if len(set(codes)) == 1:
+            return _Column(name, known, None, codes[0])
+        return _Column(name, known, pc.take(pa.array(codes, pa.int32()), found.codes))
 
-    def _entry(self, columns: list[_Column], digits: Sequence[int]) -> Entry:
-        """The entry for one combination of tokens (a digit per column), read and decided once."""
-        key = tuple(
-            (column.name, column.tokens[digit])
-            for column, digit in zip(columns, digits, strict=True)
-            if column.tokens[digit] is not ABSENT
-        )
+    def _entry(self, columns: list[_Column], codes: Sequence[int]) -> Entry:
+        """The entry for one combination of tokens (a code per column), read and decided once."""
+        given = [
+            (c, code) for c, code in zip(columns, codes, strict=True) if c.known.tokens[code] is not ABSENT
+        ]
+        key = tuple((c.name, c.known.tokens[code]) for c, code in given)
         entry = self._entries.get(key)
         if entry is None:
-            if len(self._entries) > MEMO_LIMIT:
-                self._entries.clear()
-                self._refused.clear()
-            record = {
-                column.name: column.raws[digit]
-                for column, digit in zip(columns, digits, strict=True)
-                if column.tokens[digit] is not ABSENT
-            }
-            entry = self._entries[key] = self._make_entry(read_outcome(record, self.pack))
+            record = {c.name: c.known.raws[code] for c, code in given}
+            entry = self._entries[key] = self.entry_of(read_outcome(record, self.pack))
         return entry
 
-    def _make_entry(self, outcome: Outcome, problems: tuple[Problem, ...] | None = None) -> Entry:
+    def entry_of(self, outcome: Outcome, problems: tuple[Problem, ...] | None = None) -> Entry:
+        """What every row with this outcome gets (with `problems`: refused for them instead)."""
         decision = outcome.decision
         if problems is None and decision is not None:
             return Entry(
                 outcome,
                 urgency=self._levels[decision.urgency],
                 prognosis=self._categories[decision.prognosis.category],
-                suggestions=[s.id for s in decision.suggestions],
+                suggestions=[self._suggestion_ids[s.id] for s in decision.suggestions],
                 warnings=_problems(outcome.warnings),
                 errors=None,
-                suggestion_texts=[self._suggestion_texts[s.id] for s in decision.suggestions],
                 explanation=_explanation(decision) if self.texts else None,
             )
         return Entry(
@@ -593,7 +608,7 @@ class TableEvaluator:
         ids = pc.take(pa.array([r if isinstance(r, str) else None for r in read], pa.string()), found.codes)
         if not any(isinstance(r, Problem) for r in read):
             return ids, combos, entries
-        pairs, keys = _combine([(combos, len(entries)), (found.codes, len(read))], len(column))
+        pairs, keys = _combine([(combos, len(entries), 0), (found.codes, len(read), 0)], len(column))
         refused: list[Entry] = []
         for combo, code in keys:
             problem = read[code]
@@ -610,7 +625,7 @@ class TableEvaluator:
         found = self._refused.get(key)
         if found is None:
             problems = entry.outcome.refused_for_id(problem, self.pack)
-            found = self._refused[key] = self._make_entry(entry.outcome, problems)
+            found = self._refused[key] = self.entry_of(entry.outcome, problems)
         return found
 
     def _refuse_repeated(
@@ -620,7 +635,7 @@ class TableEvaluator:
         names = batch.schema.names
         rows = batch.num_rows
         problems = Repeated({}, repeated).rejected().problems
-        entry = self._make_entry(Outcome(None, problems=problems))
+        entry = self.entry_of(Outcome(None, problems=problems))
         ids: AnyArray = pa.nulls(rows, pa.string())
         if ID_FIELD in names:
             last = len(names) - 1 - names[::-1].index(ID_FIELD)
@@ -649,7 +664,9 @@ class TableEvaluator:
             else:
                 summary.invalid += count
 
-    def _output(self, rows: int, ids: AnyArray, codes: AnyArray, entries: list[Entry]) -> pa.RecordBatch:
+    def results(self, ids: AnyArray, codes: AnyArray, entries: list[Entry]) -> pa.RecordBatch:
+        """Result rows: each row's id, and its entry (a code into `entries`)."""
+        rows = len(ids)
         words = self._dictionaries
 
         def coded(name: str, indices: list[int | None], kind: pa.DataType = _CODE) -> AnyArray:
@@ -669,7 +686,7 @@ class TableEvaluator:
             ids,
             coded("urgency", urgency),
             coded("prognosis", prognosis),
-            taken([e.suggestions for e in entries], pa.list_(pa.string())),
+            self._lists(entries, codes, "suggestions", _CODE),
             taken([e.warnings for e in entries], PROBLEMS),
             taken([e.errors for e in entries], PROBLEMS),
             coded("disclaimer", [0 if e.valid else None for e in entries]),
@@ -683,19 +700,19 @@ class TableEvaluator:
                 coded("urgency_text", urgency, _TEXT_CODE),
                 coded("prognosis_label", prognosis, _TEXT_CODE),
                 coded("prognosis_text", prognosis, _TEXT_CODE),
-                self._suggestion_text_lists(entries, codes),
+                self._lists(entries, codes, "suggestion_texts", _TEXT_CODE),
                 taken([e.explanation for e in entries], self.schema.field("explanation").type),
             ]
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
-    def _suggestion_text_lists(self, entries: list[Entry], codes: AnyArray) -> AnyArray:
-        """Lists of suggestion texts, dictionary-encoded (a text is written once, not once per row)."""
-        lists = [e.suggestion_texts for e in entries]
+    def _lists(self, entries: list[Entry], codes: AnyArray, name: str, kind: pa.DataType) -> AnyArray:
+        """Each row's suggestions (ids or texts), as lists of dictionary-encoded items: a `take` of
+        lists of strings copies every string, of small integers only those."""
+        lists = [e.suggestions for e in entries]
         offsets = [0, *itertools.accumulate(len(texts or ()) for texts in lists)]
-        items = pa.DictionaryArray.from_arrays(
-            pa.array([i for texts in lists for i in texts or ()], _TEXT_CODE),
-            self._dictionaries["suggestion_texts"],
-        )
+        indices = pa.array([i for texts in lists for i in texts or ()], kind)
+        # pyarrow-stubs: pa.array() of an integer type is not typed as an integer array.
+        items = pa.DictionaryArray.from_arrays(indices, self._dictionaries[name])  # type: ignore[arg-type]
         mask = pa.array([texts is None for texts in lists], pa.bool_())
         small = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), items, mask=mask)
         return pc.take(small, codes)
@@ -718,48 +735,54 @@ def _explanation(decision: Decision) -> list[dict[str, str]]:
 
 
 def _combine(
-    parts: Sequence[tuple[AnyArray | None, int]], rows: int
+    parts: Sequence[tuple[AnyArray | None, int, int]], rows: int
 ) -> tuple[AnyArray, list[tuple[int, ...]]]:
-    """Number the distinct combinations of codes: a combination code per row, and each combination's codes.
+    """Number the distinct combinations of codes: a combination number per row, and each one's codes.
 
-    `parts` are (a code per row, or None for all 0; how many codes there are). The
-    codes are combined as the digits of a number in mixed radix; a number that would
-    grow too large is renumbered (dictionary-encoded) first, and unwound afterwards.
+    `parts` are (a code per row, or None when every row has the code `constant`;
+    how many codes there are; `constant`). The codes are combined as the digits of
+    a number in mixed radix (in 32 bits while it fits); a number that would grow
+    too large is renumbered (dictionary-encoded) first, and unwound afterwards.
     """
     key: AnyArray | None = None
     bound = 1
-    steps: list[tuple[str, object]] = []
-    for codes, count in parts:
-        if codes is None or count <= 1:
-            steps.append(("constant", None))
+    steps: list[tuple[str, Any]] = []
+    for codes, count, constant in parts:
+        if codes is None:
+            steps.append(("constant", constant))
             continue
         if key is not None and bound * count >= _KEY_LIMIT:
             encoded = pc.dictionary_encode(key)
             assert isinstance(encoded, pa.DictionaryArray)
-            key = encoded.indices.cast(pa.int64())
-            bound = len(encoded.dictionary)
-            steps.append(("renumbered", encoded.dictionary.to_pylist()))
-        widened = codes.cast(pa.int64())
-        key = widened if key is None else pc.add(pc.multiply(key, count), widened)
+            steps.append(("renumbered", encoded.dictionary))
+            key, bound = encoded.indices, len(encoded.dictionary)
         bound *= count
+        wide: pa.DataType = pa.int64() if bound >= 1 << 31 else pa.int32()
+        digit = codes.cast(wide)
+        radix = pa.scalar(count, wide)
+        # pyarrow-stubs want a scalar of a numeric type known statically; this one is chosen at run time.
+        key = digit if key is None else pc.add(pc.multiply(key.cast(wide), radix), digit)  # type: ignore[arg-type]
         steps.append(("digit", count))
     if key is None:
-        return pa.repeat(pa.scalar(0, pa.int32()), rows), [tuple(0 for _ in parts)]
+        return pa.repeat(pa.scalar(0, pa.int32()), rows), [tuple(c for _, _, c in parts)]
     encoded = pc.dictionary_encode(key)
     assert isinstance(encoded, pa.DictionaryArray)
-    return encoded.indices, [_digits(cast(int, k), steps) for k in encoded.dictionary.to_pylist()]
+    return encoded.indices, _digits(encoded.dictionary, steps)
 
 
-def _digits(key: int, steps: list[tuple[str, object]]) -> tuple[int, ...]:
-    digits: list[int] = []
+def _digits(keys: AnyArray, steps: list[tuple[str, Any]]) -> list[tuple[int, ...]]:
+    """The codes each key was made of (for all the keys at once, in Arrow)."""
+    columns: list[list[int]] = []
+    count = len(keys)
     for step, detail in reversed(steps):
         if step == "constant":
-            digits.append(0)
+            columns.append([detail] * count)
         elif step == "digit":
-            assert isinstance(detail, int)
-            key, digit = divmod(key, detail)
-            digits.append(digit)
+            wide = keys.type
+            quotient = pc.divide(keys, pa.scalar(detail, wide))
+            remainder = pc.subtract(keys, pc.multiply(quotient, pa.scalar(detail, wide)))
+            columns.append(cast(list[int], remainder.to_pylist()))
+            keys = quotient
         else:
-            assert isinstance(detail, list)
-            key = detail[key]
-    return tuple(reversed(digits))
+            keys = pc.take(detail, keys)
+    return list(zip(*reversed(columns), strict=True)) if columns else [() for _ in range(count)]

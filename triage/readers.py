@@ -53,8 +53,14 @@ EXTENSIONS = {
     ".yaml": "yaml",
     ".yml": "yaml",
     ".csv": "csv",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".arrows": "arrow",
+    ".feather": "arrow",
 }
-INPUT_FORMATS = ("json", "jsonl", "yaml", "csv")
+INPUT_FORMATS = ("json", "jsonl", "yaml", "csv", "parquet", "arrow")
+COLUMNAR_FORMATS = ("parquet", "arrow")
+"""Read by pyarrow (`triage[arrow]`), in `triage.arrowio`."""
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 FILE_FIELD = "(file)"
@@ -136,7 +142,7 @@ def find_inputs(
     for path in paths:
         if path == STDIN:
             if input_format is None:
-                problems.append("-: standard input needs --input-format (json, jsonl, yaml or csv).")
+                problems.append(f"-: standard input needs --input-format ({_formats()}).")
             else:
                 found.append(InputFile(STDIN, STDIN_NAME, input_format))
             continue
@@ -151,8 +157,7 @@ def find_inputs(
             fmt = input_format or EXTENSIONS.get(_extension(path))
             if fmt is None:
                 problems.append(
-                    f"{path}: cannot tell the format from the name; "
-                    "use --input-format json, jsonl, yaml or csv."
+                    f"{path}: cannot tell the format from the name; use --input-format {_formats()}."
                 )
             else:
                 found.append(_input(path, fmt))
@@ -161,6 +166,10 @@ def find_inputs(
         else:
             problems.append(f"{path}: no such file or folder.")
     return found, problems
+
+
+def _formats() -> str:
+    return ", ".join(INPUT_FORMATS[:-1]) + f" or {INPUT_FORMATS[-1]}"
 
 
 def _walk(folder: str) -> Iterator[str]:
