@@ -60,15 +60,23 @@ class ColumnarUnreadable(Exception):
 # -- in ------------------------------------------------------------------------------------------------------
 
 
-def open_batches(file: InputFile) -> Iterator[pa.RecordBatch]:
-    """The record batches of a Parquet or Arrow IPC file, each checked in full (text is UTF-8);
-    raises `ColumnarUnreadable` with a message naming the file."""
+@dataclass(frozen=True)
+class Part:
+    """Some row groups of a Parquet file (in order), and the index in the file of their first row."""
+
+    row_groups: tuple[int, ...]
+    first_row: int
+
+
+def open_batches(file: InputFile, part: Part | None = None) -> Iterator[pa.RecordBatch]:
+    """The record batches of a Parquet or Arrow IPC file (or of `part` of a Parquet file), each checked in
+    full (text is UTF-8); raises `ColumnarUnreadable` with a message naming the file."""
     name = file.name
     try:
         source: Any = file.path
         if file.path == STDIN:
             source = pa.BufferReader(read_all(sys.stdin.buffer, None))
-        for batch in _parquet(source) if file.format == "parquet" else _ipc(source):
+        for batch in _parquet(source, part) if file.format == "parquet" else _ipc(source):
             _check(batch, name)
             yield batch
     except (pa.ArrowException, OSError) as exc:
@@ -90,12 +98,13 @@ def _check(batch: pa.RecordBatch, name: str) -> None:
         raise
 
 
-def _parquet(source: Any) -> Iterator[pa.RecordBatch]:
+def _parquet(source: Any, part: Part | None) -> Iterator[pa.RecordBatch]:
     # Answer columns come as dictionaries where the file stores them so: no text is decoded row by row.
     schema = pq.read_schema(source)
     text = [f.name for f in schema if f.name != ID_FIELD and pa.types.is_string(f.type)]
     with pq.ParquetFile(source, read_dictionary=text) as parquet:
-        yield from parquet.iter_batches(batch_size=READ_ROWS)
+        groups = None if part is None else list(part.row_groups)
+        yield from parquet.iter_batches(batch_size=READ_ROWS, row_groups=groups)
 
 
 def _ipc(source: Any) -> Iterator[pa.RecordBatch]:
@@ -261,7 +270,7 @@ def evaluate_columnar(
     done = 0
     for file in files:
         if file.format in COLUMNAR:
-            _evaluate_file(file, evaluator, output, rows, summary, progress, done)
+            _evaluate_file(file, evaluator, output, rows, progress, done)
         else:
             batch.run([Piece(file)], _NoBytes())
             rows.flush()
@@ -279,20 +288,39 @@ class _NoBytes:
         pass
 
 
+def evaluate_part(
+    file: InputFile, part: Part, pack: RulePack, out: BinaryIO, *, texts: bool = False
+) -> Summary:
+    """Evaluate `part` of a Parquet file into a Parquet file of its own (as `evaluate_columnar` would
+    evaluate those rows of the whole file, with the same sources); what was found. The part that begins
+    the file counts the file."""
+    summary = Summary()
+    evaluator = TableEvaluator(pack, texts=texts, summary=summary)
+    output = ColumnarOutput(out, "parquet", texts=texts)
+    rows = ColumnarWriter(pack, evaluator, output)
+    _evaluate_file(file, evaluator, output, rows, None, 0, part)
+    rows.flush()
+    output.close()
+    return summary
+
+
 def _evaluate_file(
     file: InputFile,
     evaluator: TableEvaluator,
     output: ColumnarOutput,
     rows: ColumnarWriter,
-    summary: Summary,
     progress: Progress | None,
     done: int,
+    part: Part | None = None,
 ) -> None:
-    summary.files += 1
+    summary = evaluator.summary
+    assert summary is not None
+    first = start = 0 if part is None else part.first_row
+    if first == 0:
+        summary.files += 1
     name = file.name
-    first = 0
     try:
-        for batch in rebatched(open_batches(file), READ_ROWS):
+        for batch in rebatched(open_batches(file, part), READ_ROWS):
             results = evaluator.evaluate(batch)
             output.write(results, _sources(name, first, batch.num_rows))
             first += batch.num_rows
@@ -305,11 +333,11 @@ def _evaluate_file(
         else:
             summary.records += 1
             summary.invalid += 1
-            message = f"{exc} Reading stopped after {first:,} rows."
+            message = f"{exc} Reading stopped at row {first:,}."
             rows.error(None, f"{name}#{first}", (Problem(field=RECORD_FIELD, message=message),))
         rows.flush()
         return
-    if first == 0:
+    if first == start == 0:
         summary.unreadable_files += 1
         message = f"{name}: the file has no rows; there are no records."
         rows.error(None, name, (Problem(field=FILE_FIELD, message=message),))

@@ -46,7 +46,7 @@ import itertools
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,6 +61,8 @@ from triage.rulepack import RulePack, load_rulepack
 
 if TYPE_CHECKING:
     from typing import TypeAlias
+
+    import pandas as pd
 
     AnyArray: TypeAlias = pa.Array[Any]
 
@@ -168,7 +170,7 @@ def _is_table_like(data: object) -> bool:
     )
 
 
-def _is_pandas(data: object) -> bool:
+def _is_pandas(data: object) -> TypeGuard[pd.DataFrame]:
     kind = type(data)
     return kind.__name__ == "DataFrame" and kind.__module__.startswith("pandas")
 
