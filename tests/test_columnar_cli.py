@@ -251,3 +251,19 @@ def test_text_formats_never_load_pyarrow(inputs: Path) -> None:
         [sys.executable, "-c", code], cwd=inputs, capture_output=True, text=True, check=False
     )
     assert done.stdout.strip() == "1", done.stderr
+
+
+def test_evaluate_sets_its_own_malloc_thresholds(inputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever MALLOC_* settings it inherits (distributed sets MALLOC_TRIM_THRESHOLD_=65536), a batch
+    run sets glibc's thresholds for itself (triage.allocator; bench/README.md has the figures)."""
+    import platform
+
+    from triage import allocator
+
+    called: list[bool] = []
+    monkeypatch.setattr(cli, "tune_for_batch", lambda: called.append(True) or True)
+    monkeypatch.chdir(inputs)
+    assert cli.main(["evaluate", "d.jsonl", "-o", "out.jsonl"]) == 1
+    assert called == [True]
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert allocator.tune_for_batch() is on_glibc

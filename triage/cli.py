@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import triage
+from triage.allocator import tune_for_batch
 from triage.answerfile import SaveError, check_target, write_record
 from triage.describe import asked_when_words, mermaid, show
 from triage.errors import PackProblem, RulePackError, TriageError, UnreadablePack, answers_record
@@ -448,6 +449,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     pack = _pack(args)
     # The pack and the modules live as long as the run: keep them out of the collector's passes.
     gc.freeze()
+    tune_for_batch()  # whatever malloc settings the environment passed on (triage.allocator)
     to_terminal = output is None and sys.stdout.isatty()
     fmt = args.format
     if fmt is None:
