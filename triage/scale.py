@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
     import pandas as pd
 
-TASK_ROWS = 1 << 22
+TASK_ROWS = 1 << 20
 """Rows of a Parquet file evaluated by one task at most (whole row groups): a large file is shared out."""
 
 
