@@ -457,6 +457,8 @@ class TableEvaluator:
         self._categories = {category: i for i, category in enumerate(pack.categories)}
         self._suggestion_ids = {rule.id: i for i, rule in enumerate(pack.document.suggestions)}
         self._dictionaries = self._words()
+        self._zeros: dict[int, AnyArray] = {}
+        """Index arrays of zeros for the columns that are the same in every row, for the last batch size."""
         self._forget()
 
     def _forget(self) -> None:
@@ -679,8 +681,13 @@ class TableEvaluator:
         def taken(values: list[object], kind: pa.DataType) -> AnyArray:
             return pc.take(pa.array(values, kind), codes)
 
+        zeros = self._zeros.get(rows)
+        if zeros is None:
+            zeros = pa.repeat(pa.scalar(0, _CODE), rows)
+            self._zeros = {rows: zeros}
+
         def constant(name: str) -> AnyArray:
-            return pa.DictionaryArray.from_arrays(pa.repeat(pa.scalar(0, _CODE), rows), words[name])
+            return pa.DictionaryArray.from_arrays(zeros, words[name])
 
         urgency = [e.urgency for e in entries]
         prognosis = [e.prognosis for e in entries]
