@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from triage.arrowio import Part, evaluate_columnar, evaluate_part, output_schema
+from triage.arrowio import Part, evaluate_columnar, evaluate_part
 from triage.batch import Summary
 from triage.columnar import evaluate_batches, result_schema
 from triage.readers import InputFile
@@ -237,7 +237,6 @@ __all__ = [
     "evaluate_dask",
     "evaluate_parquet_folder",
     "evaluate_partition",
-    "output_schema",
     "plain_schema",
     "plan",
     "run_task",
