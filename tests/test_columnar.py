@@ -92,6 +92,7 @@ KINDS: dict[str, tuple[Callable[[], Any], st.SearchStrategy[Any]]] = {
     "large_string": (pa.large_string, _strings(NULL)),
     "string_view": (pa.string_view, _strings(NULL)),
     "dictionary": (lambda: pa.dictionary(pa.int32(), pa.string()), _strings(NULL)),
+    "dictionary_of_views": (lambda: pa.dictionary(pa.uint32(), pa.string_view()), _strings(NULL)),  # polars
     "int64": (
         pa.int64,
         st.sampled_from([0, 1, 3, 6, 12, -1, 1200, 1201, 2**40]) | st.integers(-3, 1300) | NULL,
@@ -129,6 +130,11 @@ def _array(kind: str, values: list[Any]) -> Any:
     make, _ = KINDS[kind]
     if kind == "dictionary":
         return pa.array(values, pa.string()).dictionary_encode()
+    if kind == "dictionary_of_views":
+        encoded = pa.array(values, pa.string()).dictionary_encode()
+        return pa.DictionaryArray.from_arrays(
+            encoded.indices.cast(pa.uint32()), encoded.dictionary.cast(pa.string_view())
+        )
     return pa.array(values, make())
 
 
@@ -299,7 +305,7 @@ def test_polars_and_pandas_frames_read_as_the_same_table() -> None:
     assert got_rows(columnar.evaluate_table(pl.DataFrame(data))) == reference
     frame = pd.DataFrame(data, index=[10, 20, 30])  # an index that is not 0, 1, 2: not read as a column
     assert got_rows(columnar.evaluate_table(frame)) == reference
-    categorical = pl.DataFrame(data).with_columns(pl.col("cause").cast(pl.Categorical))
+    categorical = pl.DataFrame(data).with_columns(pl.col("cause", "id").cast(pl.Categorical))
     assert got_rows(columnar.evaluate_table(categorical)) == reference
     listed = pl.DataFrame({**data, "red_flags": [["none"], None, ["stroke_signs"]]})
     assert got_rows(columnar.evaluate_table(listed)) == reference

@@ -606,6 +606,8 @@ class TableEvaluator:
             value_kind = kind
         if _is_text(value_kind) or pa.types.is_integer(value_kind) or pa.types.is_null(value_kind):
             # Text is itself, a whole number its digits (read_id; a test holds them to agree).
+            if isinstance(column, pa.DictionaryArray):  # decoded here: Arrow casts no dictionary of views
+                return pc.take(column.dictionary.cast(pa.string()), column.indices), combos, entries
             return column.cast(pa.string()), combos, entries
         found = distinct(column)
         read = [read_id(answer_value(value)) for value in found.values]
