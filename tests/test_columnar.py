@@ -232,6 +232,15 @@ def test_a_column_named_twice_refuses_every_row_as_a_key_given_twice(tmp_path: P
     assert rows[0]["errors"] == [{"field": "cause", "message": reference[0]["errors"][0]["message"]}]
 
 
+def test_an_unknown_column_counts_where_it_has_a_value() -> None:
+    """Null, or a dictionary index that points to a null, is no value: no unknown key in that row."""
+    notes = pa.DictionaryArray.from_arrays(pa.array([0, 1, None], pa.int8()), pa.array([None, "x"]))
+    table = pa.table({"red_flags": ["stroke_signs"] * 3, "notes": notes})
+    rows = got_rows(columnar.evaluate_table(table))
+    assert rows == expected_rows(table)
+    assert [r["urgency"] for r in rows] == ["emergency", None, "emergency"]
+
+
 def test_an_id_of_the_wrong_type_refuses_the_row_with_the_alarm_its_answers_call_for() -> None:
     table = pa.table({"id": [1.5, 2.0, None], "red_flags": ["stroke_signs", "none", "none"]})
     rows = got_rows(columnar.evaluate_table(table))
@@ -259,7 +268,7 @@ def test_ids_read_in_arrow_as_read_id_reads_them(text: str, number: int) -> None
 def test_each_distinct_value_is_read_once_and_each_combination_decided_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """100,000 rows of 4 distinct raw answer combinations: a handful of reads, not one per row."""
+    """100,000 rows repeating 4 answer combinations (with a free-text column): a handful of reads."""
     reads: list[object] = []
     outcomes: list[object] = []
     real_read, real_outcome = columnar.read_value, columnar.read_outcome
@@ -272,8 +281,17 @@ def test_each_distinct_value_is_read_once_and_each_combination_decided_once(
         outcomes.append(record)
         return real_outcome(record, pack)
 
+    distinct_values: list[int] = []
+    real_distinct = columnar.distinct
+
+    def distinct(column: Any) -> Any:
+        found = real_distinct(column)
+        distinct_values.append(len(found.values))
+        return found
+
     monkeypatch.setattr(columnar, "read_value", read_value)
     monkeypatch.setattr(columnar, "read_outcome", read_outcome)
+    monkeypatch.setattr(columnar, "distinct", distinct)
     rows = 100_000
     table = pa.table(
         {
@@ -281,12 +299,15 @@ def test_each_distinct_value_is_read_once_and_each_combination_decided_once(
             "red_flags": ["none", " none", "stroke_signs", "none"] * (rows // 4),
             "cause": ["fshd", "fshd", None, "opmd"] * (rows // 4),
             "severity": pa.array(["mild", "mild", None, "sever"] * (rows // 4)).dictionary_encode(),
+            "notes": [f"free text {i}" if i % 2 else None for i in range(rows)],  # an unknown key
         }
     )
     result = columnar.evaluate_table(table)
-    assert result.column("urgency").to_pylist()[:4] == ["routine", "routine", "emergency", None]
+    assert result.column("urgency").to_pylist()[:4] == ["routine", None, "emergency", None]
+    assert result.column("errors").to_pylist()[1][0]["field"] == "notes"
     assert len(reads) == 7  # none, " none", stroke_signs; fshd, opmd; mild, sever
-    assert len(outcomes) == 3  # "none" and " none" read alike, so the first two rows share a combination
+    assert len(outcomes) == 4  # the 4 rows that repeat, each read once
+    assert max(distinct_values) <= 4  # the free text of the unknown column is never looked at value by value
 
 
 def test_polars_and_pandas_frames_read_as_the_same_table() -> None:

@@ -533,8 +533,10 @@ class TableEvaluator:
 
     def _column(self, name: str, column: AnyArray) -> _Column:
         """Read each distinct value of a column once (`read_value`); a token code per row."""
-        found = distinct(column)
         question = self.pack.questions.get(name)
+        if question is None:
+            return self._unknown(name, column)
+        found = distinct(column)
         read_values = self._read_values
         known = self._columns.setdefault(name, _Tokens())
         codes: list[int] = []
@@ -559,6 +561,22 @@ class TableEvaluator:
         if len(set(codes)) == 1:
             return _Column(name, known, None, codes[0])
         return _Column(name, known, pc.take(pa.array(codes, pa.int32()), found.codes))
+
+    def _unknown(self, name: str, column: AnyArray) -> _Column:
+        """A column that is no question: an unknown key in each row that gives it, whatever its value (the
+        error names the key only), so its values are not read — a free-text column costs no more than that."""
+        given = _given(column)
+        count = int(pc.sum(given.cast(pa.int32())).as_py() or 0)
+        known = self._columns.setdefault(name, _Tokens())
+        if count == 0:
+            return _Column(name, known, None, _code(known, ABSENT, None))
+        first = column[int(pc.index(given, pa.scalar(True)).as_py())].as_py()
+        present = _code(known, PRESENT, answer_value(first))
+        if count == len(column):
+            return _Column(name, known, None, present)
+        absent = _code(known, ABSENT, None)
+        codes = pc.if_else(given, pa.scalar(present, pa.int32()), pa.scalar(absent, pa.int32()))
+        return _Column(name, known, codes)
 
     def _entry(self, columns: list[_Column], codes: Sequence[int]) -> Entry:
         """The entry for one combination of tokens (a code per column), read and decided once."""
@@ -727,6 +745,24 @@ class TableEvaluator:
         mask = pa.array([texts is None for texts in lists], pa.bool_())
         small = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), items, mask=mask)
         return pc.take(small, codes)
+
+
+def _code(known: _Tokens, token: Token, raw: object) -> int:
+    """The code of a token in a column's tokens, given one if it has none yet (with `raw` to stand for it)."""
+    code = known.codes.get(token)
+    if code is None:
+        code = known.codes[token] = len(known.tokens)
+        known.tokens.append(token)
+        known.raws.append(raw)
+    return code
+
+
+def _given(column: AnyArray) -> AnyArray:
+    """Whether each row has a value (a dictionary's index may point to a null)."""
+    if isinstance(column, pa.DictionaryArray):
+        given: AnyArray = pc.take(column.dictionary.is_valid(), column.indices).fill_null(False)
+        return given
+    return column.is_valid()
 
 
 def _is_text(kind: pa.DataType) -> bool:
