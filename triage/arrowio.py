@@ -68,15 +68,18 @@ class Part:
     first_row: int
 
 
-def open_batches(file: InputFile, part: Part | None = None) -> Iterator[pa.RecordBatch]:
+def open_batches(
+    file: InputFile, part: Part | None = None, *, threads: bool = True
+) -> Iterator[pa.RecordBatch]:
     """The record batches of a Parquet or Arrow IPC file (or of `part` of a Parquet file), each checked in
-    full (text is UTF-8); raises `ColumnarUnreadable` with a message naming the file."""
+    full (text is UTF-8); raises `ColumnarUnreadable` with a message naming the file. `threads`: let the
+    Parquet reader decode columns on Arrow's threads (not where a task is to use one core)."""
     name = file.name
     try:
         source: Any = file.path
         if file.path == STDIN:
             source = pa.BufferReader(read_all(sys.stdin.buffer, None))
-        for batch in _parquet(source, part) if file.format == "parquet" else _ipc(source):
+        for batch in _parquet(source, part, threads) if file.format == "parquet" else _ipc(source):
             _check(batch, name)
             yield batch
     except (pa.ArrowException, OSError) as exc:
@@ -98,13 +101,13 @@ def _check(batch: pa.RecordBatch, name: str) -> None:
         raise
 
 
-def _parquet(source: Any, part: Part | None) -> Iterator[pa.RecordBatch]:
+def _parquet(source: Any, part: Part | None, threads: bool) -> Iterator[pa.RecordBatch]:
     # Answer columns come as dictionaries where the file stores them so: no text is decoded row by row.
     schema = pq.read_schema(source)
     text = [f.name for f in schema if f.name != ID_FIELD and pa.types.is_string(f.type)]
     with pq.ParquetFile(source, read_dictionary=text) as parquet:
         groups = None if part is None else list(part.row_groups)
-        yield from parquet.iter_batches(batch_size=READ_ROWS, row_groups=groups)
+        yield from parquet.iter_batches(batch_size=READ_ROWS, row_groups=groups, use_threads=threads)
 
 
 def _ipc(source: Any) -> Iterator[pa.RecordBatch]:
@@ -152,15 +155,21 @@ def output_schema(*, texts: bool = False) -> pa.Schema:
 
 
 class ColumnarOutput:
-    """A Parquet or Arrow IPC file of results, written a batch at a time."""
+    """A Parquet or Arrow IPC file of results, written a batch at a time: to a file object, or to a path
+    (written by Arrow itself, with no Python buffer in between)."""
 
-    def __init__(self, out: BinaryIO, fmt: str, *, texts: bool = False) -> None:
+    def __init__(self, out: BinaryIO | str, fmt: str, *, texts: bool = False) -> None:
         self.schema = output_schema(texts=texts)
         self._out = out
-        # The writers write many small pieces: an unbuffered file gets a buffer.
-        self._buffer = io.BufferedWriter(out, 1 << 20) if isinstance(out, io.RawIOBase) else None
-        # pyarrow-stubs: PythonFile takes any file object, typed as io.IOBase only.
-        self._sink = pa.PythonFile(self._buffer or out, mode="w")  # type: ignore[arg-type]
+        self._buffer: io.BufferedWriter | None = None
+        self._sink: Any
+        if isinstance(out, str):
+            self._sink = pa.OSFile(out, "wb")
+        else:
+            # The writers write many small pieces: an unbuffered file gets a buffer.
+            self._buffer = io.BufferedWriter(out, 1 << 20) if isinstance(out, io.RawIOBase) else None
+            # pyarrow-stubs: PythonFile takes any file object, typed as io.IOBase only.
+            self._sink = pa.PythonFile(self._buffer or out, mode="w")  # type: ignore[arg-type]
         self._writer: Any
         if fmt == "parquet":
             # Statistics only where a reader filters row groups by them (urgency, prognosis): for unique
@@ -182,9 +191,11 @@ class ColumnarOutput:
         self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self.schema))
 
     def close(self) -> None:
-        """Finish the file (its footer); `out` stays open."""
+        """Finish the file (its footer); a file object stays open."""
         self._writer.close()
-        if self._buffer is not None:
+        if isinstance(self._out, str):
+            self._sink.close()
+        elif self._buffer is not None:
             self._buffer.flush()
             self._buffer.detach()  # closing the buffer would close `out`
         else:
@@ -259,16 +270,18 @@ class ColumnarWriter(Writer):
 def evaluate_columnar(
     files: list[InputFile],
     pack: RulePack,
-    out: BinaryIO,
+    out: BinaryIO | str,
     fmt: str,
     *,
     texts: bool = False,
     progress: Progress | None = None,
+    threads: bool = True,
 ) -> Summary:
     """Evaluate every record of `files` into a Parquet or Arrow file written to `out`, in order.
 
     Parquet and Arrow inputs go through `TableEvaluator` a batch at a time; any
     other input through the row-by-row batch, its entries gathered into batches.
+    `threads`: see `open_batches`.
     """
     summary = Summary()
     evaluator = TableEvaluator(pack, texts=texts, summary=summary)
@@ -278,7 +291,7 @@ def evaluate_columnar(
     done = 0
     for file in files:
         if file.format in COLUMNAR:
-            _evaluate_file(file, evaluator, output, rows, progress, done)
+            _evaluate_file(file, evaluator, output, rows, progress, done, threads=threads)
         else:
             batch.run([Piece(file)], _NoBytes())
             rows.flush()
@@ -297,7 +310,13 @@ class _NoBytes:
 
 
 def evaluate_part(
-    file: InputFile, part: Part, pack: RulePack, out: BinaryIO, *, texts: bool = False
+    file: InputFile,
+    part: Part,
+    pack: RulePack,
+    out: BinaryIO | str,
+    *,
+    texts: bool = False,
+    threads: bool = True,
 ) -> Summary:
     """Evaluate `part` of a Parquet file into a Parquet file of its own (as `evaluate_columnar` would
     evaluate those rows of the whole file, with the same sources); what was found. The part that begins
@@ -306,7 +325,7 @@ def evaluate_part(
     evaluator = TableEvaluator(pack, texts=texts, summary=summary)
     output = ColumnarOutput(out, "parquet", texts=texts)
     rows = ColumnarWriter(pack, evaluator, output)
-    _evaluate_file(file, evaluator, output, rows, None, 0, part)
+    _evaluate_file(file, evaluator, output, rows, None, 0, part, threads=threads)
     rows.flush()
     output.close()
     return summary
@@ -320,6 +339,8 @@ def _evaluate_file(
     progress: Progress | None,
     done: int,
     part: Part | None = None,
+    *,
+    threads: bool = True,
 ) -> None:
     summary = evaluator.summary
     assert summary is not None
@@ -328,7 +349,7 @@ def _evaluate_file(
         summary.files += 1
     name = file.name
     try:
-        for batch in rebatched(open_batches(file, part), READ_ROWS):
+        for batch in rebatched(open_batches(file, part, threads=threads), READ_ROWS):
             results = evaluator.evaluate(batch)
             output.write(results, _sources(name, first, batch.num_rows))
             first += batch.num_rows

@@ -144,11 +144,12 @@ def run_task(task: Task, rulepack: RulePack | None = None, texts: bool = False) 
     temp = target.with_name(f".{target.name}.part")
     file = InputFile(task.source, task.source, "parquet")
     try:
-        with open(temp, "wb") as out:
-            if task.part is None:
-                summary = evaluate_columnar([file], pack, out, "parquet", texts=texts)
-            else:
-                summary = evaluate_part(file, task.part, pack, out, texts=texts)
+        # One task, one core (the worker's other tasks and the other workers take the others); written to
+        # the path by Arrow, not through Python's buffers (a worker's malloc trims its heap eagerly).
+        if task.part is None:
+            summary = evaluate_columnar([file], pack, str(temp), "parquet", texts=texts, threads=False)
+        else:
+            summary = evaluate_part(file, task.part, pack, str(temp), texts=texts, threads=False)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
