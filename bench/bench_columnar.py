@@ -203,6 +203,31 @@ def _outcomes(sample: pa.Table) -> Iterator[Any]:
 # -- (d) Dask --------------------------------------------------------------------------------------
 
 
+def spin(_: object = None) -> float:
+    """Pure Python work of about a second: how much CPU a process gets."""
+    total = 0
+    for number in range(30_000_000):
+        total += number
+    return float(total)
+
+
+def machine_parallelism() -> float:
+    """How much faster two processes do 4 pieces of pure Python work than one does, right now: on two free
+    CPUs about 2; on a machine whose other CPU is busy with other work, about 1."""
+    import multiprocessing
+
+    started = time.perf_counter()
+    for _ in range(4):
+        spin()
+    one = time.perf_counter() - started
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(spin, range(2))  # started and warm
+        started = time.perf_counter()
+        pool.map(spin, range(4), chunksize=1)
+        two = time.perf_counter() - started
+    return one / two
+
+
 def dask_runs(work: Path, repeat: int) -> dict[str, tuple[float, float]]:
     """evaluate_parquet_folder on Dask's synchronous scheduler, and on a LocalCluster of two processes."""
     import dask
@@ -238,6 +263,7 @@ def dask_runs(work: Path, repeat: int) -> dict[str, tuple[float, float]]:
         best["cluster start"] = (time.perf_counter() - started, 0.0)
         for _ in range(repeat):
             fresh(work, "results")
+            best["two processes / one, pure Python"] = (machine_parallelism(), 0.0)
             keep("LocalCluster(2)", timed(lambda: evaluate_parquet_folder(folder, work / "results")))
     return best
 
@@ -322,6 +348,9 @@ def main() -> None:
 
         print(f"\n{'run':<30} {'wall s':>8} {'CPU s':>8} {'rows/s (wall)':>14}")
         for name, (wall, cpu) in results.items():
+            if name.endswith("pure Python"):
+                print(f"{name:<30} {wall:8.2f}  (machine's parallelism during the last Dask run)")
+                continue
             rate = f"{args.rows / wall:14,.0f}" if not name.endswith(("start", "--version")) else ""
             print(f"{name:<30} {wall:8.2f} {cpu:8.2f} {rate}")
         print(
