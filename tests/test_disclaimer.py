@@ -118,3 +118,29 @@ def test_every_ask_format_ends_with_the_disclaimer(pack: triage.RulePack, tmp_pa
     else:
         assert flat(out).endswith(flat(f"IMPORTANT: {disclaimer}"))
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("target", ["results.parquet", "results.arrow"])
+def test_every_result_row_of_a_parquet_or_arrow_file_has_the_disclaimer(
+    answers: Path, pack: triage.RulePack, target: str
+) -> None:
+    """Parquet and Arrow output too: each result row carries the disclaimer in full."""
+    pa = pytest.importorskip("pyarrow")
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "evaluate", answers.name, "-o", target],
+        cwd=answers.parent,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    path = answers.parent / target
+    if target.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(path).to_pylist()
+    else:
+        rows = pa.ipc.open_file(str(path)).read_all().to_pylist()
+    results = [r for r in rows if r["urgency"] is not None]
+    assert [r["id"] for r in results] == RESULT_IDS
+    assert all(r["disclaimer"] == pack.document.disclaimer for r in results)

@@ -29,6 +29,7 @@ from triage.answers import read_id
 from triage.models import Problem
 from triage.outcomes import MEMO_LIMIT, Outcome, OutcomeMemo, record_key
 from triage.readers import (
+    COLUMNAR_FORMATS,
     STDIN,
     CsvHeader,
     InputFile,
@@ -254,6 +255,11 @@ class Batch:
         file = piece.file
         if file.problem is not None:  # found in a folder, and not to be opened
             self._unreadable(file.name, Unreadable(file.problem, whole_file=True))
+            return
+        if file.format in COLUMNAR_FORMATS:
+            from triage.arrowio import items  # pyarrow loads only for these files
+
+            self._items(items(file, self.pack))
             return
         try:
             stream = open_input(file)

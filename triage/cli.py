@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import BinaryIO, NoReturn, TextIO
 
 import triage
 from triage import escape
+from triage.allocator import tune_for_batch
 from triage.answerfile import SAVE, SaveError, check_target, write_record
 from triage.describe import RAW, asked_when_words, mermaid, show
 from triage.errors import (
@@ -217,11 +219,13 @@ def _add_ask_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None
 
 
 _EVALUATE_EPILOG = """\
-inputs: files, folders (searched recursively for .json, .jsonl, .ndjson, .yaml, .yml
-and .csv files) and - (standard input, with --input-format). A .json or .yaml file
-holds one record or a list of them; .jsonl one record per line; .csv a header row of
-question ids, one row per record ("none" for no red flags, ";" between choices, an
-empty cell for a missing answer).
+inputs: files, folders (searched recursively for .json, .jsonl, .ndjson, .yaml, .yml,
+.csv, .parquet, .arrow, .arrows and .feather files) and - (standard input, with
+--input-format). A .json or .yaml file holds one record or a list of them; .jsonl one
+record per line; .csv a header row of question ids, one row per record ("none" for no
+red flags, ";" between choices, an empty cell for a missing answer); .parquet and
+Arrow IPC (.arrow, .feather, .arrows) a column per question id, a row per record (a
+null is a missing answer; these need pip install 'triage[arrow]').
 
 folders: links to files and folders are followed; each folder is read once (a loop
 or a second link to it is skipped, with a note). Only regular files in a folder are
@@ -231,10 +235,13 @@ is read like -, with --input-format.
 
 output: exactly one entry per record, in input order: the result, or the record's
 errors. Each names its source: file:line (JSON Lines; CSV, where the header is line 1),
-file#index (items of a JSON or YAML list, from 0), or the file (one record).
-The format is --format if given; else taken from the -o file's extension (.jsonl,
-.json, .csv, .md, .txt; jsonl for any other); else text on a terminal and jsonl
-into a pipe or file. A summary goes to standard error.
+file#index (items of a JSON or YAML list, and rows of Parquet and Arrow files, from 0),
+or the file (one record). The format is --format if given; else taken from the -o
+file's extension (.jsonl, .json, .csv, .md, .txt, .parquet, .arrow, .feather; jsonl for
+any other); else text on a terminal and jsonl into a pipe or file. Parquet and Arrow
+output has a row per record: id, source, urgency, prognosis, suggestions (ids),
+warnings, errors, disclaimer and the rule pack (--texts adds the texts). A summary goes
+to standard error.
 
 -o FILE: written to a temporary file beside FILE and renamed over it when complete,
 keeping FILE's permissions; a failed run leaves FILE as it was. Through a symbolic
@@ -250,17 +257,19 @@ files, a format that cannot be told, an -o that cannot be written).
 
 def _add_evaluate(commands: argparse._SubParsersAction[_Parser]) -> None:
     from triage.readers import INPUT_FORMATS
-    from triage.writers import OUTPUT_FORMATS
+    from triage.writers import COLUMNAR_OUTPUTS, OUTPUT_FORMATS
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="evaluate answer files (JSON, JSON Lines, YAML, CSV): one result per record",
+        help="evaluate answer files (JSON, JSON Lines, YAML, CSV, Parquet, Arrow): one result per record",
         description="Evaluate every record of answer files; one entry per record, in input order.",
         epilog=_EVALUATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("paths", nargs="+", metavar="PATH", help="answer files, folders, or - for stdin")
-    evaluate.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (see below)")
+    evaluate.add_argument(
+        "--format", choices=OUTPUT_FORMATS + COLUMNAR_OUTPUTS, help="output format (see below)"
+    )
     evaluate.add_argument(
         "--input-format", choices=INPUT_FORMATS, help="read every input as this format (needed for -)"
     )
@@ -280,11 +289,16 @@ def _add_evaluate(commands: argparse._SubParsersAction[_Parser]) -> None:
         ),
     )
     evaluate.add_argument(
+        "--texts",
+        action="store_true",
+        help="Parquet/Arrow output: add the texts (urgency, prognosis, suggestions, explanation)",
+    )
+    evaluate.add_argument(
         "--jobs",
         type=_positive,
         default=1,
         metavar="N",
-        help="share large inputs out over N processes (default 1)",
+        help="share large inputs out over N processes (default 1; not for Parquet/Arrow output)",
     )
     evaluate.set_defaults(run=run_evaluate)
 
@@ -567,9 +581,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate answer files: one entry per record, a summary on stderr; exit 0, 1 or 2."""
     import signal
 
-    from triage.batch import Progress, evaluate_files
-    from triage.readers import find_inputs
-    from triage.writers import SUFFIXES, make_writer
+    from triage.batch import Progress, Summary, evaluate_files
+    from triage.readers import COLUMNAR_FORMATS, find_inputs
+    from triage.writers import COLUMNAR_OUTPUTS, SUFFIXES, make_writer
 
     output: Path | None = args.output
     target = output_target(output) if output is not None else None  # a folder is refused at once
@@ -588,6 +602,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         refuse_reading(target, _pack_reads(pack))
     # The pack and the modules live as long as the run: keep them out of the collector's passes.
     gc.freeze()
+    tune_for_batch()  # whatever malloc settings the environment passed on (triage.allocator)
     to_terminal = output is None and sys.stdout.isatty()
     fmt = args.format
     if fmt is None:
@@ -595,26 +610,37 @@ def run_evaluate(args: argparse.Namespace) -> int:
             fmt = SUFFIXES.get(output.suffix.lower(), "jsonl")
         else:
             fmt = "text" if to_terminal else "jsonl"
+    columnar = fmt in COLUMNAR_OUTPUTS
+    usage = _columnar_usage(args, fmt, columnar, any(f.format in COLUMNAR_FORMATS for f in files))
+    if usage is not None:
+        warn("triage: {}", usage)
+        return EXIT_USAGE
     width = shutil.get_terminal_size().columns if to_terminal else 80
     color = to_terminal and not os.environ.get("NO_COLOR")
-    writer = make_writer(fmt, pack, compact=args.compact, width=width, color=color)
+    writer = None if columnar else make_writer(fmt, pack, compact=args.compact, width=width, color=color)
     progress = None
     if sys.stderr.isatty() and not to_terminal:
         progress = Progress(sum(f.size for f in files))
+
+    def evaluate(out: BinaryIO) -> Summary:
+        if writer is None:
+            from triage.arrowio import evaluate_columnar
+
+            return evaluate_columnar(files, pack, out, fmt, texts=args.texts, progress=progress)
+        return evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
+
     # A polite kill (SIGTERM) unwinds like Ctrl-C, so a half-written output file is removed.
     signal.signal(signal.SIGTERM, _interrupted)
     if target is not None:
         try:
             with atomic_write(target) as out:
-                summary = evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
+                summary = evaluate(out)
         except OSError as exc:
             warn("triage: {}", cannot_write(target.path, exc, target.folder))
             return EXIT_USAGE
     else:
         try:
-            summary = evaluate_files(
-                files, pack, writer, sys.stdout.buffer, jobs=args.jobs, progress=progress
-            )
+            summary = evaluate(sys.stdout.buffer)
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise  # the reader went away: not an error of ours (see `main`)
@@ -627,6 +653,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if inputs.problems:
         return EXIT_USAGE
     return EXIT_INVALID if summary.invalid or summary.unreadable_files else EXIT_OK
+
+
+def _columnar_usage(args: argparse.Namespace, fmt: str, columnar: bool, columnar_inputs: bool) -> str | None:
+    """What is wrong with asking for (or reading) Parquet and Arrow files here, if anything."""
+    if args.texts and not columnar:
+        return "--texts is for Parquet and Arrow output (the other formats have the texts unless --compact)."
+    if args.texts and args.compact:
+        return "--texts and --compact ask for opposite things: give one of them."
+    if (columnar or columnar_inputs) and importlib.util.find_spec("pyarrow") is None:
+        return "Parquet and Arrow files need pyarrow: pip install 'triage[arrow]'."
+    if columnar and args.output is None and sys.stdout.isatty():
+        return f"--format {fmt} is binary, not for a terminal: write it with -o FILE, or into a pipe."
+    return None
 
 
 def run_serve(args: argparse.Namespace) -> int:

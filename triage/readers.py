@@ -61,8 +61,14 @@ EXTENSIONS = {
     ".yaml": "yaml",
     ".yml": "yaml",
     ".csv": "csv",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".arrows": "arrow",
+    ".feather": "arrow",
 }
-INPUT_FORMATS = ("json", "jsonl", "yaml", "csv")
+INPUT_FORMATS = ("json", "jsonl", "yaml", "csv", "parquet", "arrow")
+COLUMNAR_FORMATS = ("parquet", "arrow")
+"""Read by pyarrow (`triage[arrow]`), in `triage.arrowio`."""
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 FILE_FIELD = "(file)"
@@ -177,7 +183,7 @@ def find_inputs(paths: Sequence[str], input_format: str | None = None) -> Inputs
     for path in paths:
         if path == STDIN:
             if input_format is None:
-                inputs.problems.append("-: standard input needs --input-format (json, jsonl, yaml or csv).")
+                inputs.problems.append(f"-: standard input needs --input-format ({_formats()}).")
             else:
                 inputs.files.append(
                     InputFile(STDIN, STDIN_NAME, input_format, identity=_stdin_id(), stream=True)
@@ -206,7 +212,7 @@ def find_inputs(paths: Sequence[str], input_format: str | None = None) -> Inputs
         fmt = input_format or EXTENSIONS.get(_extension(path))
         if fmt is None:
             inputs.problems.append(
-                f"{path}: cannot tell the format from the name; use --input-format json, jsonl, yaml or csv."
+                f"{path}: cannot tell the format from the name; use --input-format {_formats()}."
             )
             continue
         size = status.st_size if regular else 0
@@ -320,6 +326,10 @@ def _unfollowed(path: str, exc: OSError) -> str:
 def _not_read(path: str, why: str) -> InputFile:
     """In place of what a walk found and could not read: its error entry."""
     return InputFile(path, path, "", problem=f"{path}: {why}")
+
+
+def _formats() -> str:
+    return ", ".join(INPUT_FORMATS[:-1]) + f" or {INPUT_FORMATS[-1]}"
 
 
 def _extension(path: str) -> str:
@@ -688,6 +698,12 @@ def _path(steps: Sequence[object]) -> str:
     return (
         out if len(out) <= _LONGEST_PATH else out[: _LONGEST_PATH // 2] + "..." + out[-_LONGEST_PATH // 2 :]
     )
+
+
+def refuse_unclear(record: object, pack: RulePack) -> Rejected | None:
+    """The refusal of a record holding an `Ambiguous` mapping anywhere (naming the unclear key, with
+    the alarm note of what it states), or None: for records read from elsewhere (a table's rows)."""
+    return _Unclear(pack).refused(record)
 
 
 def _plain_id(record: object) -> str | None:

@@ -30,6 +30,8 @@ from triage.render import render_markdown, render_text
 from triage.rulepack import RulePack
 
 OUTPUT_FORMATS = ("text", "json", "jsonl", "csv", "markdown")
+COLUMNAR_OUTPUTS = ("parquet", "arrow")
+"""Written by pyarrow (`triage[arrow]`), in `triage.arrowio`."""
 SUFFIXES = {
     ".json": "json",
     ".jsonl": "jsonl",
@@ -37,6 +39,9 @@ SUFFIXES = {
     ".csv": "csv",
     ".md": "markdown",
     ".txt": "text",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
 }
 CSV_COLUMNS = ("id", "source", "urgency", "prognosis", "suggestions", "warnings", "errors", "disclaimer")
 
