@@ -20,7 +20,7 @@ import uvicorn
 from playwright.sync_api import Error, sync_playwright
 
 import triage
-from triage.web.app import create_app
+from triage.apps.web.app import create_app
 
 sys.path.insert(0, "tests")
 from web_support import CHROMIUM, CHROMIUM_ARGS

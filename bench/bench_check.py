@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from triage.answerspace import answer_space
-from triage.rulepack import default_pack_path, read_pack
-from triage.verify import verify
+from triage.core.answerspace import answer_space
+from triage.core.pack import default_pack_path, read_pack
+from triage.packs.verify import verify
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import triage
-from triage import columnar
+from triage.batch import columnar
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -193,7 +193,7 @@ class KeyTakeFloor:
 
 def _outcomes(sample: pa.Table) -> Iterator[Any]:
     """The outcome of each row of `sample` (one row per distinct key), as `triage.evaluate` reads it."""
-    from triage.outcomes import read_outcome
+    from triage.core.outcomes import read_outcome
 
     pack = triage.load_rulepack()
     for rec in columnar.records(sample):

@@ -3,7 +3,7 @@
     python bench/floor_columnar.py copy big.parquet out.parquet   # read every batch, write it unchanged
     python bench/floor_columnar.py read big.parquet               # read every batch, nothing else
 
-The reader is the one `triage evaluate` uses (`triage.arrowio`): `ParquetFile.iter_batches`
+The reader is the one `triage evaluate` uses (`triage.batch.arrowfiles`): `ParquetFile.iter_batches`
 with the same batch size, answer text columns read as dictionaries, each batch checked in full.
 """
 
@@ -14,7 +14,7 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from triage.arrowio import READ_ROWS
+from triage.batch.arrowfiles import READ_ROWS
 
 
 def batches(path: str) -> tuple[pa.Schema, list[str]]:

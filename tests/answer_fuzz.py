@@ -15,10 +15,10 @@ import io
 import json
 from pathlib import Path
 
-from triage.batch import evaluate_files
-from triage.readers import InputFile
-from triage.rulepack import RulePack
-from triage.writers import make_writer
+from triage.batch.stream import evaluate_files
+from triage.core.pack import RulePack
+from triage.io.readers import InputFile
+from triage.io.writers import make_writer
 
 FORMATS = {"json": ".json", "jsonl": ".jsonl", "yaml": ".yaml", "csv": ".csv"}
 

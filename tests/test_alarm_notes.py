@@ -3,7 +3,7 @@
 An error entry is not a result, but a person reading it must not have to fix
 the record to learn that it states signs of a stroke. The options that call for
 an alarm whatever else is answered are computed from the pack's answer space
-(`triage.answers.alarm_options`); these tests check that computation against the
+(`triage.core.answers.alarm_options`); these tests check that computation against the
 answer space, then the note on every shape of refused record: a near-miss key
 beside the real one, a mistyped option or "none" beside a red flag, a key given
 twice, a FHIR response's items, in JSON, JSON Lines, YAML, CSV and FHIR, through
@@ -24,13 +24,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import triage
-from triage.answers import URGENCY, alarm_options
-from triage.answerspace import answer_space
-from triage.batch import evaluate_files
-from triage.engine import decide
+from triage.batch.stream import evaluate_files
+from triage.core.answers import URGENCY, alarm_options
+from triage.core.answerspace import answer_space
+from triage.core.engine import decide
 from triage.fhir import response_from_record
-from triage.readers import EXTENSIONS, InputFile
-from triage.writers import make_writer
+from triage.io.readers import EXTENSIONS, InputFile
+from triage.io.writers import make_writer
 
 PACK = triage.load_rulepack()
 RED_FLAGS = next(q for q in PACK.document.questions if q.type == "multi")
@@ -227,7 +227,7 @@ def test_every_format_and_path_notes_a_stated_red_flag(
 ) -> None:
     """JSON, JSON Lines, YAML, CSV and FHIR error entries that state stroke signs say they call for an
     emergency, through the command; `--jobs 2` (each file a turn of its own) writes the same bytes."""
-    import triage.parallel
+    import triage.batch.parallel
 
     for name, data in FILES.items():
         (tmp_path / name).write_bytes(data)
@@ -251,7 +251,7 @@ def test_every_format_and_path_notes_a_stated_red_flag(
         assert len(notes) == 1, entry
         assert label(STROKE) in notes[0], entry["source"]
 
-    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 64)
+    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 64)
     files = [
         InputFile(str(tmp_path / n), n, EXTENSIONS[Path(n).suffix], len(FILES[n])) for n in sorted(FILES)
     ]

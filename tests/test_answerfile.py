@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 import triage
-from triage.answerfile import SaveError, check_target, dump_record, write_record
-from triage.answerspace import answer_space
-from triage.flow import Flow
-from triage.rulepack import RulePack
+from triage.core.answerspace import answer_space
+from triage.core.flow import Flow
+from triage.core.pack import RulePack
+from triage.io.answerfile import SaveError, check_target, dump_record, write_record
 
 
 def _records(pack: RulePack) -> list[dict[str, object]]:

@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import triage
-from triage.answers import read_value
-from triage.batch import Batch, Piece, evaluate_files
-from triage.models import Problem, RecordError, Result
-from triage.outcomes import OutcomeMemo, read_outcome, record_key
-from triage.parallel import _read_ahead as READ_AHEAD
-from triage.parallel import cut
-from triage.readers import MAX_RECORD_BYTES, InputFile, jsonl_problem
-from triage.writers import Sink, Writer, compact_json, make_writer
+from triage.batch.parallel import _read_ahead as READ_AHEAD
+from triage.batch.parallel import cut
+from triage.batch.stream import Batch, Piece, evaluate_files
+from triage.core.answers import read_value
+from triage.core.models import Problem, RecordError, Result
+from triage.core.outcomes import OutcomeMemo, read_outcome, record_key
+from triage.io.readers import MAX_RECORD_BYTES, InputFile, jsonl_problem
+from triage.io.writers import Sink, Writer, compact_json, make_writer
 
 HYPOTHESIS = settings(
     derandomize=True,
@@ -420,7 +420,7 @@ def test_jobs_write_exactly_what_one_process_writes(
     """Over any mix of files (JSON Lines and CSV, valid, invalid and unreadable records, empty ones),
     cut into turns of any size, --jobs gives one process's bytes and counts; also when pieces
     are too large to be read ahead whole (`ahead`)."""
-    import triage.parallel
+    import triage.batch.parallel
 
     inputs = []
     for number, content in enumerate(files):
@@ -439,8 +439,8 @@ def test_jobs_write_exactly_what_one_process_writes(
         inputs.append(InputFile(str(path), path.name, kind, path.stat().st_size))
     writer = make_writer(fmt, pack, compact=True)
     outputs = []
-    saved = triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD
-    triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD = turn, ahead
+    saved = triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD
+    triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD = turn, ahead
     try:
         for count in (1, jobs):
             with (tmp_path / "out").open("w+b") as out:
@@ -448,7 +448,7 @@ def test_jobs_write_exactly_what_one_process_writes(
                 out.seek(0)
                 outputs.append((out.read(), vars(summary)))
     finally:
-        triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD = saved
+        triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD = saved
     assert outputs[0] == outputs[1]
 
 
@@ -457,15 +457,15 @@ def test_jobs_step_over_a_line_too_long(
     tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch, ahead: int
 ) -> None:
     """A line over the size limit inside a piece is reported in its place under --jobs, as in one process."""
-    import triage.parallel
+    import triage.batch.parallel
 
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(6000)]
     lines[2500] = b'{"id":"huge","note":"' + b"x" * (MAX_RECORD_BYTES + 10) + b'"}'
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
-    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 1 << 17)
-    monkeypatch.setattr(triage.parallel, "READ_AHEAD", ahead)
+    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 1 << 17)
+    monkeypatch.setattr(triage.batch.parallel, "READ_AHEAD", ahead)
     writer = make_writer("jsonl", pack, compact=True)
     outputs = []
     for jobs in (1, 2, 3):
@@ -519,17 +519,17 @@ def test_a_failed_worker_is_reported_not_waited_for(
     tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch, work: Any, message: str
 ) -> None:
     """When a --jobs worker dies or fails mid-run, the run stops with a clear error instead of hanging."""
-    import triage.parallel
+    import triage.batch.parallel
 
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
-    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 4096)
+    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 4096)
     if work is _die:
-        monkeypatch.setattr(triage.parallel, "_work", work)
+        monkeypatch.setattr(triage.batch.parallel, "_work", work)
     else:
-        monkeypatch.setattr(triage.parallel, "_read_ahead", work)
+        monkeypatch.setattr(triage.batch.parallel, "_read_ahead", work)
     with (tmp_path / "out").open("wb") as out:
         for jobs in (2, 3):
             with pytest.raises(triage.TriageError, match=message):
@@ -541,16 +541,16 @@ def test_jobs_fall_back_to_one_process_when_turns_cannot_be_handed_out(
 ) -> None:
     """When the pipe that hands turns out cannot hold them all (pipes made small when a user has many
     open), the run goes on in one process, with the same output."""
-    import triage.parallel
+    import triage.batch.parallel
 
     def small_pipe(*args: object) -> None:
-        raise triage.parallel._Unshared
+        raise triage.batch.parallel._Unshared
 
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
-    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 4096)
+    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 4096)
     writer = make_writer("json", pack, compact=True)
     outputs = []
     for jobs in (1, 2):
@@ -558,7 +558,7 @@ def test_jobs_fall_back_to_one_process_when_turns_cannot_be_handed_out(
             summary = evaluate_files([file], pack, writer, out, jobs=jobs)
             out.seek(0)
             outputs.append((out.read(), vars(summary)))
-        monkeypatch.setattr(triage.parallel._Claims, "__init__", small_pipe)
+        monkeypatch.setattr(triage.batch.parallel._Claims, "__init__", small_pipe)
     assert outputs[0] == outputs[1]
 
 
@@ -567,9 +567,9 @@ def test_a_file_gone_during_a_jobs_run_is_reported_not_called_empty(
 ) -> None:
     """A file cut into turns and removed before they are read gives errors that it cannot be read,
     never that it is empty, and the other files are still read."""
-    import triage.parallel
+    import triage.batch.parallel
 
-    plan = triage.parallel.plan
+    plan = triage.batch.parallel.plan
 
     def plan_then_remove(files: Any, size: Any = None) -> Any:
         turns = plan(files, size)
@@ -583,8 +583,8 @@ def test_a_file_gone_during_a_jobs_run_is_reported_not_called_empty(
         InputFile(str(tmp_path / n), n, "jsonl", (tmp_path / n).stat().st_size)
         for n in ("gone.jsonl", "kept.jsonl")
     ]
-    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 1 << 15)
-    monkeypatch.setattr(triage.parallel, "plan", plan_then_remove)
+    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 1 << 15)
+    monkeypatch.setattr(triage.batch.parallel, "plan", plan_then_remove)
     with (tmp_path / "out").open("w+b") as out:
         summary = evaluate_files(files, pack, make_writer("jsonl", pack, compact=True), out, jobs=2)
         out.seek(0)
@@ -694,7 +694,7 @@ def test_n_lines_in_n_entries_out_whatever_the_lines(
     """Any mix of valid records, deep lines, repeated keys, floats, malformed lines, BOMs, NaN and huge
     numbers gives exactly one entry per record, in order, each naming its line; `--jobs 2` gives the
     same bytes and counts. `prefixed` files have every line begin with a plain id (the known-lines path)."""
-    import triage.parallel
+    import triage.batch.parallel
 
     if prefixed:
         lines = [line for line in lines if line.startswith(b'{"id":"')] or [KNOWN]
@@ -704,8 +704,8 @@ def test_n_lines_in_n_entries_out_whatever_the_lines(
     file = InputFile(str(path), path.name, "jsonl", path.stat().st_size)
     writer = make_writer("jsonl", pack, compact=True)
     outputs = []
-    saved = triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD
-    triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD = turn, ahead
+    saved = triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD
+    triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD = turn, ahead
     try:
         for jobs in (1, 2):
             with (tmp_path / "out").open("w+b") as out:
@@ -713,7 +713,7 @@ def test_n_lines_in_n_entries_out_whatever_the_lines(
                 out.seek(0)
                 outputs.append((out.read(), vars(summary)))
     finally:
-        triage.parallel.TURN_BYTES, triage.parallel.READ_AHEAD = saved
+        triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD = saved
     assert outputs[0] == outputs[1]
     sources = [json.loads(line)["source"] for line in outputs[0][0].splitlines()]
     expected = [f"mixed.jsonl:{n}" for n, line in enumerate(lines, 1) if _is_record(n, line)]
@@ -728,7 +728,7 @@ def test_a_deep_line_is_one_error_entry_in_a_long_export(
 ) -> None:
     """A line nested a few hundred levels deep among 10,000 records is one error entry in its place:
     10,001 entries out, in one process and with --jobs 2, wherever the line is."""
-    import triage.parallel
+    import triage.batch.parallel
 
     lines = [b'{"id":"r%d","red_flags":"none","cause":"fshd","severity":"mild"}' % n for n in range(10_000)]
     lines.insert(where, _deep(300, ident))
@@ -736,7 +736,7 @@ def test_a_deep_line_is_one_error_entry_in_a_long_export(
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), path.name, "jsonl", path.stat().st_size)
     writer = make_writer("jsonl", pack, compact=True)
-    monkeypatch.setattr(triage.parallel, "TURN_BYTES", 1 << 16)
+    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 1 << 16)
     outputs = []
     for jobs in (1, 2):
         with (tmp_path / "out").open("w+b") as out:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.cli import build_parser, run_ask
+from triage.apps.cli import build_parser, run_ask
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import triage
-from triage.models import ArticleCitation
-from triage.rulepack import default_pack_path
+from triage.core.models import ArticleCitation
+from triage.core.pack import default_pack_path
 
 PACKS = Path(__file__).parent / "data" / "packs"
 

@@ -1,7 +1,7 @@
 """`triage.evaluate_table`: a table of answer rows in, a table of results out, equal to `evaluate` row by row.
 
 The reference is the row-at-a-time library: each row, read as the record
-`triage.columnar.records` says it stands for, evaluated by `triage.evaluate_many`.
+`triage.batch.columnar.records` says it stands for, evaluated by `triage.evaluate_many`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ pa = pytest.importorskip("pyarrow")
 pc = pytest.importorskip("pyarrow.compute")
 
 import triage  # noqa: E402
-from triage import columnar  # noqa: E402
-from triage.answers import read_id  # noqa: E402
-from triage.batch import evaluate_files  # noqa: E402
-from triage.readers import InputFile  # noqa: E402
-from triage.writers import JsonLinesWriter  # noqa: E402
+from triage.batch import columnar  # noqa: E402
+from triage.batch.stream import evaluate_files  # noqa: E402
+from triage.core.answers import read_id  # noqa: E402
+from triage.io.readers import InputFile  # noqa: E402
+from triage.io.writers import JsonLinesWriter  # noqa: E402
 
 PACK = triage.load_rulepack()
 QUESTIONS = list(PACK.questions)

@@ -20,8 +20,8 @@ pq = pytest.importorskip("pyarrow.parquet")
 feather = pytest.importorskip("pyarrow.feather")
 
 import triage  # noqa: E402
-from triage import cli  # noqa: E402
-from triage.arrowio import output_schema  # noqa: E402
+from triage.apps import cli  # noqa: E402
+from triage.batch.arrowfiles import output_schema  # noqa: E402
 
 FSHD = {"id": "f", "red_flags": "none", "cause": "fshd", "severity": "mild"}
 STROKE = {"id": "s", "red_flags": "stroke_signs"}
@@ -245,7 +245,7 @@ def test_without_pyarrow_the_message_says_what_to_install(
 
 def test_text_formats_never_load_pyarrow(inputs: Path) -> None:
     code = (
-        "import sys; from triage.cli import main; code = main(['evaluate', 'd.jsonl', 'e.csv', '-o', 'o.jsonl']); "
+        "import sys; from triage.apps.cli import main; code = main(['evaluate', 'd.jsonl', 'e.csv', '-o', 'o.jsonl']); "
         "assert 'pyarrow' not in sys.modules, 'pyarrow was loaded'; print(code)"
     )
     done = subprocess.run(
@@ -256,10 +256,10 @@ def test_text_formats_never_load_pyarrow(inputs: Path) -> None:
 
 def test_evaluate_sets_its_own_malloc_thresholds(inputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever MALLOC_* settings it inherits (distributed sets MALLOC_TRIM_THRESHOLD_=65536), a batch
-    run sets glibc's thresholds for itself (triage.allocator; bench/README.md has the figures)."""
+    run sets glibc's thresholds for itself (triage.batch.allocator; bench/README.md has the figures)."""
     import platform
 
-    from triage import allocator
+    from triage.batch import allocator
 
     called: list[bool] = []
     monkeypatch.setattr(cli, "tune_for_batch", lambda: called.append(True) or True)

@@ -8,8 +8,8 @@ import pytest
 from pydantic import TypeAdapter
 
 import triage
-from triage.conditions import Condition
-from triage.describe import PLAIN, Style, asked_when_words, citations_in_words, mermaid, to_words
+from triage.core.vocabulary import Condition
+from triage.present.describe import PLAIN, Style, asked_when_words, citations_in_words, mermaid, to_words
 
 PACKS = Path(__file__).parent / "data" / "packs"
 CONDITION: TypeAdapter[Condition] = TypeAdapter(Condition)

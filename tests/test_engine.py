@@ -9,7 +9,7 @@ import pytest
 from spec_oracle import prognosis, suggestions, urgency
 
 import triage
-from triage.answerspace import answer_space
+from triage.core.answerspace import answer_space
 
 PARALYSES = ["peripheral_facial_paralysis", "central_facial_paralysis"]
 OTHERS = ["other", "unknown"]
@@ -136,7 +136,7 @@ def test_red_flag_dominates_other_answers() -> None:
 
 
 def _every_answer_set() -> list[dict[str, Any]]:
-    """The whole answer space by brute force, independent of triage.answerspace."""
+    """The whole answer space by brute force, independent of triage.core.answerspace."""
     flags = ["stroke_signs", "sudden_face_droop", "sudden_onset"]
     eyes = ["cannot_close", "painful_or_red"]
     findings = ["shoulder_arm_weakness", "eyelid_or_swallowing", "family_history"]

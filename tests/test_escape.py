@@ -1,4 +1,4 @@
-"""Escaping untrusted text for a terminal, Markdown, CSV and Mermaid (`triage.escape`).
+"""Escaping untrusted text for a terminal, Markdown, CSV and Mermaid (`triage.present.escape`).
 
 Each target is checked the way its reader sees it: terminal text has no
 character a terminal obeys or hides, and decodes back to the very input (so
@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from triage import escape
+from triage.present import escape
 
 PROPERTY = settings(derandomize=True, max_examples=400, deadline=None)
 

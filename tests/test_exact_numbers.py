@@ -176,7 +176,7 @@ def test_a_decimal_is_whole_exactly_when_its_value_is(whole: int, fraction: str,
     """For any number written with digits after its point and an exponent, the reader says whole exactly
     when the written value is a whole number, and then reads that number."""
     written = Decimal(f"{whole}.{fraction}e{exponent}")
-    value = triage.answers.read_value(PACK.questions[MONTHS], written)
+    value = triage.core.answers.read_value(PACK.questions[MONTHS], written)
     if written == written.to_integral_value() and 0 <= written <= 1200:
         assert value == int(written)
     else:

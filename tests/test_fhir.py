@@ -18,8 +18,9 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import TypeAdapter
 
 import triage
-from triage.answerspace import answer_space, domain
-from triage.conditions import AnswerValue, Condition
+from triage.core.answerspace import answer_space, domain
+from triage.core.pack import NONE, RulePack
+from triage.core.vocabulary import AnswerValue, Condition
 from triage.fhir import (
     FhirExportError,
     enable_when,
@@ -30,7 +31,6 @@ from triage.fhir import (
     records_from_fhir,
     response_from_record,
 )
-from triage.rulepack import NONE, RulePack
 
 # Codes of the R4 value sets the exported Questionnaire uses (fhir.resources checks structure only).
 R4_ITEM_TYPES = {"group", "display", "boolean", "decimal", "integer", "date", "dateTime", "time"} | {
@@ -561,7 +561,7 @@ class Block:
         if name == "fhir" or name.startswith("fhir."):
             raise ModuleNotFoundError(f"No module named {name!r}")
 sys.meta_path.insert(0, Block())
-from triage.cli import main
+from triage.apps.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -579,7 +579,7 @@ def test_export_without_fhir_resources_says_how_to_install_it() -> None:
 def test_other_commands_do_not_load_fhir_resources() -> None:
     """Importing triage, and running another command, never imports fhir.resources (start-up stays fast)."""
     code = (
-        "import sys, io, contextlib\nimport triage\nfrom triage.cli import main\n"
+        "import sys, io, contextlib\nimport triage\nfrom triage.apps.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n    main(['questions'])\n    main(['schema', 'answers'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('fhir')))"
     )

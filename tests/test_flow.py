@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 import triage
-from triage.answerspace import answer_space
-from triage.conditions import AnswerValue
-from triage.flow import (
+from triage.core.answerspace import answer_space
+from triage.core.flow import (
     Flow,
     ReviewItem,
     answer_text,
@@ -18,7 +17,8 @@ from triage.flow import (
     parse_number,
     selection_value,
 )
-from triage.rulepack import NONE, Question, RulePack
+from triage.core.pack import NONE, Question, RulePack
+from triage.core.vocabulary import AnswerValue
 
 PARALYSIS = {
     "red_flags": frozenset(),

@@ -30,10 +30,10 @@ import orjson
 import pytest
 
 import triage
-from triage.batch import evaluate_files
-from triage.cli import main
-from triage.readers import find_inputs
-from triage.writers import make_writer
+from triage.apps.cli import main
+from triage.batch.stream import evaluate_files
+from triage.io.readers import find_inputs
+from triage.io.writers import make_writer
 
 FSHD = {"red_flags": [], "cause": "fshd", "severity": "mild"}
 STROKE = {"red_flags": ["stroke_signs"]}

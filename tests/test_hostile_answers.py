@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 import triage
-from triage.readers import (
+from triage.io.readers import (
     EXTENSIONS,
     MAX_JSON_DEPTH,
     MAX_JSON_FILE_BYTES,

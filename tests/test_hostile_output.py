@@ -32,7 +32,7 @@ from markdown_it import MarkdownIt
 from terminal import ENTER, Terminal
 from test_escape import FORMULA_STARTS, decode
 
-from triage import escape
+from triage.present import escape
 
 HOSTILE_ANSWERS = Path(__file__).parent / "data" / "hostile-answers"
 ANSWER_FILES = ("terminal-escapes.jsonl", "fhir-linkid-controls.json", "formula-cells.jsonl")
@@ -452,5 +452,5 @@ def _calls(path: Path) -> Iterator[tuple[str, str]]:
 def test_the_command_line_prints_only_through_its_escaping_helpers() -> None:
     """In cli.py a line is printed only by `say`/`warn` (which escape every field) and a rendered document
     only by `put`; the questionnaire prints only through `say` (which escapes and wraps)."""
-    assert {function for function, _ in _calls(TRIAGE / "cli.py")} == {"say", "put"}
-    assert {function for function, _ in _calls(TRIAGE / "questionnaire.py")} == {"say"}
+    assert {function for function, _ in _calls(TRIAGE / "apps" / "cli.py")} == {"say", "put"}
+    assert {function for function, _ in _calls(TRIAGE / "apps" / "terminal.py")} == {"say"}

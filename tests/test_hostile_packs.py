@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import triage
-from triage.rulepack import (
+from triage.core.pack import (
     MAX_ANSWER_SETS,
     MAX_CONDITION_DEPTH,
     MAX_CONDITION_NODES,
@@ -198,7 +198,7 @@ def test_an_oversized_source_article_is_refused(tmp_path: Path) -> None:
 
 def test_the_bundled_pack_is_well_inside_every_limit(pack: triage.RulePack) -> None:
     """The limits leave room: the bundled pack uses at most a quarter of each (figures in docs/SAFETY.md)."""
-    from triage.answerspace import answer_space
+    from triage.core.answerspace import answer_space
 
     pack_file = default_pack_path() / "pack.yaml"
     assert pack_file.stat().st_size * 4 < MAX_PACK_BYTES
@@ -378,7 +378,7 @@ def test_rules_check_keeps_to_the_pack_limits(
 def test_rules_check_reads_the_pack_file_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The line of each problem comes from the one read of pack.yaml, made within the limits: the
     file is opened once (an audit hook sees every open), and the lines are right."""
-    from triage.cli import main
+    from triage.apps.cli import main
 
     folder = tmp_path / "pack"
     folder.mkdir()

@@ -29,8 +29,8 @@ from typing import Any
 import orjson
 import pytest
 
-from triage.cli import main
-from triage.rulepack import default_pack_path
+from triage.apps.cli import main
+from triage.core.pack import default_pack_path
 
 FSHD = {"red_flags": [], "cause": "fshd", "severity": "mild"}
 ANSWERS = orjson.dumps(FSHD) + b"\n"
@@ -317,7 +317,7 @@ def test_a_new_file_follows_the_umask(tmp_path: Path, command: list[str], umask:
 
 def test_the_umask_is_never_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Writing never calls `os.umask` (which changes it for every thread of the process)."""
-    from triage import files
+    from triage.fs import files
 
     def refuse(mask: int) -> int:
         raise AssertionError("os.umask called")
@@ -347,7 +347,7 @@ def test_results_are_flushed_to_disk_before_they_replace_the_old_file(
 ) -> None:
     """The new file is flushed (fsync) before it is renamed over the old one, and its folder after, so
     that a power cut leaves the old file or the whole new one under the name."""
-    from triage import files
+    from triage.fs import files
 
     target = tmp_path / "out.json"
     target.write_bytes(b"old\n")

@@ -14,8 +14,8 @@ import yaml
 from terminal import BACKSPACE, CTRL_C, CTRL_D, ENTER, Terminal, plain, triage_command
 
 import triage
-from triage.render import render_json, render_text
-from triage.rulepack import RulePack
+from triage.core.pack import RulePack
+from triage.present.render import render_json, render_text
 
 REVIEW = "Are these answers right?"
 CONFIRM = "These are right: show my result"

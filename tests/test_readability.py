@@ -13,7 +13,7 @@ import pytest
 from readability import MAX_GRADE, MIN_WORDS, NAMES, Grade, grade, syllables, words
 
 import triage
-from triage.rulepack import RulePack
+from triage.core.pack import RulePack
 
 
 def patient_texts(pack: RulePack) -> Iterator[tuple[str, str]]:
@@ -67,7 +67,7 @@ def test_every_patient_text_reads_at_grade_8_or_below(pack: RulePack) -> None:
 
 def test_explanations_shown_to_patients_read_at_grade_8_or_below(pack: RulePack) -> None:
     """The reason of every rule that can fire, as a result's explanation shows it, is at grade 8 or below."""
-    from triage.answerspace import answer_space
+    from triage.core.answerspace import answer_space
 
     reasons = {}
     for values in answer_space(pack):

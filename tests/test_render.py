@@ -8,10 +8,10 @@ import re
 import pytest
 
 import triage
-from triage.answerspace import answer_space
-from triage.models import Result
-from triage.render import citation_text, render_json, render_markdown, render_text
-from triage.rulepack import RulePack
+from triage.core.answerspace import answer_space
+from triage.core.models import Result
+from triage.core.pack import RulePack
+from triage.present.render import citation_text, render_json, render_markdown, render_text
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

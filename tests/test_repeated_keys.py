@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import triage
-from triage.readers import Rejected, exact_record
+from triage.io.readers import Rejected, exact_record
 
 STROKE_THEN_NONE = '"red_flags":"stroke_signs","red_flags":"none","cause":"fshd","severity":"mild"'
 FILES = {

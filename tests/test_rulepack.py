@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import triage
-from triage.models import ArticleCitation
-from triage.rulepack import default_pack_path
+from triage.core.models import ArticleCitation
+from triage.core.pack import default_pack_path
 
 SOURCE = default_pack_path() / "source.txt"
 
@@ -69,7 +69,7 @@ def test_parameters_say_where_their_number_comes_from(pack: triage.RulePack) -> 
 
 
 @pytest.mark.parametrize("example", triage.load_rulepack().document.examples, ids=lambda e: e.name)
-def test_pack_example(example: triage.rulepack.Example) -> None:
+def test_pack_example(example: triage.core.pack.Example) -> None:
     """The pack's own example gives its expected urgency, prognosis and suggestions."""
     result = triage.evaluate(example.answers)
     assert result.urgency == example.expect.urgency

@@ -1,7 +1,7 @@
 """The engine's safety properties (docs/SAFETY.md), over the whole answer space and random records.
 
 Where the answer space is small enough, a property is checked for every answer set
-(`triage.answerspace`), which checks it for every possible record; hypothesis adds
+(`triage.core.answerspace`), which checks it for every possible record; hypothesis adds
 random records in every accepted form, and hostile values that no form accepts.
 """
 
@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import triage
-from triage.answerspace import answer_space
-from triage.conditions import AnswerValue
-from triage.engine import decide
-from triage.rulepack import default_pack_path
+from triage.core.answerspace import answer_space
+from triage.core.engine import decide
+from triage.core.pack import default_pack_path
+from triage.core.vocabulary import AnswerValue
 
 PACK = triage.load_rulepack()
 QUESTIONS = PACK.questions
@@ -550,7 +550,7 @@ def test_a_fresh_pack_gives_byte_identical_results() -> None:
 
 DIGEST_SCRIPT = """
 import hashlib, triage
-from triage.answerspace import answer_space
+from triage.core.answerspace import answer_space
 pack = triage.load_rulepack()
 digest = hashlib.sha256()
 for values in answer_space(pack):

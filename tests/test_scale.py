@@ -20,9 +20,10 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 import triage  # noqa: E402
+import triage.batch.scale  # noqa: E402
 from triage import scale  # noqa: E402
-from triage.arrowio import evaluate_columnar  # noqa: E402
-from triage.readers import find_inputs  # noqa: E402
+from triage.batch.arrowfiles import evaluate_columnar  # noqa: E402
+from triage.io.readers import find_inputs  # noqa: E402
 
 PACK = triage.load_rulepack()
 CAUSES = [
@@ -116,7 +117,7 @@ def test_a_task_that_fails_leaves_no_half_file(tmp_path: Path, monkeypatch: pyte
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise OSError("disk full")
 
-    monkeypatch.setattr(scale, "evaluate_columnar", broken)
+    monkeypatch.setattr(triage.batch.scale, "evaluate_columnar", broken)
     with pytest.raises(OSError, match="disk full"):
         scale.run_task(scale.Task(str(tmp_path / "a.parquet"), str(tmp_path / "out" / "a.parquet")))
     assert list((tmp_path / "out").iterdir()) == []

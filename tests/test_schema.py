@@ -18,12 +18,12 @@ from pydantic import TypeAdapter
 from samples import OTHER, PARALYSIS
 
 import triage
-from triage.answerspace import answer_space, domain
-from triage.conditions import AnswerValue, Condition
-from triage.engine import evaluate
-from triage.models import RecordError
-from triage.rulepack import RulePack
-from triage.schema import answers_schema, condition_schema, result_schema
+from triage.core.answerspace import answer_space, domain
+from triage.core.engine import evaluate
+from triage.core.models import RecordError
+from triage.core.pack import RulePack
+from triage.core.vocabulary import AnswerValue, Condition
+from triage.interop.schema import answers_schema, condition_schema, result_schema
 
 
 @pytest.fixture(scope="module")

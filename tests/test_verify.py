@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import triage
-from triage.answers import read_answers
-from triage.answerspace import answer_space
-from triage.errors import DuplicateKey, PackProblem, UnreadablePack, answers_record
-from triage.rulepack import Rule, default_pack_path, read_pack
-from triage.verify import PROBLEM_KINDS, AnswerSpace, check_tables, verify
+from triage.core.answers import read_answers
+from triage.core.answerspace import answer_space
+from triage.core.errors import DuplicateKey, PackProblem, UnreadablePack, answers_record
+from triage.core.pack import Rule, default_pack_path, read_pack
+from triage.packs.verify import PROBLEM_KINDS, AnswerSpace, check_tables, verify
 
 PACKS = Path(__file__).parent / "data" / "packs"
 
@@ -293,7 +293,7 @@ def test_answers_without_any_suggestion_are_a_gap(tmp_path: Path) -> None:
     import re
     import shutil
 
-    from triage.rulepack import default_pack_path
+    from triage.core.pack import default_pack_path
 
     text = (default_pack_path() / "pack.yaml").read_text(encoding="utf-8")
     for dropped in ("hereditary_management", "daily_face_care"):

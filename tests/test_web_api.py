@@ -17,11 +17,11 @@ from samples import FSHD, OTHER, PARALYSIS
 from starlette.testclient import TestClient
 
 import triage
-from triage.answerspace import answer_space
-from triage.errors import answers_record
+from triage.apps.web.app import API_BODY_BYTES, create_app
+from triage.core.answerspace import answer_space
+from triage.core.errors import answers_record
 from triage.fhir import questionnaire, response_from_record
-from triage.schema import answers_schema, result_schema
-from triage.web.app import API_BODY_BYTES, create_app
+from triage.interop.schema import answers_schema, result_schema
 
 PROBLEM = "application/problem+json"
 DATA = Path(__file__).parent / "data"

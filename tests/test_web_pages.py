@@ -21,11 +21,11 @@ from starlette.testclient import TestClient
 from web_support import Form, forms, heading, iter_values, main_form, pairs_to_data
 
 import triage
-from triage.answerspace import answer_space
-from triage.conditions import AnswerValue
-from triage.errors import answers_record
-from triage.web import guard
-from triage.web.app import FORM_BODY_BYTES, create_app
+from triage.apps.web import guard
+from triage.apps.web.app import FORM_BODY_BYTES, create_app
+from triage.core.answerspace import answer_space
+from triage.core.errors import answers_record
+from triage.core.vocabulary import AnswerValue
 
 DATA = Path(__file__).parent / "data"
 SECURITY = {
@@ -405,8 +405,8 @@ def test_pack_texts_are_escaped(tmp_path: Path) -> None:
 def test_a_safety_net_is_shown_when_the_result_has_one(pack: triage.RulePack) -> None:
     """Packs from 2.0 on give each urgency level below the most urgent a safety net (when to get help
     sooner): the care card shows it after the action; a result without one shows none."""
-    from triage.flow import Flow
-    from triage.web.views import Back, environment, result_page
+    from triage.apps.web.views import Back, environment, result_page
+    from triage.core.flow import Flow
 
     flow = Flow.resume(pack, {"red_flags": frozenset(), "cause": "fshd", "severity": "mild"})
     result = triage.evaluate(flow.record(), rulepack=pack)

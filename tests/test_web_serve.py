@@ -18,8 +18,8 @@ pytest.importorskip("starlette", reason="needs the web extra")
 
 from web_support import Served
 
-from triage import cli
-from triage.web.server import is_loopback
+from triage.apps import cli
+from triage.apps.web.server import is_loopback
 
 DATA = Path(__file__).parent / "data"
 
@@ -108,7 +108,7 @@ def test_a_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_the_command_line_loads_no_web_stack() -> None:
     """`triage --version` and every other command start without importing the web extra."""
-    code = "import sys, triage.cli; print(sorted(m for m in ('starlette', 'uvicorn', 'jinja2') if m in sys.modules))"
+    code = "import sys, triage.apps.cli; print(sorted(m for m in ('starlette', 'uvicorn', 'jinja2') if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
 
@@ -124,7 +124,7 @@ def test_only_loopback_counts_as_private(host: str, loopback: bool) -> None:
 def test_the_listening_socket_says_it_is_tcp() -> None:
     """asyncio turns Nagle's algorithm off only for sockets that say they are TCP; without it each
     answer on a kept-alive connection waited 40 ms (bench/bench_web.py found it)."""
-    from triage.web.server import listen
+    from triage.apps.web.server import listen
 
     sock = listen("127.0.0.1", 0)
     try:

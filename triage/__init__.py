@@ -10,10 +10,10 @@ Every result carries a "see a doctor" disclaimer; this is not a diagnosis.
 
 import typing as _typing
 
-from triage.answers import read_answers
-from triage.engine import evaluate, evaluate_many
-from triage.errors import InvalidAnswers, RulePackError, TriageError
-from triage.models import (
+from triage.core.answers import read_answers
+from triage.core.engine import evaluate, evaluate_many
+from triage.core.errors import InvalidAnswers, RulePackError, TriageError
+from triage.core.models import (
     Answers,
     ArticleCitation,
     Citation,
@@ -27,7 +27,7 @@ from triage.models import (
     Suggestion,
     UrgencyAdvice,
 )
-from triage.rulepack import RulePack, load_rulepack
+from triage.core.pack import RulePack, load_rulepack
 
 if _typing.TYPE_CHECKING:
     import pyarrow
@@ -40,9 +40,9 @@ def evaluate_table(
 ) -> "pyarrow.Table":
     """Evaluate every row of a table of answer records (pyarrow, polars, pandas): a pyarrow Table of
     results, one row per input row, in order. Needs `pip install 'triage[arrow]'`; see
-    `triage.columnar.evaluate_table` for the columns and how a row is read."""
+    `triage.batch.columnar.evaluate_table` for the columns and how a row is read."""
     try:
-        from triage.columnar import evaluate_table as columnar_evaluate_table
+        from triage.batch.columnar import evaluate_table as columnar_evaluate_table
     except ModuleNotFoundError as exc:
         if exc.name != "pyarrow":
             raise

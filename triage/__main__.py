@@ -1,5 +1,5 @@
 """`python -m triage` works like the `triage` command."""
 
-from triage.cli import main
+from triage.apps.cli import main
 
 raise SystemExit(main())

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 with atheris.instrument_imports():
     from answer_fuzz import FORMATS, check_answer_file
 
-    import triage.readers  # noqa: F401 - instrumented for coverage
-    from triage.rulepack import load_rulepack
+    import triage.io.readers  # noqa: F401 - instrumented for coverage
+    from triage.core.pack import load_rulepack
 
 PACK = load_rulepack()
 ORDER = sorted(FORMATS)

@@ -1,0 +1,1 @@
+"""Pure: vocabulary, models, errors, pack model, answers, engine, flow. Imports pydantic and stdlib only."""

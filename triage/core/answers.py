@@ -1,0 +1,514 @@
+"""Reading answer records: every rule of the answer format (SPEC §5), driven by a pack.
+
+A record is a flat mapping from question id to answer, plus an optional `id`.
+`read_answers` walks the pack's questions in order, decides which were asked
+given the answers before them, and normalises each answer: an option id, a
+whole number, or a frozenset of option ids. Every problem of a record is
+collected, so a person can fix them all at once; and when what the record
+states calls for an alarm, its problems say so (`urgency_note`), since a
+refused record is never evaluated.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import functools
+import math
+import re
+import weakref
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from triage.core.answerspace import answer_space
+from triage.core.errors import InvalidAnswers
+from triage.core.models import Answers, Problem
+from triage.core.pack import NONE, Question, RulePack
+from triage.core.vocabulary import AnswerValue
+
+ID_FIELD = "id"
+RECORD = "(record)"
+URGENCY = "(urgency)"
+_WHOLE = re.compile(r"[+-]?\d+(\.0*)?")
+_BOOLEANS = {True: "yes", False: "no"}
+_MAX_GUESSED = 64
+"""Longest answer or key compared with the known ids to suggest one (longer ones are never typos)."""
+_MAX_KEY_SHOWN = 100
+"""Longest unknown key named as it is in a problem; a longer one is shortened."""
+_NOT_TEXT = "question ids are text; this key is not"
+
+
+def read_answers(record: object, pack: RulePack) -> Answers:
+    """Validate and normalise one answer record; raise `InvalidAnswers` listing every problem.
+
+    An `Answers` object is read again like any record: one built by hand, or for
+    another pack, is never trusted to be complete. When the record is refused
+    and it states an alarm (see `urgency_note`), its problems say so.
+    """
+    if isinstance(record, Answers):
+        record = _as_record(record)
+    if not isinstance(record, Mapping):
+        raise InvalidAnswers([Problem(field=RECORD, message=_not_a_record(record))])
+    reading = _Reading(record, pack)
+    if reading.errors:
+        note = _urgency_note(pack, reading.complete(), record.items())
+        raise InvalidAnswers([*reading.errors, *note], reading.id)
+    return Answers(id=reading.id, values=reading.values, warnings=tuple(reading.warnings))
+
+
+class _Reading:
+    """One record read against a pack: its answers as read, and what is wrong with it."""
+
+    def __init__(self, record: Mapping[object, object], pack: RulePack) -> None:
+        self.errors: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.values: dict[str, AnswerValue] = {}
+        self.failed: set[str] = set()
+        record_id = read_id(record.get(ID_FIELD))
+        if isinstance(record_id, Problem):
+            self.errors.append(record_id)
+            record_id = None
+        self.id = record_id
+        for key in record:
+            if not isinstance(key, str):
+                self.errors.append(Problem(field=shown(key), message=_NOT_TEXT))
+            elif key != ID_FIELD and key not in pack.questions:
+                self.errors.append(Problem(field=shown_key(key), message=_unknown_key(key, pack)))
+        for question in pack.document.questions:
+            self._read(question, record.get(question.id), pack)
+
+    def complete(self) -> dict[str, AnswerValue] | None:
+        """The answers as read, when every question asked has a valid answer; else None."""
+        return None if self.failed else self.values
+
+    def _read(self, question: Question, raw: object, pack: RulePack) -> None:
+        given = raw is not None
+        if question.asked_when is not None:
+            depends_on = pack.asked_depends_on[question.id]
+            if depends_on & self.failed:
+                # Whether it was asked cannot be told; still say if the answer itself is wrong.
+                self.failed.add(question.id)
+                if given and isinstance(problem := read_value(question, raw), Problem):
+                    self.errors.append(problem)
+                return
+            if not question.asked_when.holds(self.values, pack):
+                if given:
+                    self.warnings.append(Problem(field=question.id, message=_not_asked(depends_on)))
+                return
+        if not given:
+            self.errors.append(Problem(field=question.id, message=_missing(question)))
+            self.failed.add(question.id)
+            return
+        value = read_value(question, raw)
+        if isinstance(value, Problem):
+            self.errors.append(value)
+            self.failed.add(question.id)
+        else:
+            self.values[question.id] = value
+
+
+def alarm(urgency: str, pack: RulePack) -> list[Problem]:
+    """The note an error entry carries when its complete answers call for an alarm-level urgency."""
+    level = pack.levels.get(urgency)
+    if level is None or level.display != "alarm":
+        return []
+    return [
+        Problem(
+            field=URGENCY,
+            message=f"whatever else is wrong with this record, its answers call for: {level.label}.",
+        )
+    ]
+
+
+def urgency_note(
+    record: object, pack: RulePack, *, also: Iterable[tuple[object, object]] = ()
+) -> list[Problem]:
+    """The `(urgency)` problem of a refused record that calls for an alarm, or nothing.
+
+    A refused record is not evaluated, but what it says can still call for an
+    alarm-level urgency, and no one should have to fix the record to learn it:
+
+    * its answers, when they are complete and read (an unknown key or its id is
+      what is wrong), call for the urgency they decide;
+    * an option that implies an alarm level whatever the other answers are
+      (`alarm_options`) calls for that level wherever the record states it: under
+      its question's key (beside a mistyped option, next to "none", in any form),
+      or under a key that is not a question (a near-miss such as `Red_Flags`).
+
+    `also` adds what a record states besides its own keys: (key, value) pairs
+    that a parser did not keep (a key given twice), or that a FHIR response's
+    items give. The most urgent of all of these is the note.
+    """
+    if not isinstance(record, Mapping):
+        return _urgency_note(pack, None, [(None, record), *also])
+    return _urgency_note(pack, _Reading(record, pack).complete(), [*record.items(), *also])
+
+
+def _urgency_note(
+    pack: RulePack, complete: Mapping[str, AnswerValue] | None, pairs: Iterable[tuple[object, object]]
+) -> list[Problem]:
+    ranks = {level: rank for rank, level in enumerate(pack.levels)}
+    decided = _urgency(complete, pack) if complete is not None else None
+    stated = alarm_options(pack).stated(pairs)
+    if stated and (decided is None or ranks[stated[0].level] < ranks[decided]):
+        named = " and ".join(dict.fromkeys(f"{o.option} ({o.label})" for o in stated))
+        alone = "that alone calls" if len(stated) == 1 else "each alone calls"
+        label = pack.levels[stated[0].level].label
+        return [
+            Problem(
+                field=URGENCY,
+                message=f"this record states {named}; whatever else is wrong with it, {alone} for: {label}.",
+            )
+        ]
+    return alarm(decided, pack) if decided is not None else []
+
+
+def _urgency(values: Mapping[str, AnswerValue], pack: RulePack) -> str | None:
+    rule = next((r for r in pack.document.urgency.rules if r.when.holds(values, pack)), None)
+    return rule.then if rule is not None else None
+
+
+@dataclass(frozen=True)
+class AlarmOption:
+    """An option that calls for an alarm-level urgency whatever the other answers are."""
+
+    question: str
+    option: str
+    label: str
+    level: str
+    """The least urgent level of any complete answer set with this option: what it alone calls for."""
+
+
+class AlarmOptions:
+    """The options of a pack that alone call for an alarm, and where a record states them.
+
+    Computed once per pack over its whole answer space (`answer_space`): for each
+    option of each choice question, the levels of every complete answer set that
+    holds it. An option all of whose levels have `display: alarm` calls for the
+    least urgent of them (the pack lists its levels most urgent first) whenever
+    it is stated. Nothing clinical is named here: it all comes from the pack.
+    """
+
+    BUDGET = 100_000
+    """The most values looked at in one record: bounds the work on a hostile one."""
+
+    def __init__(self, pack: RulePack) -> None:
+        order = list(pack.levels)
+        least: dict[tuple[str, str], int] = {}
+        calm: set[tuple[str, str]] = set()
+        for values in answer_space(pack):
+            level = _urgency(values, pack)
+            if level is None:
+                continue
+            rank = order.index(level)
+            for question_id, value in values.items():
+                for option in value if isinstance(value, frozenset) else (value,):
+                    if isinstance(option, str):
+                        key = (question_id, option)
+                        least[key] = max(least.get(key, rank), rank)
+                        if pack.levels[level].display != "alarm":
+                            calm.add(key)
+        self.order = order
+        self.questions = frozenset(pack.questions)
+        self.by_question: dict[str, dict[str, AlarmOption]] = {}
+        self.anywhere: dict[str, list[AlarmOption]] = {}
+        for (question_id, option_id), rank in least.items():
+            if (question_id, option_id) in calm:
+                continue
+            label = next(o.label for o in pack.questions[question_id].options if o.id == option_id)
+            found = AlarmOption(question_id, option_id, label, order[rank])
+            self.by_question.setdefault(question_id, {})[option_id.casefold()] = found
+            self.anywhere.setdefault(option_id.casefold(), []).append(found)
+
+    def stated(self, pairs: Iterable[tuple[object, object]]) -> list[AlarmOption]:
+        """The alarm options that (key, value) pairs state and that call for the most urgent level,
+        in the pack's order; empty if none is stated.
+
+        Under a question's own key, only that question's options count; under any
+        other key but the id, any question's. An option is stated by a text that
+        is its id (case and surrounding spaces aside), or a `;`- or `,`-separated
+        part of one, anywhere inside the value (in lists, mappings, at any depth);
+        or by a mapping key that is its id, unless the key's value says no
+        (false, 0, "no", ...: a column or field per option).
+        """
+        if not self.anywhere:
+            return []
+        found: dict[AlarmOption, None] = {}
+        queue: deque[tuple[dict[str, AlarmOption] | None, object]] = deque()
+        for key, value in pairs:
+            if isinstance(key, str) and key in self.questions:
+                if key in self.by_question:
+                    queue.append((self.by_question[key], value))
+            elif key != ID_FIELD:
+                if not _says_no(value):
+                    queue.append((None, key))
+                queue.append((None, value))
+        seen: set[int] = set()
+        budget = self.BUDGET
+        while queue and budget > 0:
+            table, node = queue.popleft()
+            budget -= 1
+            if isinstance(node, str):
+                for text in _parts(node):
+                    if table is None:
+                        found.update(dict.fromkeys(self.anywhere.get(text, ())))
+                    elif text in table:
+                        found[table[text]] = None
+                continue
+            if not isinstance(node, (Mapping, list, tuple, set, frozenset)) or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, Mapping):
+                for key, value in _all_pairs(node):
+                    if not _says_no(value):
+                        queue.append((table, key))
+                    queue.append((table, value))
+            else:
+                queue.extend((table, item) for item in node)
+        if not found:
+            return []
+        most = min(self.order.index(o.level) for o in found)
+        return [o for o in found if self.order.index(o.level) == most]
+
+
+_ALARM_OPTIONS: weakref.WeakKeyDictionary[RulePack, AlarmOptions] = weakref.WeakKeyDictionary()
+
+
+def alarm_options(pack: RulePack) -> AlarmOptions:
+    """The pack's `AlarmOptions`, computed on first use."""
+    found = _ALARM_OPTIONS.get(pack)
+    if found is None:
+        found = _ALARM_OPTIONS[pack] = AlarmOptions(pack)
+    return found
+
+
+_SEPARATED = re.compile(r"\s*[;,]\s*")
+_NO = frozenset({"", "0", "no", "n", "false", "off", "none", "null"})
+
+
+def _parts(text: str) -> set[str]:
+    """A text and its `;`- or `,`-separated parts, as option ids are compared: stripped, case folded."""
+    folded = text.strip().casefold()
+    return {folded, *_SEPARATED.split(folded)} if ";" in folded or "," in folded else {folded}
+
+
+def _says_no(value: object) -> bool:
+    if value is None or value is False or (type(value) is int and value == 0):
+        return True
+    return isinstance(value, str) and value.strip().casefold() in _NO
+
+
+def _all_pairs(mapping: Mapping[object, object]) -> Iterable[tuple[object, object]]:
+    """Every (key, value) pair a mapping was written with, a key given twice included (see `also`)."""
+    written = getattr(mapping, "pairs", None)
+    return written if isinstance(written, tuple) else mapping.items()
+
+
+def _as_record(answers: Answers) -> dict[str, object]:
+    record: dict[str, object] = {
+        k: sorted(v) if isinstance(v, frozenset) else v for k, v in answers.values.items()
+    }
+    if answers.id is not None:
+        record[ID_FIELD] = answers.id
+    return record
+
+
+def read_value(question: Question, raw: object) -> AnswerValue | Problem:
+    """One given answer to `question`, normalised; or the problem with it."""
+    try:
+        if question.type == "single":
+            return _read_single(question, raw)
+        if question.type == "multi":
+            return _read_multi(question, raw)
+        return _read_number(question, raw)
+    except ValueError as exc:
+        return Problem(field=question.id, message=str(exc))
+
+
+def _read_single(question: Question, raw: object) -> str:
+    allowed = question.option_ids()
+    if isinstance(raw, bool) and _BOOLEANS[raw] in allowed:
+        return _BOOLEANS[raw]
+    if not isinstance(raw, str):
+        raise ValueError(f"{shown(raw)} is not one of the choices. {_allowed(allowed)}")
+    value = raw.strip()
+    if value in allowed:
+        return value
+    if not value:
+        raise ValueError(f"the answer is empty. {_allowed(allowed)}")
+    raise ValueError(
+        f"{shown(value)} is not one of the choices.{did_you_mean(value, allowed)} {_allowed(allowed)}"
+    )
+
+
+def _read_multi(question: Question, raw: object) -> frozenset[str]:
+    allowed = question.option_ids()
+    hint = f'For none, write "{NONE}" or []. {_allowed(allowed)}'
+    if isinstance(raw, str):
+        if not raw.strip():
+            raise ValueError(f"the answer is empty. {hint}")
+        parts = [p.strip() for p in raw.split(";") if p.strip()]
+        if not parts:
+            # Separators alone say nothing: never read them as "none".
+            raise ValueError(f"the answer has no choices, only separators. {hint}")
+    elif isinstance(raw, (list, tuple)):
+        if not all(isinstance(p, str) for p in raw):
+            raise ValueError(f"every choice must be an option id written as text. {hint}")
+        parts = [p.strip() for p in raw]
+    else:
+        raise ValueError(f"{shown(raw)} is not a list of choices. {hint}")
+    if any(p.lower() == NONE for p in parts):
+        if len(parts) > 1:
+            raise ValueError(
+                f'"{NONE}" cannot be combined with other choices: say none, or list the choices.'
+            )
+        return frozenset()
+    unknown = [p for p in parts if p not in allowed]
+    if unknown:
+        named = ", ".join(shown(p) for p in unknown[:3])
+        if len(unknown) > 3:
+            named += f" and {len(unknown) - 3} more"
+        raise ValueError(
+            f"{named} {'is' if len(unknown) == 1 else 'are'} not among the choices."
+            f"{did_you_mean(unknown[0], allowed)} {hint}"
+        )
+    return frozenset(parts)
+
+
+def _read_number(question: Question, raw: object) -> int:
+    assert question.min is not None
+    assert question.max is not None
+    span = f"Allowed: a whole number from {question.min} to {question.max}"
+    span += f" ({question.unit})." if question.unit else "."
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
+        raise ValueError(f"{shown(raw)} is not a whole number. {span}")
+    if isinstance(raw, Decimal):
+        # A number as a file writes it (JSON, YAML): whole exactly as written, or refused, so
+        # that 0.99999999999999999 is never read as the 1 a binary float would round it to.
+        if not raw.is_finite() or raw != raw.to_integral_value():
+            raise ValueError(f"{shown(raw)} is not a whole number. {span}")
+        if raw.adjusted() >= _MAX_GUESSED:  # far out of any range, and too long to convert safely
+            raise ValueError(f"{shown(raw)} is out of range. {span}")
+        raw = int(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not _WHOLE.fullmatch(text):
+            raise ValueError(f"{shown(raw)} is not a whole number. {span}")
+        digits = text.split(".")[0]
+        if len(digits) > _MAX_GUESSED:  # far out of any range, and too long to convert safely
+            raise ValueError(f"{shown(raw)} is out of range. {span}")
+        raw = int(digits)
+    if isinstance(raw, float):
+        if not math.isfinite(raw) or not raw.is_integer():
+            raise ValueError(f"{shown(raw)} is not a whole number. {span}")
+        raw = int(raw)
+    if not question.min <= raw <= question.max:
+        raise ValueError(f"{shown(raw)} is out of range. {span}")
+    return raw
+
+
+def read_id(raw: object) -> str | Problem | None:
+    """A record's id: text, a whole number as text, or none; or the problem with it."""
+    if raw is None or (type(raw) is str and raw.isascii()):
+        return raw  # the common case, first: batches read an id per record
+    if isinstance(raw, str):
+        if _is_text(raw):
+            return raw
+        return Problem(field=ID_FIELD, message="the id is not valid text (it has a lone surrogate).")
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() <= 256:
+        return str(raw)
+    return Problem(field=ID_FIELD, message=f"{shown(raw)} cannot name a respondent: write the id as text.")
+
+
+def _missing(question: Question) -> str:
+    message = "this question was asked, so it needs an answer."
+    if question.type == "multi":
+        return f'{message} For none, write "{NONE}" or []; a missing answer is never read as none.'
+    if question.type == "number":
+        return f"{message} Allowed: a whole number from {question.min} to {question.max}."
+    return f"{message} {_allowed(question.option_ids())}"
+
+
+def _not_asked(depends_on: frozenset[str]) -> str:
+    names = ", ".join(sorted(depends_on))
+    return f"ignored: this question is not asked with these answers (it depends on {names})."
+
+
+def _unknown_key(key: str, pack: RulePack) -> str:
+    known = (ID_FIELD, *pack.questions)
+    return f"unknown question id.{did_you_mean(key, known)} Known ids: {', '.join(known)}."
+
+
+@functools.lru_cache(maxsize=4096)
+def did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
+    """The closest candidate, as a hint; typos recur across records, so hints are remembered."""
+    if len(value) > _MAX_GUESSED:
+        return ""
+    close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in candidates if c.lower() == value.lower()]
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _allowed(options: tuple[str, ...]) -> str:
+    return f"Allowed: {', '.join(options)}."
+
+
+def shown(raw: object) -> str:
+    """A value as a problem can show it: short, printable, and in words for what is not plain text."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if raw is None:
+        return "null"
+    if isinstance(raw, Mapping):
+        return "a mapping"
+    if isinstance(raw, (list, tuple)):
+        return "a list"
+    if isinstance(raw, (set, frozenset)):
+        return "a set"
+    if isinstance(raw, (bytes, bytearray)):
+        return "binary data"
+    if isinstance(raw, datetime.datetime):
+        return f"the date and time {raw.isoformat(sep=' ')}"
+    if isinstance(raw, datetime.date):
+        return f"the date {raw.isoformat()}"
+    if isinstance(raw, int) and raw.bit_length() > 128:
+        return "a number too long to show"
+    if isinstance(raw, Decimal):
+        text = _decimal_shown(raw)
+    elif isinstance(raw, (str, int, float)):
+        text = repr(raw)  # escapes control characters and lone surrogates
+    else:
+        return f"a value of another kind ({type(raw).__name__})"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _decimal_shown(number: Decimal) -> str:
+    """A number read as written: as a float would show it when that is the same number, else in full."""
+    if len(number.as_tuple().digits) > 40:
+        return "a number too long to show"
+    as_float = repr(float(number))
+    return as_float if Decimal(as_float) == number else str(number).replace("E", "e")
+
+
+def shown_key(key: object) -> str:
+    """A key as a problem's field: as written, unless too long, not valid text, or not text at all."""
+    if isinstance(key, str) and len(key) <= _MAX_KEY_SHOWN and _is_text(key):
+        return key
+    return shown(key)
+
+
+def _is_text(value: str) -> bool:
+    """Whether a string can be written out as UTF-8 (JSON readers let lone surrogates in)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_a_record(record: object) -> str:
+    kind = "a list" if isinstance(record, list) else shown(record)
+    return f"a record must be a mapping of question ids to answers, not {kind}."

@@ -1,0 +1,191 @@
+"""What a raw answer record gives, computed once per distinct raw form.
+
+Reading a record (`read_answers`) costs far more than looking up its decision,
+and real answer files repeat the same few answer combinations under different
+respondent ids. So the outcome of a record — its decision and warnings, or its
+problems — is keyed on the record's raw content *without its id* and computed
+once; the id is read on its own (`triage.core.answers.read_id`) and added per record.
+
+The key must tell apart everything `read_answers` tells apart: `1`, `1.0` and
+`true` compare equal in Python but are different answers, so values are tagged
+with their exact type (a number read exactly as written, a `Decimal`, by its
+text). Anything unusual (a nested mapping, a non-text key, a custom class) has
+no key and is simply read every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from triage.core.answers import ID_FIELD, alarm, read_answers, read_value
+from triage.core.engine import Decision, decide
+from triage.core.errors import InvalidAnswers
+from triage.core.models import Problem, RecordError, Result
+from triage.core.pack import RulePack
+
+MEMO_LIMIT = 50_000
+"""Distinct raw forms remembered at once; past it the memo starts afresh, so memory stays flat."""
+
+
+@dataclass(slots=True, eq=False)
+class Outcome:
+    """The outcome of a record's answers, whatever its id: a decision and warnings, or problems."""
+
+    decision: Decision | None
+    warnings: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    _template: Result | RecordError | None = None
+
+    def refused_for_id(self, problem: Problem, pack: RulePack) -> tuple[Problem, ...]:
+        """The errors of a record with these answers whose id is wrong (`problem`)."""
+        if self.decision is None:
+            return (problem, *self.problems)
+        return (problem, *alarm(self.decision.urgency, pack))
+
+    def shared(self, pack: RulePack, record_id: str | None) -> Result | RecordError:
+        """Like `entry` without a source, copying one prebuilt entry instead of validating anew."""
+        template = self._template
+        if template is None:
+            template = self._template = self.entry(pack, None, None)
+        return template if record_id is None else template.model_copy(update={"id": record_id})
+
+    def entry(self, pack: RulePack, record_id: str | None, source: str | None) -> Result | RecordError:
+        """The result (or error entry) of one record with this outcome."""
+        if self.decision is None:
+            return RecordError(id=record_id, source=source, errors=self.problems)
+        return self.decision.result(pack, record_id, source=source, warnings=self.warnings)
+
+
+def read_outcome(record: object, pack: RulePack) -> Outcome:
+    """Read and decide one record, ignoring its id (see `triage.core.answers.read_id`)."""
+    if isinstance(record, Mapping) and ID_FIELD in record:
+        record = {k: v for k, v in record.items() if k != ID_FIELD}
+    try:
+        answers = read_answers(record, pack)
+    except InvalidAnswers as exc:
+        return Outcome(None, problems=exc.problems)
+    return Outcome(decide(pack, answers.values), warnings=answers.warnings)
+
+
+def record_key(record: object) -> Hashable | None:
+    """A hashable key for a record's content without its id, or None when it has no safe key.
+
+    Two records with the same key give the same outcome. Values are tagged with
+    their exact type (`1`, `1.0` and `true` are different answers); floats by
+    their repr, so that `-0.0` and `nan` are told apart and found again.
+    """
+    if type(record) is not dict:
+        return None
+    items: list[object] = []
+    for key, value in record.items():
+        if type(key) is not str:
+            return None
+        if key == ID_FIELD:
+            continue
+        tagged = _tagged(value)
+        if tagged is None:
+            return None
+        items.append((key, tagged))
+    return tuple(items)
+
+
+def _tagged(value: object) -> Hashable | None:
+    """A raw answer as a hashable key, tagged with its exact type; None for an unusual value."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if value is None or kind is int or kind is bool:
+        return (kind, value)
+    if kind is float:
+        return (kind, repr(value))
+    if kind is Decimal:
+        return (kind, str(value))
+    if isinstance(value, (list, tuple)) and all(type(choice) is str for choice in value):
+        # read_answers treats a list and a tuple alike; non-text choices all get one message.
+        return (list, tuple(value))
+    return None
+
+
+_NOT_READ = object()
+_UNREADABLE = object()
+"""In an answers key, in place of an answer that cannot be read (the raw answer follows it)."""
+
+AnswersKey = tuple[tuple[tuple[str, Hashable], ...], frozenset[tuple[object, ...]]]
+"""A record's unknown keys in order with their values (which may state an alarm: see
+`triage.core.answers.urgency_note`), and its answers as read (or as written, where they cannot be)."""
+
+
+class OutcomeMemo:
+    """Outcomes of raw records, for one pack; each level bounded to `MEMO_LIMIT` entries.
+
+    Two levels. A record's raw form (without its id) is looked up first. For a
+    form not seen before, each answer is read once per distinct raw answer, and
+    the record is keyed on what `read_answers` depends on: its unknown keys, in
+    order, and its answers as read — as written where they cannot be read. Only
+    a record with a new such key is read in full.
+    """
+
+    def __init__(self, pack: RulePack, limit: int = MEMO_LIMIT) -> None:
+        self.pack = pack
+        self.limit = limit
+        self._memo: dict[Hashable, Outcome] = {}
+        self._by_answers: dict[AnswersKey, Outcome] = {}
+        self._values: dict[tuple[str, Hashable], object] = {}
+
+    def outcome(self, record: object) -> Outcome:
+        """The outcome of a record (without its id), read once per distinct raw form."""
+        key = record_key(record)
+        if key is None:
+            return read_outcome(record, self.pack)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.limit:
+                self._memo.clear()
+            found = self._memo[key] = self.read(record)
+        return found
+
+    def read(self, record: object) -> Outcome:
+        """The outcome of a record (without its id), read in full once per distinct answers key."""
+        key = self._answers_key(record)
+        if key is None:
+            return read_outcome(record, self.pack)
+        found = self._by_answers.get(key)
+        if found is None:
+            if len(self._by_answers) >= self.limit:
+                self._by_answers.clear()
+            found = self._by_answers[key] = read_outcome(record, self.pack)
+        return found
+
+    def _answers_key(self, record: object) -> AnswersKey | None:
+        """What reading a record depends on; None for anything but a flat record of plain values."""
+        if type(record) is not dict:
+            return None
+        questions = self.pack.questions
+        values = self._values
+        unknown: list[tuple[str, Hashable]] = []
+        answers: list[tuple[object, ...]] = []
+        for key, raw in record.items():
+            if key == ID_FIELD:
+                continue
+            question = questions.get(key)
+            if question is None:
+                tagged = _tagged(raw)
+                if type(key) is not str or tagged is None:
+                    return None
+                unknown.append((key, tagged))
+                continue
+            if raw is None:  # a null answer is no answer
+                continue
+            tagged = _tagged(raw)
+            if tagged is None:
+                return None
+            value = values.get((key, tagged), _NOT_READ)
+            if value is _NOT_READ:
+                if len(values) >= self.limit:
+                    values.clear()
+                value = read_value(question, raw)
+                values[key, tagged] = _UNREADABLE if isinstance(value, Problem) else value
+            answers.append((key, value, tagged) if value is _UNREADABLE else (key, value))
+        return tuple(unknown), frozenset(answers)

@@ -1,0 +1,1 @@
+"""Other systems' formats: JSON Schema and HL7 FHIR. Imports triage.core."""

@@ -1,0 +1,515 @@
+"""HL7 FHIR R4: the pack's questionnaire as a Questionnaire, answers as a QuestionnaireResponse.
+
+Export (needs the optional `fhir.resources`, imported only here, inside the
+functions that use it: `pip install 'triage[fhir]'`):
+
+* `questionnaire(pack)` -> the R4 Questionnaire as JSON data, validated with
+  `fhir.resources`' R4B models (R4B is the R4-compatible namespace; its default
+  namespace is R5, which R4 servers reject). Items: `linkId` = question id;
+  single and multi-selects are `choice` items whose `answerOption` codings use a
+  code system of the pack's own (`option_system`; code = option id, display =
+  label), multi-selects `repeats` and carry an explicit "none" option marked
+  exclusive; whole numbers are `integer` items with `minValue`/`maxValue`; every
+  question is `required` (when it is enabled); `enableWhen` + `enableBehavior`
+  translate the question's `asked_when` condition (`enable_when`).
+
+Answers (plain JSON, no extra needed):
+
+* `is_fhir_resource(doc)` tells a FHIR resource (a JSON object with a
+  `resourceType`) from an answer record.
+* `records_from_fhir(doc, pack)` maps a QuestionnaireResponse, or each entry of a
+  Bundle, to an answer record, or to `InvalidAnswers` naming every problem.
+* `response_from_record(record, pack)` writes a validated record as a
+  QuestionnaireResponse.
+
+How answers are written: a choice is `valueCoding` (`code` = option id; the
+`system`, when given, must be the question's `option_system`); an empty
+multi-select is the single coding `none`; a whole number is `valueInteger`. The
+record's `id` is the response's `identifier.value` (else the resource's `id`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from triage.core.answers import (
+    ID_FIELD,
+    RECORD,
+    URGENCY,
+    did_you_mean,
+    read_answers,
+    shown,
+    shown_key,
+    urgency_note,
+)
+from triage.core.errors import InvalidAnswers, TriageError
+from triage.core.models import Answers, Problem
+from triage.core.pack import NONE, Question, RulePack
+from triage.core.vocabulary import (
+    All,
+    Always,
+    AtLeast,
+    Below,
+    Condition,
+    Empty,
+    In,
+    Includes,
+    Not,
+    ParamRef,
+    Term,
+)
+from triage.core.vocabulary import Any as AnyOf
+
+INSTALL_HINT = "pip install 'triage[fhir]'"
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
+MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
+MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
+
+EnableWhen = dict[str, Any]
+"""One `Questionnaire.item.enableWhen` element, as JSON data."""
+
+
+class FhirUnavailable(TriageError):
+    """The optional `fhir.resources` package is not installed."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs the optional FHIR support: {INSTALL_HINT}")
+
+
+class FhirExportError(TriageError):
+    """A pack cannot be written as a FHIR Questionnaire without changing its meaning."""
+
+
+# Names ----------------------------------------------------------------------------------------
+
+
+def questionnaire_url(pack: RulePack) -> str:
+    """The canonical URL of the pack's Questionnaire (a URN of the pack's own)."""
+    return f"urn:triage:{quote(pack.info.name, safe='-._~')}:questionnaire"
+
+
+def option_system(pack: RulePack, question_id: str) -> str:
+    """The code system of one question's options: its codes are the option ids."""
+    return f"urn:triage:{quote(pack.info.name, safe='-._~')}:options:{quote(question_id, safe='-._~')}"
+
+
+def _coding(pack: RulePack, question: Question, code: str) -> dict[str, str]:
+    labels = {o.id: o.label for o in question.options}
+    if question.none_label is not None:
+        labels[NONE] = question.none_label
+    return {"system": option_system(pack, question.id), "code": code, "display": labels[code]}
+
+
+# Questionnaire export -------------------------------------------------------------------------
+
+
+def questionnaire(pack: RulePack) -> dict[str, Any]:
+    """The pack's questionnaire as an R4 Questionnaire, validated with `fhir.resources` R4B.
+
+    Raises `FhirUnavailable` without the `fhir` extra, and `FhirExportError` for
+    an asked_when condition that enableWhen cannot express.
+    """
+    document = {
+        "resourceType": "Questionnaire",
+        "id": re.sub(r"[^A-Za-z0-9.-]", "-", pack.info.name)[:64],
+        "url": questionnaire_url(pack),
+        "version": pack.info.version,
+        "name": _computable_name(pack.info.name),
+        "title": pack.document.title,
+        "status": "active",
+        "subjectType": ["Patient"],
+        "description": pack.document.disclaimer,
+        "item": [_item(pack, question) for question in pack.document.questions],
+    }
+    try:
+        from fhir.resources.R4B.questionnaire import Questionnaire
+    except ImportError:
+        raise FhirUnavailable("Exporting a FHIR Questionnaire") from None
+    model = Questionnaire.model_validate(document)
+    result: dict[str, Any] = json.loads(model.model_dump_json())
+    return result
+
+
+def questionnaire_json(pack: RulePack) -> str:
+    """`questionnaire(pack)` as indented JSON text, ending with a newline."""
+    return json.dumps(questionnaire(pack), indent=2, ensure_ascii=False) + "\n"
+
+
+def _computable_name(name: str) -> str:
+    # FHIR wants a name usable as an identifier: [A-Z][A-Za-z0-9_]*
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", name) if w]
+    camel = "".join(w[:1].upper() + w[1:] for w in words)
+    return camel if camel[:1].isalpha() else f"Pack{camel}"
+
+
+def _item(pack: RulePack, question: Question) -> dict[str, Any]:
+    item: dict[str, Any] = {"linkId": question.id, "text": question.prompt, "required": True}
+    if question.type == "number":
+        item["type"] = "integer"
+        item["extension"] = [
+            {"url": MIN_VALUE, "valueInteger": question.min},
+            {"url": MAX_VALUE, "valueInteger": question.max},
+        ]
+    else:
+        item["type"] = "choice"
+        item["answerOption"] = [{"valueCoding": _coding(pack, question, o)} for o in question.option_ids()]
+        if question.type == "multi":
+            item["repeats"] = True
+            item["answerOption"].append(
+                {
+                    "valueCoding": _coding(pack, question, NONE),
+                    "extension": [{"url": OPTION_EXCLUSIVE, "valueBoolean": True}],
+                }
+            )
+    if question.asked_when is not None:
+        conditions, behavior = enable_when(pack, question.id, question.asked_when)
+        if conditions:
+            item["enableWhen"] = conditions
+        if behavior is not None:
+            item["enableBehavior"] = behavior
+    return item
+
+
+def enable_when(
+    pack: RulePack, question_id: str, condition: Condition
+) -> tuple[list[EnableWhen], str | None]:
+    """Translate an asked_when condition into enableWhen elements and an enableBehavior.
+
+    FHIR enables an item when all (or any) of a flat list of tests on other items
+    hold, and reads a disabled item as unanswered, just as the engine reads a
+    question that was not asked. The condition tree (terms inlined, negations
+    pushed down to the tests) is therefore written as one conjunction or one
+    disjunction of tests; anything else raises `FhirExportError` rather than
+    exporting a different logic. The behavior is None for fewer than two tests.
+    """
+    translator = _EnableWhen(pack)
+    conjunction = translator.conjunction(condition, negated=False)
+    if conjunction is not None:
+        return conjunction, ("all" if len(conjunction) > 1 else None)
+    disjunction = translator.disjunction(condition, negated=False)
+    if disjunction:
+        return disjunction, ("any" if len(disjunction) > 1 else None)
+    raise FhirExportError(
+        f"questions[{question_id}].asked_when cannot be written as FHIR enableWhen: a FHIR item is "
+        "enabled by all or by any of a flat list of answer tests, and this condition mixes both."
+    )
+
+
+class _EnableWhen:
+    """Writes a condition (or its negation) as a flat list of enableWhen tests, or says it cannot."""
+
+    def __init__(self, pack: RulePack) -> None:
+        self.pack = pack
+
+    def conjunction(self, condition: Condition, negated: bool) -> list[EnableWhen] | None:
+        """Tests that must all hold, or None."""
+        if isinstance(condition, Term):
+            return self.conjunction(self.pack.term(condition.term), negated)
+        if isinstance(condition, Not):
+            return self.conjunction(condition.not_, not negated)
+        if isinstance(condition, (All, AnyOf)):
+            children = condition.all if isinstance(condition, All) else condition.any
+            if isinstance(condition, All) != negated:  # all(c) or not any(c): every (negated) child
+                return _concat([self.conjunction(c, negated) for c in children])
+            return self._single(self.disjunction(condition, negated))
+        if isinstance(condition, Always):
+            return None if negated else []
+        return self._test(condition, negated)[0]
+
+    def disjunction(self, condition: Condition, negated: bool) -> list[EnableWhen] | None:
+        """Tests of which at least one must hold, or None."""
+        if isinstance(condition, Term):
+            return self.disjunction(self.pack.term(condition.term), negated)
+        if isinstance(condition, Not):
+            return self.disjunction(condition.not_, not negated)
+        if isinstance(condition, (All, AnyOf)):
+            children = condition.all if isinstance(condition, All) else condition.any
+            if isinstance(condition, AnyOf) != negated:  # any(c) or not all(c): some (negated) child
+                return _concat([self.disjunction(c, negated) for c in children])
+            return self._single(self.conjunction(condition, negated))
+        if isinstance(condition, Always):
+            return [] if negated else None
+        return self._test(condition, negated)[1]
+
+    @staticmethod
+    def _single(tests: list[EnableWhen] | None) -> list[EnableWhen] | None:
+        return tests if tests is not None and len(tests) == 1 else None
+
+    def _test(
+        self, test: Condition, negated: bool
+    ) -> tuple[list[EnableWhen] | None, list[EnableWhen] | None]:
+        """(conjunction, disjunction) forms of one answer test or its negation."""
+        assert isinstance(test, (In, Includes, Empty, AtLeast, Below))
+        question = self.pack.questions[test.question]
+
+        def coded(operator: str, code: str) -> EnableWhen:
+            return {
+                "question": question.id,
+                "operator": operator,
+                "answerCoding": {"system": option_system(self.pack, question.id), "code": code},
+            }
+
+        def number(operator: str, value: int) -> EnableWhen:
+            return {"question": question.id, "operator": operator, "answerInteger": value}
+
+        def exists(value: bool) -> EnableWhen:
+            return {"question": question.id, "operator": "exists", "answerBoolean": value}
+
+        # FHIR: "=" holds when some answer equals the value; "!=" when none does, so
+        # "!=" holds on an unanswered (or disabled) item, as `not` does in the engine.
+        if isinstance(test, In):
+            tests = [coded("!=" if negated else "=", o) for o in test.in_]
+            return (tests, self._single(tests)) if negated else (self._single(tests), tests)
+        if isinstance(test, Includes):
+            tests = [coded("!=" if negated else "=", test.includes)]
+            return tests, tests
+        if isinstance(test, Empty):
+            if test.empty:
+                tests = [coded("!=" if negated else "=", NONE)]
+                return tests, tests
+            options = question.option_ids()
+            if negated:  # unanswered, or "none": no option chosen
+                return [coded("!=", o) for o in options], [exists(False), coded("=", NONE)]
+            return [exists(True), coded("!=", NONE)], [coded("=", o) for o in options]
+        bound = test.at_least if isinstance(test, AtLeast) else test.below
+        value = self.pack.param(bound.param) if isinstance(bound, ParamRef) else bound
+        holds, fails = (">=", "<") if isinstance(test, AtLeast) else ("<", ">=")
+        if negated:  # unanswered, or on the other side of the bound
+            return None, [exists(False), number(fails, value)]
+        return [number(holds, value)], [number(holds, value)]
+
+
+def _concat(parts: list[list[EnableWhen] | None]) -> list[EnableWhen] | None:
+    if any(p is None for p in parts):
+        return None
+    return [test for part in parts if part is not None for test in part]
+
+
+# QuestionnaireResponse: reading ---------------------------------------------------------------
+
+
+def is_fhir_resource(doc: object) -> bool:
+    """Whether a parsed JSON document is a FHIR resource rather than an answer record.
+
+    Any object with a text `resourceType` is taken for FHIR (no question is called
+    that); `records_from_fhir` reads it, and names the resource types it cannot read.
+    """
+    return isinstance(doc, Mapping) and isinstance(doc.get("resourceType"), str)
+
+
+def records_from_fhir(doc: object, pack: RulePack) -> list[tuple[str, dict[str, object] | InvalidAnswers]]:
+    """Map a QuestionnaireResponse, or a Bundle of them, to answer records.
+
+    Returns one `(where, record)` pair per response, in order: `where` is "" for
+    a single resource and `#entry[i]` (0-based) for a Bundle entry, to append to
+    the file's name; `record` is an answer record for `triage.evaluate`, or
+    `InvalidAnswers` naming every problem of the response (unknown linkIds and
+    codes, wrong value types, and whatever `read_answers` finds in the rest).
+    Never empty: a Bundle without entries gives one `InvalidAnswers`.
+    """
+    if not is_fhir_resource(doc):
+        return [("", _invalid(RECORD, "this is not a FHIR resource (it has no resourceType)."))]
+    assert isinstance(doc, Mapping)
+    if doc["resourceType"] != "Bundle":
+        return [("", _from_resource(doc, pack))]
+    entries = doc.get("entry")
+    if not isinstance(entries, list) or not entries:
+        return [("", _invalid("entry", "this Bundle has no entries, so no QuestionnaireResponse to read."))]
+    out: list[tuple[str, dict[str, object] | InvalidAnswers]] = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not is_fhir_resource(resource):
+            out.append((f"#entry[{index}]", _invalid("resource", "this Bundle entry holds no resource.")))
+        else:
+            assert isinstance(resource, Mapping)
+            out.append((f"#entry[{index}]", _from_resource(resource, pack)))
+    return out
+
+
+def _invalid(field: str, message: str, record_id: str | None = None) -> InvalidAnswers:
+    return InvalidAnswers([Problem(field=field, message=message)], record_id)
+
+
+def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, object] | InvalidAnswers:
+    kind = resource["resourceType"]
+    if kind != "QuestionnaireResponse":
+        return _invalid(
+            "resourceType",
+            f"a {shown_key(kind)} resource holds no answers: triage reads a QuestionnaireResponse, "
+            "or a Bundle of them.",
+        )
+    problems: list[Problem] = []
+    record_id = response_id(resource, problems)
+    record: dict[str, object] = {} if record_id is None else {ID_FIELD: record_id}
+    if resource.get("status") == "entered-in-error":
+        problems.append(
+            Problem(field="status", message="this response was entered in error; it is not read.")
+        )
+    answered = resource.get("questionnaire")
+    url = questionnaire_url(pack)
+    if answered is not None and (not isinstance(answered, str) or answered.split("|")[0] != url):
+        problems.append(
+            Problem(field="questionnaire", message=f"this response answers {shown(answered)}, not {url!r}.")
+        )
+    items = resource.get("item", [])
+    if not isinstance(items, list):
+        problems.append(Problem(field="item", message="item must be a list of answered items."))
+        items = []
+    failed: set[str] = set()
+    for index, item in enumerate(items):
+        link_id = item.get("linkId") if isinstance(item, Mapping) else None
+        if not isinstance(link_id, str):
+            problems.append(Problem(field=f"item[{index}]", message="an item needs a linkId (text)."))
+            continue
+        question = pack.questions.get(link_id)
+        if question is None:
+            problems.append(Problem(field=shown_key(link_id), message=_unknown_link_id(link_id, pack)))
+            continue
+        if link_id in record or link_id in failed:
+            problems.append(Problem(field=link_id, message="this linkId is answered more than once."))
+            failed.add(link_id)
+            continue
+        assert isinstance(item, Mapping)
+        value = _item_answer(pack, question, item)
+        if isinstance(value, Problem):
+            problems.append(value)
+            failed.add(link_id)
+        elif value is not None:
+            record[link_id] = value
+    if not problems:
+        return record
+    try:
+        read_answers(record, pack)
+    except InvalidAnswers as exc:
+        problems.extend(
+            p for p in exc.problems if p.field not in failed and p.field not in (ID_FIELD, URGENCY)
+        )
+    # What the items state, answered or not (an unknown code, a linkId misspelt): it may call for an alarm.
+    stated = [(item.get("linkId"), item) for item in items if isinstance(item, Mapping)]
+    problems.extend(urgency_note(record, pack, also=stated))
+    return InvalidAnswers(problems, record_id)
+
+
+def response_id(resource: Mapping[str, Any], problems: list[Problem]) -> str | None:
+    """A QuestionnaireResponse's id: its identifier's value, else the resource id; a problem if not text."""
+    identifier = resource.get("identifier")
+    if isinstance(identifier, list):  # R5 allows several; R4 has one
+        identifier = identifier[0] if identifier else None
+    if isinstance(identifier, Mapping) and identifier.get("value") is not None:
+        value = identifier["value"]
+    else:
+        value = resource.get("id")
+    if value is None or isinstance(value, str):
+        return value
+    problems.append(Problem(field="identifier", message="the response's identifier must be text."))
+    return None
+
+
+def _unknown_link_id(link_id: str, pack: RulePack) -> str:
+    known = tuple(pack.questions)
+    hint = did_you_mean(link_id, known)
+    return f"unknown linkId: no question of {pack.info.name} has it.{hint} Known: {', '.join(known)}."
+
+
+def _item_answer(pack: RulePack, question: Question, item: Mapping[str, Any]) -> object:
+    """The record's value for one response item: None when unanswered, or a Problem."""
+    if "item" in item:
+        return Problem(field=question.id, message="this question has no nested items.")
+    answers = item.get("answer", [])
+    if not isinstance(answers, list) or not all(isinstance(a, Mapping) for a in answers):
+        return Problem(field=question.id, message="answer must be a list of answer objects.")
+    if not answers:
+        return None
+    if question.type != "multi" and len(answers) > 1:
+        return Problem(field=question.id, message=f"one answer expected, {len(answers)} given.")
+    if question.type == "number":
+        if "valueInteger" not in answers[0]:
+            return Problem(
+                field=question.id,
+                message=f"a whole number is written as valueInteger; got {_value_keys(answers[0])}.",
+            )
+        value = answers[0]["valueInteger"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            return Problem(
+                field=question.id,
+                message=f"valueInteger must be a whole number written with digits only, such as 3; "
+                f"got {shown(value)}.",
+            )
+        return value
+    codes: list[str] = []
+    for answer in answers:
+        code = _code(pack, question, answer)
+        if isinstance(code, Problem):
+            return code
+        codes.append(code)
+    return codes if question.type == "multi" else codes[0]
+
+
+def _code(pack: RulePack, question: Question, answer: Mapping[str, Any]) -> str | Problem:
+    coding = answer.get("valueCoding")
+    allowed = [*question.option_ids(), *([NONE] if question.type == "multi" else [])]
+    if not isinstance(coding, Mapping) or not isinstance(coding.get("code"), str):
+        return Problem(
+            field=question.id,
+            message=f"a choice is written as valueCoding with a code; got {_value_keys(answer)}. "
+            f"Codes: {', '.join(allowed)}.",
+        )
+    system, code = coding.get("system"), str(coding["code"])
+    expected = option_system(pack, question.id)
+    if system is not None and system != expected:
+        return Problem(
+            field=question.id, message=f"code system {shown(system)} is not this question's ({expected!r})."
+        )
+    if code not in allowed:
+        hint = did_you_mean(code, tuple(allowed))
+        return Problem(
+            field=question.id, message=f"unknown code {shown(code)}.{hint} Codes: {', '.join(allowed)}."
+        )
+    return code
+
+
+def _value_keys(answer: Mapping[str, Any]) -> str:
+    keys = [shown_key(k) for k in answer if isinstance(k, str) and k.startswith("value")]
+    if len(keys) > 3:
+        keys[3:] = [f"{len(keys) - 3} more"]
+    return ", ".join(keys) if keys else "no value"
+
+
+# QuestionnaireResponse: writing ---------------------------------------------------------------
+
+
+def response_from_record(record: Mapping[str, object] | Answers, pack: RulePack) -> dict[str, Any]:
+    """A completed R4 QuestionnaireResponse holding one answer record.
+
+    The record is read (and so validated) first: `InvalidAnswers` for a bad one.
+    Only the questions that were asked appear; an empty multi-select is the
+    coding `none`. `records_from_fhir` reads it back to the same answers.
+    """
+    answers = read_answers(record, pack)
+    items = []
+    answer: list[dict[str, Any]]
+    for question in pack.document.questions:
+        value = answers.values.get(question.id)
+        if value is None:
+            continue
+        if isinstance(value, frozenset):
+            codes = [o for o in question.option_ids() if o in value] or [NONE]
+            answer = [{"valueCoding": _coding(pack, question, c)} for c in codes]
+        elif isinstance(value, int):
+            answer = [{"valueInteger": value}]
+        else:
+            answer = [{"valueCoding": _coding(pack, question, value)}]
+        items.append({"linkId": question.id, "text": question.prompt, "answer": answer})
+    response: dict[str, Any] = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": f"{questionnaire_url(pack)}|{pack.info.version}",
+        "status": "completed",
+    }
+    if answers.id is not None:
+        response["identifier"] = {"value": answers.id}
+    response["item"] = items
+    return response

@@ -1,0 +1,1 @@
+"""Words for people: escaping, conditions in words, pack review, results, problems. Imports core and packs."""
