@@ -18,8 +18,8 @@ from pydantic import TypeAdapter
 from samples import OTHER, PARALYSIS
 
 import triage
+from triage import evaluate
 from triage.core.answerspace import answer_space, domain
-from triage.core.engine import evaluate
 from triage.core.models import RecordError
 from triage.core.pack import RulePack
 from triage.core.vocabulary import AnswerValue, Condition

@@ -8,10 +8,14 @@
 Every result carries a "see a doctor" disclaimer; this is not a diagnosis.
 """
 
-import typing as _typing
+from collections.abc import Iterable as _Iterable
+from collections.abc import Iterator as _Iterator
+from collections.abc import Mapping as _Mapping
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
+from triage.core import engine as _engine
+from triage.core import outcomes as _outcomes
 from triage.core.answers import read_answers
-from triage.core.engine import evaluate, evaluate_many
 from triage.core.errors import InvalidAnswers, RulePackError, TriageError
 from triage.core.models import (
     Answers,
@@ -29,10 +33,31 @@ from triage.core.models import (
 )
 from triage.core.pack import RulePack, load_rulepack
 
-if _typing.TYPE_CHECKING:
+if _TYPE_CHECKING:
     import pyarrow
 
 __version__ = "0.2.0"
+
+
+def evaluate(answers: _Mapping[str, object] | Answers, *, rulepack: RulePack | None = None) -> Result:
+    """Evaluate one answer record (a mapping as in an answer file, or `Answers`); with no `rulepack`,
+    by the bundled pack.
+
+    Raises `InvalidAnswers` listing every problem of an invalid record.
+    """
+    return _engine.evaluate(answers, rulepack or load_rulepack())
+
+
+def evaluate_many(
+    records: _Iterable[object], *, rulepack: RulePack | None = None
+) -> _Iterator[Result | RecordError]:
+    """Evaluate records one by one, yielding a result or a `RecordError` for each, in order; with no
+    `rulepack`, by the bundled pack.
+
+    Any value may be a record: one that is not a valid answer record gives a
+    `RecordError` naming every problem, and the stream goes on.
+    """
+    yield from _outcomes.evaluate_many(records, rulepack or load_rulepack())
 
 
 def evaluate_table(
@@ -41,6 +66,10 @@ def evaluate_table(
     """Evaluate every row of a table of answer records (pyarrow, polars, pandas): a pyarrow Table of
     results, one row per input row, in order. Needs `pip install 'triage[arrow]'`; see
     `triage.batch.columnar.evaluate_table` for the columns and how a row is read."""
+    # The library's one import inside a function (besides the command line's dispatch): the columnar
+    # batch needs pyarrow, which is optional, and `import triage` must not load it. A module
+    # `__getattr__` (PEP 562) would keep the name out of the package's namespace, which `__all__`,
+    # `help(triage)` and the tests read: so the name is this function, and the import is made here.
     try:
         from triage.batch.columnar import evaluate_table as columnar_evaluate_table
     except ModuleNotFoundError as exc:

@@ -1,5 +1,8 @@
 """The engine: (rule pack, answers) -> result. Pure: no I/O, no printing, no clock.
 
+The pack is always given: choosing the bundled one when none is, which means
+reading it from disk, is `triage.evaluate`'s part (`triage.packs`).
+
 Urgency is the first matching rule of its table; prognosis is the one matching
 rule of its table (the pack's verification proves there is exactly one); the
 suggestions are every matching suggestion rule, in the pack's order. Each rule
@@ -13,22 +16,21 @@ dictionary look-up once its answers are read.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from triage.core.answers import ID_FIELD, read_answers, read_id
-from triage.core.errors import InvalidAnswers, TriageError
+from triage.core.answers import read_answers
+from triage.core.errors import TriageError
 from triage.core.models import (
     Answers,
     Explanation,
     Problem,
     Prognosis,
-    RecordError,
     Result,
     Suggestion,
     UrgencyAdvice,
 )
-from triage.core.pack import Rule, RulePack, load_rulepack
+from triage.core.pack import Rule, RulePack
 from triage.core.vocabulary import AnswerMap, Condition
 
 
@@ -70,42 +72,13 @@ _decisions: weakref.WeakKeyDictionary[RulePack, dict[tuple[object, ...], Decisio
 )
 
 
-def evaluate(answers: Mapping[str, object] | Answers, *, rulepack: RulePack | None = None) -> Result:
-    """Evaluate one answer record (a mapping as in an answer file, or `Answers`).
+def evaluate(answers: Mapping[str, object] | Answers, pack: RulePack) -> Result:
+    """Evaluate one answer record (a mapping as in an answer file, or `Answers`) with `pack`.
 
     Raises `InvalidAnswers` listing every problem of an invalid record.
     """
-    pack = rulepack or load_rulepack()
     read = read_answers(answers, pack)
     return decide(pack, read.values).result(pack, read.id, warnings=read.warnings)
-
-
-def evaluate_many(
-    records: Iterable[object], *, rulepack: RulePack | None = None
-) -> Iterator[Result | RecordError]:
-    """Evaluate records one by one, yielding a result or a `RecordError` for each, in order.
-
-    Any value may be a record: one that is not a valid answer record gives a
-    `RecordError` naming every problem, and the stream goes on.
-    """
-    # outcomes builds on this module; each distinct raw record is read and decided once.
-    from triage.core.outcomes import OutcomeMemo
-
-    pack = rulepack or load_rulepack()
-    memo = OutcomeMemo(pack)
-    for record in records:
-        if isinstance(record, Answers) or not isinstance(record, Mapping):
-            try:
-                yield evaluate(record, rulepack=pack)  # type: ignore[arg-type]
-            except InvalidAnswers as exc:
-                yield RecordError(id=exc.record_id, errors=exc.problems)
-            continue
-        record_id = read_id(record.get(ID_FIELD))
-        outcome = memo.outcome(record)
-        if isinstance(record_id, Problem):
-            yield RecordError(id=None, errors=outcome.refused_for_id(record_id, pack))
-        else:
-            yield outcome.shared(pack, record_id)
 
 
 def decide(pack: RulePack, values: AnswerMap) -> Decision:

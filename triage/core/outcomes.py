@@ -11,18 +11,21 @@ The key must tell apart everything `read_answers` tells apart: `1`, `1.0` and
 with their exact type (a number read exactly as written, a `Decimal`, by its
 text). Anything unusual (a nested mapping, a non-text key, a custom class) has
 no key and is simply read every time.
+
+`evaluate_many` reads a stream of records this way, each distinct raw record
+read and decided once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from triage.core.answers import ID_FIELD, alarm, read_answers, read_value
-from triage.core.engine import Decision, decide
+from triage.core.answers import ID_FIELD, alarm, read_answers, read_id, read_value
+from triage.core.engine import Decision, decide, evaluate
 from triage.core.errors import InvalidAnswers
-from triage.core.models import Problem, RecordError, Result
+from triage.core.models import Answers, Problem, RecordError, Result
 from triage.core.pack import RulePack
 
 MEMO_LIMIT = 50_000
@@ -189,3 +192,26 @@ class OutcomeMemo:
                 values[key, tagged] = _UNREADABLE if isinstance(value, Problem) else value
             answers.append((key, value, tagged) if value is _UNREADABLE else (key, value))
         return tuple(unknown), frozenset(answers)
+
+
+def evaluate_many(records: Iterable[object], pack: RulePack) -> Iterator[Result | RecordError]:
+    """Evaluate records one by one with `pack`, yielding a result or a `RecordError` for each, in order.
+
+    Any value may be a record: one that is not a valid answer record gives a
+    `RecordError` naming every problem, and the stream goes on. Each distinct raw
+    record (without its id) is read and decided once.
+    """
+    memo = OutcomeMemo(pack)
+    for record in records:
+        if isinstance(record, Answers) or not isinstance(record, Mapping):
+            try:
+                yield evaluate(record, pack)  # type: ignore[arg-type]
+            except InvalidAnswers as exc:
+                yield RecordError(id=exc.record_id, errors=exc.problems)
+            continue
+        record_id = read_id(record.get(ID_FIELD))
+        outcome = memo.outcome(record)
+        if isinstance(record_id, Problem):
+            yield RecordError(id=None, errors=outcome.refused_for_id(record_id, pack))
+        else:
+            yield outcome.shared(pack, record_id)

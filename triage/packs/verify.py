@@ -28,7 +28,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from triage.core.answers import read_answers
 from triage.core.answerspace import answer_space, domain
+from triage.core.engine import evaluate
 from triage.core.errors import InvalidAnswers, PackProblem, TriageError
 from triage.core.models import ArticleCitation, Citation
 from triage.core.pack import NONE, Question, RulePack, line_of
@@ -575,9 +577,6 @@ class ExampleRun:
 
 def run_examples(pack: RulePack) -> Iterator[ExampleRun]:
     """Run each example of the pack through the engine, in order."""
-    from triage.core.answers import read_answers
-    from triage.core.engine import evaluate
-
     for example in pack.document.examples:
         where = f"examples[{example.name}]"
         expected = {
@@ -586,7 +585,7 @@ def run_examples(pack: RulePack) -> Iterator[ExampleRun]:
             "suggestions": list(example.expect.suggestions),
         }
         try:
-            result = evaluate(example.answers, rulepack=pack)
+            result = evaluate(example.answers, pack)
         except InvalidAnswers as exc:
             problems = tuple(
                 ExampleMismatch(f"{where}.answers.{p.field}", f"invalid answer: {p.message}")
