@@ -11,7 +11,7 @@ import sys
 import time
 
 from triage.core.answerspace import answer_space
-from triage.core.pack import default_pack_path, read_pack
+from triage.packs.loading import default_pack_path, read_pack
 from triage.packs.verify import verify
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import triage
 from triage.core.models import ArticleCitation
-from triage.core.pack import default_pack_path
+from triage.packs.loading import default_pack_path
 
 PACKS = Path(__file__).parent / "data" / "packs"
 

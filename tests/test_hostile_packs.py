@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import triage
-from triage.core.pack import (
+from triage.packs.guards import (
     MAX_ANSWER_SETS,
     MAX_CONDITION_DEPTH,
     MAX_CONDITION_NODES,
@@ -30,8 +30,8 @@ from triage.core.pack import (
     MAX_PACK_BYTES,
     MAX_SOURCE_BYTES,
     MAX_YAML_DEPTH,
-    default_pack_path,
 )
+from triage.packs.loading import default_pack_path
 
 HOSTILE = Path(__file__).parent / "data" / "hostile-packs"
 TIME_LIMIT_S = 5.0

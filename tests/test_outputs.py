@@ -30,7 +30,7 @@ import orjson
 import pytest
 
 from triage.apps.cli import main
-from triage.core.pack import default_pack_path
+from triage.packs.loading import default_pack_path
 
 FSHD = {"red_flags": [], "cause": "fshd", "severity": "mild"}
 ANSWERS = orjson.dumps(FSHD) + b"\n"

@@ -9,7 +9,7 @@ import pytest
 
 import triage
 from triage.core.models import ArticleCitation
-from triage.core.pack import default_pack_path
+from triage.packs.loading import default_pack_path
 
 SOURCE = default_pack_path() / "source.txt"
 

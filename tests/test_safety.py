@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 import triage
 from triage.core.answerspace import answer_space
 from triage.core.engine import decide
-from triage.core.pack import default_pack_path
 from triage.core.vocabulary import AnswerValue
+from triage.packs.loading import default_pack_path
 
 PACK = triage.load_rulepack()
 QUESTIONS = PACK.questions

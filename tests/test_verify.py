@@ -11,7 +11,8 @@ import triage
 from triage.core.answers import read_answers
 from triage.core.answerspace import answer_space
 from triage.core.errors import DuplicateKey, PackProblem, UnreadablePack, answers_record
-from triage.core.pack import Rule, default_pack_path, read_pack
+from triage.core.pack import Rule
+from triage.packs.loading import default_pack_path, read_pack
 from triage.packs.verify import PROBLEM_KINDS, AnswerSpace, check_tables, verify
 
 PACKS = Path(__file__).parent / "data" / "packs"
@@ -293,7 +294,7 @@ def test_answers_without_any_suggestion_are_a_gap(tmp_path: Path) -> None:
     import re
     import shutil
 
-    from triage.core.pack import default_pack_path
+    from triage.packs.loading import default_pack_path
 
     text = (default_pack_path() / "pack.yaml").read_text(encoding="utf-8")
     for dropped in ("hereditary_management", "daily_face_care"):

@@ -31,7 +31,8 @@ from triage.core.models import (
     Suggestion,
     UrgencyAdvice,
 )
-from triage.core.pack import RulePack, load_rulepack
+from triage.core.pack import RulePack
+from triage.packs.loading import load_rulepack
 
 if _TYPE_CHECKING:
     import pyarrow

@@ -25,7 +25,7 @@ with atheris.instrument_imports():
     from answer_fuzz import FORMATS, check_answer_file
 
     import triage.io.readers  # noqa: F401 - instrumented for coverage
-    from triage.core.pack import load_rulepack
+    from triage.packs.loading import load_rulepack
 
 PACK = load_rulepack()
 ORDER = sorted(FORMATS)

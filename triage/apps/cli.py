@@ -34,7 +34,7 @@ from triage.core.errors import (
     UnreadablePack,
     answers_record,
 )
-from triage.core.pack import RulePack, default_pack_path, load_rulepack, read_pack
+from triage.core.pack import RulePack
 from triage.fs.files import (
     FileId,
     OutputError,
@@ -47,6 +47,7 @@ from triage.fs.files import (
 )
 from triage.interop.fhir import FhirUnavailable, questionnaire_json
 from triage.io.answerfile import SAVE, SaveError, check_target, write_record
+from triage.packs.loading import default_pack_path, load_rulepack, read_pack
 from triage.packs.verify import check_references, run_examples
 from triage.present import escape
 from triage.present.describe import RAW, asked_when_words, mermaid, show

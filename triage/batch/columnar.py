@@ -58,8 +58,9 @@ from triage.core.answers import ID_FIELD, AlarmOption, alarm_options, read_id, r
 from triage.core.engine import Decision
 from triage.core.models import Problem
 from triage.core.outcomes import MEMO_LIMIT, Outcome, read_outcome
-from triage.core.pack import RulePack, load_rulepack
+from triage.core.pack import RulePack
 from triage.io.readers import Ambiguous, refuse_unclear
+from triage.packs.loading import load_rulepack
 
 if TYPE_CHECKING:
     from typing import TypeAlias

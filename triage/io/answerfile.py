@@ -19,8 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from triage.core.pack import RulePack, load_rulepack
+from triage.core.pack import RulePack
 from triage.fs.files import OutputError, check_can_create, output_target, write_bytes
+from triage.packs.loading import load_rulepack
 
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 FHIR_SUFFIX = ".fhir.json"

@@ -33,7 +33,7 @@ from triage.core.answerspace import answer_space, domain
 from triage.core.engine import evaluate
 from triage.core.errors import InvalidAnswers, PackProblem, TriageError
 from triage.core.models import ArticleCitation, Citation
-from triage.core.pack import NONE, Question, RulePack, line_of
+from triage.core.pack import NONE, Question, RulePack
 from triage.core.vocabulary import (
     All,
     AnswerValue,
@@ -725,7 +725,6 @@ __all__ = [
     "PROBLEM_KINDS",
     "AnswerSpace",
     "ExampleRun",
-    "line_of",
     "run_examples",
     "verify",
 ]
