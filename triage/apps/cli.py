@@ -45,7 +45,7 @@ from triage.fs.files import (
     refuse_reading,
     write_bytes,
 )
-from triage.interop.fhir import FhirUnavailable, questionnaire_json
+from triage.interop.fhir import FhirUnavailable
 from triage.io.answerfile import SAVE, SaveError, check_target, write_record
 from triage.packs.loading import default_pack_path, load_rulepack, read_pack
 from triage.packs.verify import check_references, run_examples
@@ -497,6 +497,8 @@ def run_schema(args: argparse.Namespace) -> int:
 
 def run_export_fhir(args: argparse.Namespace) -> int:
     """Print (or write) the pack's questionnaire as a FHIR R4 Questionnaire."""
+    from triage.interop.fhir_questionnaire import questionnaire_json  # fhir.resources: slow to import
+
     pack = _pack(args)
     return _write(questionnaire_json(pack), args.output, pack)
 

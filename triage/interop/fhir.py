@@ -1,9 +1,9 @@
 """HL7 FHIR R4: the pack's questionnaire as a Questionnaire, answers as a QuestionnaireResponse.
 
-Export (needs the optional `fhir.resources`, imported only here, inside the
-functions that use it: `pip install 'triage[fhir]'`):
+Export:
 
-* `questionnaire(pack)` -> the R4 Questionnaire as JSON data, validated with
+* `questionnaire_document(pack)` -> the R4 Questionnaire as JSON data, which
+  `triage.interop.fhir_questionnaire.questionnaire` validates with the optional
   `fhir.resources`' R4B models (R4B is the R4-compatible namespace; its default
   namespace is R5, which R4 servers reject). Items: `linkId` = question id;
   single and multi-selects are `choice` items whose `answerOption` codings use a
@@ -30,7 +30,6 @@ record's `id` is the response's `identifier.value` (else the resource's `id`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -107,13 +106,12 @@ def _coding(pack: RulePack, question: Question, code: str) -> dict[str, str]:
 # Questionnaire export -------------------------------------------------------------------------
 
 
-def questionnaire(pack: RulePack) -> dict[str, Any]:
-    """The pack's questionnaire as an R4 Questionnaire, validated with `fhir.resources` R4B.
+def questionnaire_document(pack: RulePack) -> dict[str, Any]:
+    """The pack's questionnaire as an R4 Questionnaire, not yet validated (see the module's docstring).
 
-    Raises `FhirUnavailable` without the `fhir` extra, and `FhirExportError` for
-    an asked_when condition that enableWhen cannot express.
+    Raises `FhirExportError` for an asked_when condition that enableWhen cannot express.
     """
-    document = {
+    return {
         "resourceType": "Questionnaire",
         "id": re.sub(r"[^A-Za-z0-9.-]", "-", pack.info.name)[:64],
         "url": questionnaire_url(pack),
@@ -125,18 +123,6 @@ def questionnaire(pack: RulePack) -> dict[str, Any]:
         "description": pack.document.disclaimer,
         "item": [_item(pack, question) for question in pack.document.questions],
     }
-    try:
-        from fhir.resources.R4B.questionnaire import Questionnaire
-    except ImportError:
-        raise FhirUnavailable("Exporting a FHIR Questionnaire") from None
-    model = Questionnaire.model_validate(document)
-    result: dict[str, Any] = json.loads(model.model_dump_json())
-    return result
-
-
-def questionnaire_json(pack: RulePack) -> str:
-    """`questionnaire(pack)` as indented JSON text, ending with a newline."""
-    return json.dumps(questionnaire(pack), indent=2, ensure_ascii=False) + "\n"
 
 
 def _computable_name(name: str) -> str:

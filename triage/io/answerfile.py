@@ -21,6 +21,7 @@ import yaml
 
 from triage.core.pack import RulePack
 from triage.fs.files import OutputError, check_can_create, output_target, write_bytes
+from triage.interop.fhir import response_from_record
 from triage.packs.loading import load_rulepack
 
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
@@ -57,8 +58,6 @@ def check_target(path: Path, *, overwrite: bool) -> str:
 def dump_record(record: Mapping[str, object], kind: str, pack: RulePack | None = None) -> str:
     """The record as JSON, YAML (which quotes `yes` and `no`, so they stay text) or FHIR text."""
     if kind == "fhir":
-        from triage.interop.fhir import response_from_record
-
         response = response_from_record(record, pack or load_rulepack())
         return json.dumps(response, indent=2, ensure_ascii=False) + "\n"
     if kind == "json":

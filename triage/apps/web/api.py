@@ -28,6 +28,8 @@ from triage.apps.web.openapi import openapi
 from triage.apps.web.problems import INVALID_ANSWERS, UNREADABLE_BODY, problem
 from triage.core.models import Problem, RecordError, Result
 from triage.core.pack import RulePack
+from triage.interop.fhir import FhirExportError, FhirUnavailable
+from triage.interop.fhir_questionnaire import questionnaire
 from triage.interop.schema import answers_schema, result_schema
 from triage.io.readers import Rejected, Unreadable, read_json
 from triage.present.describe import asked_when_words
@@ -139,8 +141,6 @@ class Api:
 
     async def get_questionnaire_fhir(self, request: Request) -> Response:
         """GET /api/v1/questionnaire.fhir: the questionnaire as a FHIR R4 Questionnaire."""
-        from triage.interop.fhir import FhirExportError, FhirUnavailable, questionnaire
-
         if self._fhir is None:
             try:
                 self._fhir = orjson.dumps(questionnaire(self.pack))
