@@ -17,7 +17,7 @@ from pathlib import Path
 
 from triage.batch.stream import evaluate_files
 from triage.core.pack import RulePack
-from triage.io.readers import InputFile
+from triage.io.inputs import InputFile
 from triage.io.writers import make_writer
 
 FORMATS = {"json": ".json", "jsonl": ".jsonl", "yaml": ".yaml", "csv": ".csv"}

@@ -29,7 +29,8 @@ from triage.core.answers import URGENCY, alarm_options
 from triage.core.answerspace import answer_space
 from triage.core.engine import decide
 from triage.fhir import response_from_record
-from triage.io.readers import EXTENSIONS, InputFile
+from triage.io.formats import EXTENSIONS
+from triage.io.inputs import InputFile
 from triage.io.writers import make_writer
 
 PACK = triage.load_rulepack()

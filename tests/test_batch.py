@@ -22,7 +22,8 @@ from triage.batch.stream import Batch, Piece, evaluate_files
 from triage.core.answers import read_value
 from triage.core.models import Problem, RecordError, Result
 from triage.core.outcomes import OutcomeMemo, read_outcome, record_key
-from triage.io.readers import MAX_RECORD_BYTES, InputFile, jsonl_problem
+from triage.io.inputs import InputFile
+from triage.io.readers import MAX_RECORD_BYTES, jsonl_problem
 from triage.io.writers import Sink, Writer, compact_json, make_writer
 
 HYPOTHESIS = settings(

@@ -25,7 +25,7 @@ import triage  # noqa: E402
 from triage.batch import columnar  # noqa: E402
 from triage.batch.stream import evaluate_files  # noqa: E402
 from triage.core.answers import read_id  # noqa: E402
-from triage.io.readers import InputFile  # noqa: E402
+from triage.io.inputs import InputFile  # noqa: E402
 from triage.io.writers import JsonLinesWriter  # noqa: E402
 
 PACK = triage.load_rulepack()

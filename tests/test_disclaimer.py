@@ -18,7 +18,7 @@ import pytest
 from terminal import Terminal
 
 import triage
-from triage.io.writers import OUTPUT_FORMATS
+from triage.io.formats import OUTPUT_FORMATS
 
 RECORDS: list[object] = [
     {"id": "stroke", "red_flags": ["stroke_signs"]},

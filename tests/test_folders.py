@@ -32,7 +32,7 @@ import pytest
 import triage
 from triage.apps.cli import main
 from triage.batch.stream import evaluate_files
-from triage.io.readers import find_inputs
+from triage.io.inputs import find_inputs
 from triage.io.writers import make_writer
 
 FSHD = {"red_flags": [], "cause": "fshd", "severity": "mild"}

@@ -21,8 +21,8 @@ import orjson
 import pytest
 
 import triage
+from triage.io.formats import EXTENSIONS
 from triage.io.readers import (
-    EXTENSIONS,
     MAX_JSON_DEPTH,
     MAX_JSON_FILE_BYTES,
     MAX_RECORD_BYTES,

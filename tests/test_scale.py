@@ -23,7 +23,7 @@ import triage  # noqa: E402
 import triage.batch.scale  # noqa: E402
 from triage import scale  # noqa: E402
 from triage.batch.arrowfiles import evaluate_columnar  # noqa: E402
-from triage.io.readers import find_inputs  # noqa: E402
+from triage.io.inputs import find_inputs  # noqa: E402
 
 PACK = triage.load_rulepack()
 CAUSES = [

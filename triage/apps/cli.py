@@ -47,6 +47,7 @@ from triage.fs.files import (
 )
 from triage.interop.fhir import FhirUnavailable
 from triage.io.answerfile import SAVE, SaveError, check_target, write_record
+from triage.io.formats import COLUMNAR_FORMATS, INPUT_FORMATS, OUTPUT_FORMATS, format_named
 from triage.packs.loading import default_pack_path, load_rulepack, read_pack
 from triage.packs.verify import check_references, run_examples
 from triage.present import escape
@@ -257,9 +258,6 @@ files, a format that cannot be told, an -o that cannot be written).
 
 
 def _add_evaluate(commands: argparse._SubParsersAction[_Parser]) -> None:
-    from triage.io.readers import INPUT_FORMATS
-    from triage.io.writers import COLUMNAR_OUTPUTS, OUTPUT_FORMATS
-
     evaluate = commands.add_parser(
         "evaluate",
         help="evaluate answer files (JSON, JSON Lines, YAML, CSV, Parquet, Arrow): one result per record",
@@ -269,7 +267,7 @@ def _add_evaluate(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     evaluate.add_argument("paths", nargs="+", metavar="PATH", help="answer files, folders, or - for stdin")
     evaluate.add_argument(
-        "--format", choices=OUTPUT_FORMATS + COLUMNAR_OUTPUTS, help="output format (see below)"
+        "--format", choices=OUTPUT_FORMATS + COLUMNAR_FORMATS, help="output format (see below)"
     )
     evaluate.add_argument(
         "--input-format", choices=INPUT_FORMATS, help="read every input as this format (needed for -)"
@@ -585,8 +583,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     import signal
 
     from triage.batch.stream import Progress, Summary, evaluate_files
-    from triage.io.readers import COLUMNAR_FORMATS, find_inputs
-    from triage.io.writers import COLUMNAR_OUTPUTS, SUFFIXES, make_writer
+    from triage.io.inputs import find_inputs
+    from triage.io.writers import make_writer
 
     output: Path | None = args.output
     target = output_target(output) if output is not None else None  # a folder is refused at once
@@ -610,10 +608,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt is None:
         if output is not None:
-            fmt = SUFFIXES.get(output.suffix.lower(), "jsonl")
+            fmt = format_named(output, "written") or "jsonl"
         else:
             fmt = "text" if to_terminal else "jsonl"
-    columnar = fmt in COLUMNAR_OUTPUTS
+    columnar = fmt in COLUMNAR_FORMATS
     usage = _columnar_usage(args, fmt, columnar, any(f.format in COLUMNAR_FORMATS for f in files))
     if usage is not None:
         warn("triage: {}", usage)

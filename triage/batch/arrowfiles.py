@@ -30,17 +30,9 @@ from triage.core.answers import ID_FIELD
 from triage.core.models import Problem
 from triage.core.outcomes import MEMO_LIMIT, Outcome
 from triage.core.pack import RulePack
-from triage.io.readers import (
-    FILE_FIELD,
-    RECORD_FIELD,
-    STDIN,
-    Ambiguous,
-    InputFile,
-    Item,
-    Unreadable,
-    read_all,
-    refuse_unclear,
-)
+from triage.io.formats import COLUMNAR_FORMATS
+from triage.io.inputs import STDIN, InputFile
+from triage.io.readers import FILE_FIELD, RECORD_FIELD, Ambiguous, Item, Unreadable, read_all, refuse_unclear
 from triage.io.writers import Writer
 
 if TYPE_CHECKING:
@@ -50,8 +42,6 @@ READ_ROWS = 1 << 17
 """Rows read from a file at a time."""
 WRITE_ROWS = 1 << 17
 """Rows of results gathered from the row formats before they are written as one batch."""
-COLUMNAR = ("parquet", "arrow")
-"""The input and output formats of this module."""
 
 
 class ColumnarUnreadable(Exception):
@@ -292,7 +282,7 @@ def evaluate_columnar(
     batch = Batch(pack, rows, progress)
     done = 0
     for file in files:
-        if file.format in COLUMNAR:
+        if file.format in COLUMNAR_FORMATS:
             _evaluate_file(file, evaluator, output, rows, progress, done, threads=threads)
         else:
             batch.run([Piece(file)], _NoBytes())

@@ -37,7 +37,8 @@ from triage.batch.stream import Batch, Piece, Progress, Summary
 from triage.core.errors import TriageError
 from triage.core.pack import RulePack
 from triage.fs.files import open_regular
-from triage.io.readers import MAX_RECORD_BYTES, InputFile, Unreadable, bounded_lines, read_csv_header
+from triage.io.inputs import InputFile
+from triage.io.readers import MAX_RECORD_BYTES, Unreadable, bounded_lines, read_csv_header
 from triage.io.writers import Sink, Writer
 
 TURN_BYTES = 1 << 20

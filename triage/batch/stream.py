@@ -29,18 +29,16 @@ from triage.core.answers import read_id
 from triage.core.models import Problem
 from triage.core.outcomes import MEMO_LIMIT, Outcome, OutcomeMemo, record_key
 from triage.core.pack import RulePack
+from triage.io.formats import COLUMNAR_FORMATS
+from triage.io.inputs import STDIN, InputFile, open_input
 from triage.io.readers import (
-    COLUMNAR_FORMATS,
-    STDIN,
     CsvHeader,
-    InputFile,
     Item,
     Rejected,
     Unreadable,
     bounded_lines,
     exact_record,
     jsonl_problem,
-    open_input,
     plain,
     read_all,
     read_csv_header,

@@ -22,10 +22,8 @@ import yaml
 from triage.core.pack import RulePack
 from triage.fs.files import OutputError, check_can_create, output_target, write_bytes
 from triage.interop.fhir import response_from_record
+from triage.io.formats import format_named
 from triage.packs.loading import load_rulepack
-
-FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
-FHIR_SUFFIX = ".fhir.json"
 
 
 class SaveError(OutputError):
@@ -39,11 +37,11 @@ def check_target(path: Path, *, overwrite: bool) -> str:
     """Check that answers can be saved at `path`: a name that tells the format, no file there unless
     `overwrite`, and a folder that takes a new file (one is created and removed). Return the format.
     Raises `SaveError`."""
-    kind = "fhir" if path.name.lower().endswith(FHIR_SUFFIX) else FORMATS.get(path.suffix.lower())
+    kind = format_named(path, "saved")
     if kind is None:
         raise SaveError(
             f"cannot save answers to {path}: the name must end in .json, .yaml, .yml or "
-            f"{FHIR_SUFFIX} (a FHIR QuestionnaireResponse); that decides the format."
+            ".fhir.json (a FHIR QuestionnaireResponse); that decides the format."
         )
     try:
         target = output_target(path, action=SAVE)

@@ -29,20 +29,6 @@ from triage.core.pack import RulePack
 from triage.present import escape
 from triage.present.render import render_markdown, render_text
 
-OUTPUT_FORMATS = ("text", "json", "jsonl", "csv", "markdown")
-COLUMNAR_OUTPUTS = ("parquet", "arrow")
-"""Written by pyarrow (`triage[arrow]`), in `triage.batch.arrowfiles`."""
-SUFFIXES = {
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".csv": "csv",
-    ".md": "markdown",
-    ".txt": "text",
-    ".parquet": "parquet",
-    ".arrow": "arrow",
-    ".feather": "arrow",
-}
 CSV_COLUMNS = ("id", "source", "urgency", "prognosis", "suggestions", "warnings", "errors", "disclaimer")
 
 COMPACT_EXCLUDE: dict[str, Any] = {
@@ -233,7 +219,7 @@ class MarkdownWriter(Writer):
 def make_writer(
     fmt: str, pack: RulePack, *, compact: bool = False, width: int = 80, color: bool = False
 ) -> Writer:
-    """The writer for an output format (one of `OUTPUT_FORMATS`)."""
+    """The writer for an output format (one of `triage.io.formats.OUTPUT_FORMATS`)."""
     if fmt == "jsonl":
         return JsonLinesWriter(pack, compact=compact)
     if fmt == "json":
