@@ -15,7 +15,7 @@ import io
 import json
 from pathlib import Path
 
-from triage.batch.stream import evaluate_files
+from triage.batch.run import evaluate_files
 from triage.core.pack import RulePack
 from triage.io.inputs import InputFile
 from triage.io.writers import make_writer

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import triage
-from triage.batch.stream import evaluate_files
+from triage.batch.run import evaluate_files
 from triage.core.answers import URGENCY, alarm_options
 from triage.core.answerspace import answer_space
 from triage.core.engine import decide

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import triage
 from triage.batch.parallel import _read_ahead as READ_AHEAD
 from triage.batch.parallel import cut
-from triage.batch.stream import Batch, Piece, evaluate_files
+from triage.batch.run import evaluate_files
+from triage.batch.stream import Batch, Piece
 from triage.core.answers import read_value
 from triage.core.models import Problem, RecordError, Result
 from triage.core.outcomes import OutcomeMemo, read_outcome, record_key

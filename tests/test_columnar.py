@@ -23,7 +23,7 @@ pc = pytest.importorskip("pyarrow.compute")
 
 import triage  # noqa: E402
 from triage.batch import columnar  # noqa: E402
-from triage.batch.stream import evaluate_files  # noqa: E402
+from triage.batch.run import evaluate_files  # noqa: E402
 from triage.core.answers import read_id  # noqa: E402
 from triage.io.inputs import InputFile  # noqa: E402
 from triage.io.writers import JsonLinesWriter  # noqa: E402

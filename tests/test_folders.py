@@ -31,7 +31,7 @@ import pytest
 
 import triage
 from triage.apps.cli import main
-from triage.batch.stream import evaluate_files
+from triage.batch.run import evaluate_files
 from triage.io.inputs import find_inputs
 from triage.io.writers import make_writer
 

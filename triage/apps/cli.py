@@ -19,13 +19,18 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
 
 import triage
+from triage.apps.web import INSTALL_HINT, REQUIRED
 from triage.batch.allocator import tune_for_batch
+from triage.batch.run import evaluate_files
+from triage.batch.stream import TableReader
+from triage.batch.summary import Progress, Summary
 from triage.core.errors import (
     InvalidAnswers,
     PackProblem,
@@ -48,6 +53,8 @@ from triage.fs.files import (
 from triage.interop.fhir import FhirUnavailable
 from triage.io.answerfile import SAVE, SaveError, check_target, write_record
 from triage.io.formats import COLUMNAR_FORMATS, INPUT_FORMATS, OUTPUT_FORMATS, format_named
+from triage.io.inputs import find_inputs
+from triage.io.writers import make_writer
 from triage.packs.loading import default_pack_path, load_rulepack, read_pack
 from triage.packs.verify import check_references, run_examples
 from triage.present import escape
@@ -580,12 +587,6 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate answer files: one entry per record, a summary on stderr; exit 0, 1 or 2."""
-    import signal
-
-    from triage.batch.stream import Progress, Summary, evaluate_files
-    from triage.io.inputs import find_inputs
-    from triage.io.writers import make_writer
-
     output: Path | None = args.output
     target = output_target(output) if output is not None else None  # a folder is refused at once
     inputs = find_inputs(args.paths, args.input_format)
@@ -612,10 +613,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
         else:
             fmt = "text" if to_terminal else "jsonl"
     columnar = fmt in COLUMNAR_FORMATS
-    usage = _columnar_usage(args, fmt, columnar, any(f.format in COLUMNAR_FORMATS for f in files))
+    columnar_inputs = any(f.format in COLUMNAR_FORMATS for f in files)
+    usage = _columnar_usage(args, fmt, columnar, columnar_inputs)
     if usage is not None:
         warn("triage: {}", usage)
         return EXIT_USAGE
+    tables: TableReader | None = None
+    if columnar or columnar_inputs:
+        # pyarrow, optional and slow to import, loads only for a run with a Parquet or Arrow file.
+        from triage.batch import arrowfiles
+
+        tables = arrowfiles.items
     width = shutil.get_terminal_size().columns if to_terminal else 80
     color = to_terminal and not os.environ.get("NO_COLOR")
     writer = None if columnar else make_writer(fmt, pack, compact=args.compact, width=width, color=color)
@@ -625,10 +633,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     def evaluate(out: BinaryIO) -> Summary:
         if writer is None:
-            from triage.batch.arrowfiles import evaluate_columnar
-
-            return evaluate_columnar(files, pack, out, fmt, texts=args.texts, progress=progress)
-        return evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress)
+            return arrowfiles.evaluate_columnar(files, pack, out, fmt, texts=args.texts, progress=progress)
+        return evaluate_files(files, pack, writer, out, jobs=args.jobs, progress=progress, tables=tables)
 
     # A polite kill (SIGTERM) unwinds like Ctrl-C, so a half-written output file is removed.
     signal.signal(signal.SIGTERM, _interrupted)
@@ -671,10 +677,6 @@ def _columnar_usage(args: argparse.Namespace, fmt: str, columnar: bool, columnar
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve the questionnaire as web pages and the HTTP API until interrupted."""
-    import importlib.util
-
-    from triage.apps.web import INSTALL_HINT, REQUIRED
-
     missing = [name for name in REQUIRED if importlib.util.find_spec(name) is None]
     if missing:
         warn(

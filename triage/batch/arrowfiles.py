@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from triage.batch.columnar import Entry, TableEvaluator, rebatched, records, result_schema
-from triage.batch.stream import Batch, Piece, Progress, Summary
+from triage.batch.stream import Batch, Piece
+from triage.batch.summary import Progress, Summary
 from triage.core.answers import ID_FIELD
 from triage.core.models import Problem
 from triage.core.outcomes import MEMO_LIMIT, Outcome

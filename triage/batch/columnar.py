@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, cast
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from triage.batch.stream import Summary
+from triage.batch.summary import Summary
 from triage.core.answers import ID_FIELD, AlarmOption, alarm_options, read_id, read_value
 from triage.core.engine import Decision
 from triage.core.models import Problem

@@ -33,7 +33,8 @@ from typing import NoReturn
 
 import orjson
 
-from triage.batch.stream import Batch, Piece, Progress, Summary
+from triage.batch.stream import Batch, Piece, TableReader
+from triage.batch.summary import Progress, Summary
 from triage.core.errors import TriageError
 from triage.core.pack import RulePack
 from triage.fs.files import open_regular
@@ -343,9 +344,11 @@ def run_parallel(
     sink: Sink,
     jobs: int,
     progress: Progress | None = None,
+    tables: TableReader | None = None,
 ) -> Summary | None:
     """Take the turns with `jobs` processes, this one among them; entries go to `sink`'s file
-    descriptor. None, having written nothing, when they cannot be shared out here."""
+    descriptor. None, having written nothing, when they cannot be shared out here. `tables` reads
+    Parquet and Arrow files (see `Batch`)."""
     jobs = max(1, min(jobs, len(turns)))
     sink.stream.flush()
     # Every process writes with the same file descriptor (so at the same offset), unbuffered.
@@ -353,13 +356,19 @@ def run_parallel(
         out = Sink(raw, writer, start=False)
         out.pending_sep = sink.pending_sep
         try:
-            return _run(pack, writer, turns, out, jobs, progress)
+            return _run(pack, writer, turns, out, jobs, progress, tables)
         except _Unshared:
             return None
 
 
 def _run(
-    pack: RulePack, writer: Writer, turns: Sequence[Turn], out: Sink, jobs: int, progress: Progress | None
+    pack: RulePack,
+    writer: Writer,
+    turns: Sequence[Turn],
+    out: Sink,
+    jobs: int,
+    progress: Progress | None,
+    tables: TableReader | None,
 ) -> Summary:
     board = _Board(len(turns))
     pipes: list[int] = []  # closed at the end, whatever happens
@@ -383,7 +392,8 @@ def _run(
             try:
                 pid = os.fork()
                 if pid == 0:
-                    _work(pack, writer, turns, board, claims, (life, reports[index - 1][1]), out, pipes, mask)
+                    ends = (life, reports[index - 1][1])
+                    _work(pack, writer, turns, board, claims, ends, out, pipes, mask, tables)
                 workers[pid] = reports[index - 1][0]
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -392,7 +402,8 @@ def _run(
         pipes = list(kept)
         watch = _Watch(workers)
         try:
-            summary = _Turns(Batch(pack, writer, progress), turns, board, out, watch.look).run(claims)
+            batch = Batch(pack, writer, progress, tables=tables)
+            summary = _Turns(batch, turns, board, out, watch.look).run(claims)
             for report in watch.finish():
                 summary.add(report)
         except _Failed as failed:
@@ -459,6 +470,7 @@ def _work(
     out: Sink,
     pipes: list[int],
     mask: set[int | signal.Signals],
+    tables: TableReader | None,
 ) -> NoReturn:
     """A worker process: take turns, report, and exit (never returning into the caller's code).
 
@@ -481,7 +493,7 @@ def _work(
                 raise _Broken
             time.sleep(_PAUSE)
 
-        summary = _Turns(Batch(pack, writer), turns, board, out, parent_alive).run(claims)
+        summary = _Turns(Batch(pack, writer, tables=tables), turns, board, out, parent_alive).run(claims)
         message = orjson.dumps(vars(summary))
         code = 0
     except _Broken:

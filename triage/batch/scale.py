@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from triage.batch.arrowfiles import Part, evaluate_columnar, evaluate_part
 from triage.batch.columnar import evaluate_batches, result_schema
-from triage.batch.stream import Summary
+from triage.batch.summary import Summary
 from triage.core.pack import RulePack
 from triage.io.inputs import InputFile
 from triage.packs.loading import load_rulepack

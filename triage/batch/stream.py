@@ -1,30 +1,33 @@
-"""Batch evaluation: answer files in, one entry per record out, in order, streaming.
+"""The streaming run: pieces of answer files in, one entry per record out, in order.
 
 Speed comes from four things. Each distinct raw record (without its id) is read
 and decided once (`triage.core.outcomes`), and the part of its entry that does not
 depend on the id or source is rendered once (`Writer.prepare`): a record costs
-a JSON parse, a dictionary look-up and a few joined bytes. A JSON Lines line
-that begins with a plain text id and whose rest was seen before is not even
-parsed again (`Batch._jsonl_known` says why that is exact). JSON Lines and CSV
-are read and written a block at a time, so memory stays flat. And `jobs > 1`
-shares the input out over processes that take turns (`triage.batch.parallel`).
+a JSON parse, a dictionary look-up and a few joined bytes. Blocks of plain JSON
+Lines go through the fast path (`triage.batch.jsonl`), and a line that begins
+with a plain text id and whose rest was seen before is not even parsed again.
+JSON Lines and CSV are read and written a block at a time, so memory stays flat.
+And `jobs > 1` shares the input out over processes that take turns
+(`triage.batch.parallel`, driven by `triage.batch.run`).
+
+Parquet and Arrow files are read by the table reader the batch is given
+(`tables`: `triage.batch.arrowfiles.items`, which needs pyarrow), so that
+pyarrow is loaded only by a run that has such a file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import operator
-import os
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from itertools import chain, islice, repeat
+from dataclasses import dataclass
+from itertools import islice
 from typing import BinaryIO, Protocol
 
 import orjson
 
+from triage.batch.jsonl import Block, JsonLines, Seen
+from triage.batch.summary import Progress, Summary
 from triage.core.answers import read_id
 from triage.core.models import Problem
 from triage.core.outcomes import MEMO_LIMIT, Outcome, OutcomeMemo, record_key
@@ -39,14 +42,13 @@ from triage.io.readers import (
     bounded_lines,
     exact_record,
     jsonl_problem,
-    plain,
     read_all,
     read_csv_header,
     read_csv_rows,
     read_json,
     read_yaml,
 )
-from triage.io.writers import Sink, Writer
+from triage.io.writers import Writer
 
 PROGRESS_LINES = 1 << 16
 """JSON Lines between two looks at the clock for the progress bar."""
@@ -57,48 +59,11 @@ CHUNK_LINES = 1024
 PARSED_LINES = 128
 """JSON Lines parsed as one block when they must be parsed."""
 _BOM = b"\xef\xbb\xbf"
-_POP_ID = operator.methodcaller("pop", "id", None)
-_PLAIN_IDS = frozenset({str, type(None)})
-_DATA = operator.attrgetter("data")
 _NOT_PARSED = object()
-_ID_PREFIXES = (b'{"id":"', b'{"id": "')
-_FIRST = operator.itemgetter(0)
-_LAST = operator.itemgetter(2)
-_PLAIN = bytes(range(0x20, 0x7F)).replace(b"\\", b"")
-"""The bytes a plain id may hold: printable ASCII but the backslash (the quote is counted apart)."""
 
-
-@dataclass
-class Summary:
-    """What a run read and found: counts for the summary line."""
-
-    files: int = 0
-    unreadable_files: int = 0
-    records: int = 0
-    valid: int = 0
-    invalid: int = 0
-    urgency: Counter[str] = field(default_factory=Counter)
-    prognosis: Counter[str] = field(default_factory=Counter)
-
-    def add(self, other: Summary) -> None:
-        self.files += other.files
-        self.unreadable_files += other.unreadable_files
-        self.records += other.records
-        self.valid += other.valid
-        self.invalid += other.invalid
-        self.urgency.update(other.urgency)
-        self.prognosis.update(other.prognosis)
-
-    def lines(self, pack: RulePack) -> list[str]:
-        """The summary in words, urgencies and prognoses in the pack's order."""
-        files = f"{self.files} file{'s' if self.files != 1 else ''}"
-        if self.unreadable_files:
-            files += f" ({self.unreadable_files} could not be read)"
-        records = f"{self.records} record{'s' if self.records != 1 else ''}"
-        out = [f"{files}, {records}: {self.valid} valid, {self.invalid} invalid."]
-        out.append("  urgency:   " + ", ".join(f"{u} {self.urgency[u]}" for u in pack.levels))
-        out.append("  prognosis: " + ", ".join(f"{p} {self.prognosis[p]}" for p in pack.categories))
-        return out
+TableReader = Callable[[InputFile, RulePack], Iterable[Item]]
+"""Reads the records of a Parquet or Arrow file, each with its source (`triage.batch.arrowfiles.items`)."""
+NO_TABLE_READER = "Parquet and Arrow files are read with pyarrow, and this run was given no table reader."
 
 
 def _until(lines: Iterator[bytes], stream: BinaryIO, end: int) -> Iterator[bytes]:
@@ -109,21 +74,6 @@ def _until(lines: Iterator[bytes], stream: BinaryIO, end: int) -> Iterator[bytes
         yield line
         if stream.tell() >= end:
             return
-
-
-def _numbers(first: int, count: int) -> list[bytes]:
-    """Line numbers `first`… as bytes: formatting one text and splitting it is quicker than one by one."""
-    return " ".join(map(str, range(first, first + count))).encode().split()
-
-
-class _Seen:
-    """A distinct raw record: its outcome and its prepared bytes."""
-
-    __slots__ = ("data", "outcome")
-
-    def __init__(self, outcome: Outcome, data: bytes) -> None:
-        self.outcome = outcome
-        self.data = data
 
 
 @dataclass(frozen=True)
@@ -150,48 +100,29 @@ class Output(Protocol):
     def write(self, parts: list[bytes]) -> None: ...
 
 
-class Progress:
-    """A one-line progress report on stderr, refreshed a few times a second."""
-
-    def __init__(self, total_bytes: int) -> None:
-        self.total = max(total_bytes, 1)
-        self.started = time.monotonic()
-        self.shown = self.started
-        self.visible = False
-
-    def update(self, done_bytes: int, records: int) -> None:
-        now = time.monotonic()
-        if now - self.shown < 0.25 or now - self.started < 0.5:
-            return
-        self.shown = now
-        rate = records / (now - self.started)
-        share = min(done_bytes / self.total, 1.0)
-        bar = "#" * int(share * 30)
-        sys.stderr.write(f"\r[{bar:<30}] {share:4.0%}  {records:,} records  {rate:,.0f}/s ")
-        sys.stderr.flush()
-        self.visible = True
-
-    def clear(self) -> None:
-        if self.visible:
-            sys.stderr.write("\r" + " " * 79 + "\r")
-            sys.stderr.flush()
-
-
 class Batch:
     """Evaluates pieces of answer files into a sink; one per process."""
 
-    def __init__(self, pack: RulePack, writer: Writer, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        pack: RulePack,
+        writer: Writer,
+        progress: Progress | None = None,
+        *,
+        tables: TableReader | None = None,
+    ) -> None:
         self.pack = pack
         self.writer = writer
         self.summary = Summary()
         self.progress = progress
+        self.tables = tables
         self.done_bytes = 0
         self._outcomes = OutcomeMemo(pack)
-        self._memo: dict[Hashable, _Seen] = {}
-        self._by_outcome: dict[Outcome, _Seen] = {}
-        self._known: dict[bytes, _Seen] = {}
+        self._memo: dict[Hashable, Seen] = {}
+        self._by_outcome: dict[Outcome, Seen] = {}
+        self._fast = JsonLines(writer.sep, self._memo, self._seen)
         self._prepared: dict[Hashable, bytes] = {}
-        self._counts: Counter[_Seen] = Counter()
+        self._counts: Counter[Seen] = Counter()
         self._buffer: list[bytes] = []
         self._output: Output | None = None
 
@@ -255,9 +186,10 @@ class Batch:
             self._unreadable(file.name, Unreadable(file.problem, whole_file=True))
             return
         if file.format in COLUMNAR_FORMATS:
-            from triage.batch.arrowfiles import items  # pyarrow loads only for these files
-
-            self._items(items(file, self.pack))
+            if self.tables is None:
+                self._unreadable(file.name, Unreadable(f"{file.name}: {NO_TABLE_READER}", whole_file=True))
+            else:
+                self._items(self.tables(file, self.pack))
             return
         try:
             stream = open_input(file)
@@ -329,15 +261,15 @@ class Batch:
         records = 0
         fast = self.writer.splices_json
         while chunk := list(islice(lines, CHUNK_LINES)):
-            if len(self._memo) + len(self._known) >= MEMO_LIMIT:
+            if len(self._memo) + len(self._fast) >= MEMO_LIMIT:
                 self._fold()
-            if fast and self._jsonl_known_block(chunk, name, number):
+            if fast and self._took(self._fast.known_block(chunk, name, number)):
                 records += len(chunk)
             else:
                 # Parsed records are kept only a small block at a time: fresh memory is slow to come by.
                 for start in range(0, len(chunk), PARSED_LINES):
                     block = chunk[start : start + PARSED_LINES]
-                    if fast and self._jsonl_block(block, name, number + start):
+                    if fast and self._took(self._fast.parsed_block(block, name, number + start)):
                         records += len(block)
                     else:
                         records -= self.summary.records
@@ -351,123 +283,15 @@ class Batch:
         if records == 0 and piece.whole:
             self._unreadable(name, self._nothing(piece))
 
-    def _jsonl_known_block(self, chunk: list[bytes], name: str, first: int) -> bool:
-        prefix = chunk[0][:8]
-        return prefix.startswith(_ID_PREFIXES) and self._jsonl_known(
-            chunk, name, first, prefix.startswith(_ID_PREFIXES[0])
-        )
-
-    def _jsonl_block(self, chunk: list[bytes], name: str, first: int) -> bool:
-        loads, dumps = orjson.loads, orjson.dumps
-        try:
-            records = list(map(loads, chunk))
-        except orjson.JSONDecodeError:
+    def _took(self, block: Block | None) -> bool:
+        """Count and hold the entries of a block the fast path took; whether it took one."""
+        if block is None:
             return False
-        if not all(map(plain, chunk, records)):
-            return False  # the line-by-line path reads these again exactly (a key given twice, a float)
-        try:
-            ids = list(map(_POP_ID, records))
-        except (AttributeError, TypeError):
-            return False
-        if not _PLAIN_IDS.issuperset(map(type, ids)):
-            return False
-        try:
-            keys = list(map(dumps, records))
-        except orjson.JSONEncodeError:
-            return False
-        memo = self._memo
-        looked_up = list(map(memo.get, keys))
-        seen: list[_Seen] = looked_up  # type: ignore[assignment] # every None is filled in below
-        if not all(looked_up):
-            for index, found in enumerate(looked_up):
-                if found is None:
-                    seen[index] = memo.get(keys[index]) or self._seen(keys[index], records[index])
+        seen, parts = block
         self._counts.update(seen)
-        self.summary.records += len(chunk)
-        # entry = head, id, middle (source up to the line number), line number, outcome's bytes
-        writer = self.writer
-        head = writer.sep + b'{"id":'
-        middle = b',"source":' + dumps(f"{name}:")[:-1]
-        count = len(chunk)
-        parts = zip(
-            repeat(head),
-            map(dumps, ids),
-            repeat(middle),
-            _numbers(first, count),
-            map(_DATA, seen),
-        )
-        self._buffer += chain.from_iterable(parts)
+        self.summary.records += len(seen)
+        self._buffer += parts
         return True
-
-    def _jsonl_known(self, chunk: list[bytes], name: str, first: int, tight: bool) -> bool:
-        """Lines that begin with a plain text id: look the rest of the line up, unparsed, once it is known.
-
-        Each line is cut (`bytes.partition`) at the first `","` (`", "` when
-        spaced): `{"id":"<id>` before it, the rest after it. When the part before
-        holds no quote past the prefix, no backslash, control or non-ASCII byte,
-        the id is a complete plain JSON string closed by the cut, and a line whose
-        rest was seen before (and parsed then, see `_learn`) is the same record
-        under another id: valid JSON exactly when the earlier one was, its id's
-        JSON being its text as written. Lines of any other shape go to the
-        parsing paths.
-        """
-        prefix, cut = (_ID_PREFIXES[0], b'","') if tight else (_ID_PREFIXES[1], b'", "')
-        if not all(map(bytes.startswith, chunk, repeat(prefix))):
-            return False
-        cuts = list(map(bytes.partition, chunk, repeat(cut)))
-        heads = list(map(_FIRST, cuts))
-        joined = b"".join(heads)
-        # Each head starts with the prefix (3 quotes); another quote is in an id, or there was no cut.
-        # Deleting every plain byte must leave nothing (`translate` is many times quicker than a regex).
-        if joined.count(b'"') != 3 * len(chunk) or joined.translate(None, _PLAIN):
-            return False
-        rests = list(map(_LAST, cuts))
-        known = self._known
-        looked_up = list(map(known.get, rests))
-        seen: list[_Seen] = looked_up  # type: ignore[assignment] # every None is filled in below
-        if not all(looked_up):
-            for index, found in enumerate(looked_up):
-                if found is None:
-                    learnt = self._learn(chunk[index], heads[index][len(prefix) :], rests[index])
-                    if learnt is None:
-                        return False
-                    seen[index] = learnt
-        self._counts.update(seen)
-        self.summary.records += len(chunk)
-        sep = self.writer.sep
-        # An entry: `{"id":"<id>`, then `","source":"<name>:`, the line number, and the outcome's bytes.
-        middle = b'","source":' + orjson.dumps(f"{name}:")[:-1]
-        numbers = _numbers(first, len(chunk))
-        if tight and not sep:
-            parts: Iterator[tuple[bytes, ...]] = zip(heads, repeat(middle), numbers, map(_DATA, seen))
-        else:
-            starts = heads if tight else [_ID_PREFIXES[0] + head[len(prefix) :] for head in heads]
-            parts = zip(repeat(sep), starts, repeat(middle), numbers, map(_DATA, seen))
-        self._buffer += chain.from_iterable(parts)
-        return True
-
-    def _learn(self, line: bytes, ident: bytes, rest: bytes) -> _Seen | None:
-        """Parse a line of `_jsonl_known`'s shape with id `ident`, remembering its rest when safe.
-
-        None if the line is not of that shape after all.
-        """
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return None
-        if type(record) is not dict or not plain(line, record):
-            return None
-        if record.pop("id", None) != ident.decode():  # a plain id: its JSON text is the text itself
-            return None
-        try:
-            key = orjson.dumps(record)
-        except orjson.JSONEncodeError:  # nested deeper than orjson writes: the parsing paths read it
-            return None
-        seen = self._memo.get(key) or self._seen(key, record)
-        # No escape and no "id" in the rest (which follows a quote): no later key of it can be another id.
-        if b"\\" not in rest and b'"id"' not in b'"' + rest:
-            self._known[rest] = seen
-        return seen
 
     def _jsonl_lines(self, chunk: list[bytes], name: str, first: int) -> None:
         loads = orjson.loads
@@ -524,7 +348,7 @@ class Batch:
 
     # -- shared -------------------------------------------------------------------------------------
 
-    def _seen(self, key: Hashable | None, record: object) -> _Seen:
+    def _seen(self, key: Hashable | None, record: object) -> Seen:
         outcome = self._outcomes.read(record)  # shared by the raw forms that read alike
         seen = self._by_outcome.get(outcome)
         if seen is None:
@@ -535,7 +359,7 @@ class Batch:
             data = self._prepared.get(shared)
             if data is None:
                 data = self._prepared[shared] = self.writer.prepare(outcome)
-            seen = self._by_outcome[outcome] = _Seen(outcome, data)
+            seen = self._by_outcome[outcome] = Seen(outcome, data)
         if key is not None:
             self._memo[key] = seen
         return seen
@@ -555,10 +379,10 @@ class Batch:
         if forget:
             self._memo.clear()
             self._by_outcome.clear()
-            self._known.clear()
+            self._fast.forget()
             self._prepared.clear()
 
-    def _invalid_id(self, source: str, problem: Problem, seen: _Seen) -> None:
+    def _invalid_id(self, source: str, problem: Problem, seen: Seen) -> None:
         # The record counts as invalid whatever its answers gave; take it back out of the outcome's count.
         self._counts[seen] -= 1
         self.summary.invalid += 1
@@ -582,44 +406,3 @@ class Batch:
         parts, self._buffer = self._buffer, []
         if self._output is not None:
             self._output.write(parts)
-
-
-# -- the run ---------------------------------------------------------------------------------------
-
-
-def evaluate_files(
-    files: Sequence[InputFile],
-    pack: RulePack,
-    writer: Writer,
-    out: BinaryIO,
-    *,
-    jobs: int = 1,
-    progress: Progress | None = None,
-) -> Summary:
-    """Evaluate every record of `files` into `out`, in order; return what was found.
-
-    With `jobs` > 1, the input is shared out over that many processes taking
-    turns (`triage.batch.parallel`), when it is large enough to be shared and `out`
-    is a file, pipe or terminal that they can all write to.
-    """
-    sink = Sink(out, writer)
-    summary: Summary | None = None
-    if jobs > 1 and _descriptor(out) is not None and hasattr(os, "fork"):
-        from triage.batch.parallel import MOST_TURNS, plan, run_parallel
-
-        turns = plan(files)
-        if 1 < len(turns) <= MOST_TURNS:
-            summary = run_parallel(pack, writer, turns, sink, jobs, progress)  # None: not shared out
-    if summary is None:
-        summary = Batch(pack, writer, progress).run((Piece(f) for f in files), sink)
-    sink.close()
-    if progress is not None:
-        progress.clear()
-    return summary
-
-
-def _descriptor(stream: BinaryIO) -> int | None:
-    try:
-        return stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
