@@ -149,7 +149,7 @@ def evaluate_batches(
     """`evaluate_table` for a stream: a result batch for each batch of rows, as they come.
 
     Takes what `evaluate_table` takes, or any iterable of record batches: it is
-    the function Spark's `DataFrame.mapInArrow` wants (see `triage.batch.scale`).
+    the function Spark's `DataFrame.mapInArrow` wants (see `triage.batch.spark`).
     """
     evaluator = TableEvaluator(rulepack or load_rulepack(), texts=texts)
     stream: Iterable[pa.RecordBatch]

@@ -1,22 +1,19 @@
-"""Scaling out: answer tables evaluated partition by partition on Dask or Spark workers.
+"""Scaling out on Dask: answer tables evaluated partition by partition on Dask workers.
 
 Every worker runs the same function as one process does (`triage.batch.columnar`),
 on its own partitions, so the results are those of the single-process path,
-row for row. Needs `pip install 'triage[dask]'` (Dask) or pyspark (Spark).
+row for row. Needs `pip install 'triage[dask]'`; programs import it from
+`triage.scale`, with Spark's (`triage.batch.spark`), which needs no Dask.
 
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
-    from triage.batch.scale import evaluate_dask, evaluate_parquet_folder
+    from triage.scale import evaluate_dask, evaluate_parquet_folder
 
     with LocalCluster(n_workers=2) as cluster, Client(cluster):
         # A Dask DataFrame of answers in, a Dask DataFrame of results out (lazy):
         evaluate_dask(dd.read_parquet("answers/", dtype_backend="pyarrow")).to_parquet("results/")
         # Or a folder of Parquet files, one task per file (or per slice of a large file), Arrow only:
         evaluate_parquet_folder("answers/", "results/")
-
-    # Spark: the same function over Arrow batches.
-    from triage.batch.scale import spark_function, spark_schema
-    results = spark_frame.mapInArrow(spark_function(), spark_schema())
 
 A rule pack given as a `RulePack` travels to the workers with the tasks; with
 none, each worker loads the bundled pack.
@@ -25,16 +22,18 @@ none, each worker loads the bundled pack.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from dask.base import compute
+from dask.delayed import delayed
 
 from triage.batch.arrowfiles import Part, evaluate_columnar, evaluate_part
-from triage.batch.columnar import evaluate_batches, result_schema
+from triage.batch.columnar import evaluate_table, result_schema
 from triage.batch.summary import Summary
 from triage.core.pack import RulePack
 from triage.io.inputs import InputFile
@@ -42,7 +41,6 @@ from triage.packs.loading import load_rulepack
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
-    import pandas as pd
 
 TASK_ROWS = 1 << 20
 """Rows of a Parquet file evaluated by one task at most (whole row groups): a large file is shared out."""
@@ -63,8 +61,6 @@ def evaluate_dask(
     value with NaN, the answer is missing (read the Parquet files with
     `dtype_backend="pyarrow"` to keep numbers and nulls apart).
     """
-    import pandas as pd
-
     meta = result_schema(texts=texts).empty_table().to_pandas(types_mapper=pd.ArrowDtype)
     # dask: map_partitions is not typed.
     results: dd.DataFrame = frame.map_partitions(  # type: ignore[no-untyped-call]
@@ -77,10 +73,6 @@ def evaluate_partition(
     frame: pd.DataFrame, *, rulepack: RulePack | None = None, texts: bool = False
 ) -> pd.DataFrame:
     """One pandas partition of answer rows → its results, with the partition's index."""
-    import pandas as pd
-
-    from triage.batch.columnar import evaluate_table
-
     results = evaluate_table(frame, rulepack=rulepack, texts=texts).to_pandas(types_mapper=pd.ArrowDtype)
     results.index = frame.index
     return results
@@ -174,9 +166,6 @@ def evaluate_parquet_folder(
     with the columns and sources `triage evaluate FILE -o FILE.parquet` gives.
     Returns what was found, as `triage evaluate` sums it up.
     """
-    from dask.base import compute
-    from dask.delayed import delayed
-
     tasks = plan(source, target, rows)
     run = delayed(run_task, pure=False)
     summaries: tuple[Summary, ...] = compute(  # type: ignore[no-untyped-call]  # dask: compute is not typed
@@ -186,62 +175,3 @@ def evaluate_parquet_folder(
     for summary in summaries:
         total.add(summary)
     return total
-
-
-# -- Spark -----------------------------------------------------------------------------------------------
-
-
-def spark_schema(*, texts: bool = False) -> str:
-    """The result columns as a Spark DDL string: `frame.mapInArrow(spark_function(), spark_schema())`."""
-    return ", ".join(f"{field.name} {_spark_type(field.type)}" for field in plain_schema(texts=texts))
-
-
-def _spark_type(kind: pa.DataType) -> str:
-    if pa.types.is_list(kind):
-        assert isinstance(kind, pa.ListType)
-        return f"array<{_spark_type(kind.value_type)}>"
-    if pa.types.is_struct(kind):
-        assert isinstance(kind, pa.StructType)
-        return "struct<" + ", ".join(f"{f.name}: {_spark_type(f.type)}" for f in kind) + ">"
-    return "string"
-
-
-def plain_schema(*, texts: bool = False) -> pa.Schema:
-    """`result_schema` with every dictionary-encoded column as plain text (for Spark, which takes no
-    dictionaries)."""
-    return pa.schema([pa.field(f.name, _plain(f.type)) for f in result_schema(texts=texts)])
-
-
-def _plain(kind: pa.DataType) -> pa.DataType:
-    if isinstance(kind, pa.DictionaryType):
-        value: pa.DataType = kind.value_type
-        return value
-    if isinstance(kind, pa.ListType):
-        return pa.list_(_plain(kind.value_type))
-    return kind
-
-
-def spark_function(
-    rulepack: RulePack | None = None, *, texts: bool = False
-) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The function for Spark's `DataFrame.mapInArrow`: batches of answer rows → batches of results."""
-    schema = plain_schema(texts=texts)
-
-    def evaluate(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for results in evaluate_batches(batches, rulepack=rulepack, texts=texts):
-            yield results.cast(schema)
-
-    return evaluate
-
-
-__all__ = [
-    "Task",
-    "evaluate_dask",
-    "evaluate_parquet_folder",
-    "evaluate_partition",
-    "plain_schema",
-    "plan",
-    "run_task",
-    "spark_function",
-    "spark_schema",
-]
