@@ -9,7 +9,8 @@ from pydantic import TypeAdapter
 
 import triage
 from triage.core.vocabulary import Condition
-from triage.present.describe import PLAIN, Style, asked_when_words, citations_in_words, mermaid, to_words
+from triage.present.describe import mermaid
+from triage.present.words import PLAIN, Style, asked_when_words, citations_in_words, to_words
 
 PACKS = Path(__file__).parent / "data" / "packs"
 CONDITION: TypeAdapter[Condition] = TypeAdapter(Condition)

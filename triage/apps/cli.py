@@ -37,7 +37,6 @@ from triage.core.errors import (
     RulePackError,
     TriageError,
     UnreadablePack,
-    answers_record,
 )
 from triage.core.pack import RulePack
 from triage.fs.files import (
@@ -58,7 +57,8 @@ from triage.io.writers import make_writer
 from triage.packs.loading import default_pack_path, load_rulepack, read_pack
 from triage.packs.verify import check_references, run_examples
 from triage.present import escape
-from triage.present.describe import RAW, asked_when_words, mermaid, show
+from triage.present.describe import mermaid, questions, show
+from triage.present.problems import problem_json, problem_line
 from triage.present.render import render_json, render_markdown, render_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -372,19 +372,7 @@ def _pack(args: argparse.Namespace) -> RulePack:
 
 def run_questions(args: argparse.Namespace) -> int:
     """Print every question with its id, when it is asked, and the answers it accepts."""
-    pack = _pack(args)
-    for question in pack.document.questions:
-        say("{}  ({})", question.id, question.type)
-        say("  {}", question.prompt)
-        say("  asked: {}", asked_when_words(question, pack, RAW))
-        if question.type == "number":
-            unit = f" {question.unit}" if question.unit else ""
-            say("  a whole number from {} to {}{}", question.min, question.max, unit)
-        for option in question.options:
-            say("  - {}: {}", option.id, option.label)
-        if question.type == "multi":
-            say('  - none: write "none" (or []) when none applies; separate several with ";"')
-        say()
+    put("".join(line + "\n" for line in questions(_pack(args))))  # escaped by `questions`, as `say` would
     return EXIT_OK
 
 
@@ -405,7 +393,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
             report = {
                 "pack": str(pack_file),
                 "valid": False,
-                "problems": [_problem_json(p) for p in problems],
+                "problems": [problem_json(p) for p in problems],
             }
             put(json.dumps(report, indent=2) + "\n")
         else:
@@ -422,27 +410,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
 
 
 def _say_problem(pack_file: Path, problem: PackProblem) -> None:
-    place = f"{pack_file}:{problem.line}" if problem.line is not None else str(pack_file)
-    if problem.line is None or not problem.where.startswith("line "):  # else `place` has it
-        place += f": {problem.where}"
-    if problem.counterexample is None:
-        say("{}: {} [{}]", place, problem.message, problem.kind)
-    else:
-        example = json.dumps(answers_record(problem.counterexample), ensure_ascii=False)
-        say("{}: {} [{}]; counter-example: {}", place, problem.message, problem.kind, example)
-
-
-def _problem_json(problem: PackProblem) -> dict[str, object]:
-    return {
-        "kind": problem.kind,
-        "description": problem.description,
-        "where": problem.where,
-        "line": problem.line,
-        "message": problem.message,
-        "counterexample": (
-            answers_record(problem.counterexample) if problem.counterexample is not None else None
-        ),
-    }
+    put(problem_line(pack_file, problem) + "\n")  # escaped by `problem_line`, as `say` would
 
 
 def run_rules_show(args: argparse.Namespace) -> int:

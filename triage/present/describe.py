@@ -1,170 +1,27 @@
-"""A rule pack in words, for the people who review it: conditions, tables, flow.
+"""A rule pack in words, for the people who review it, and for those who write answers to it.
 
-Every sentence is generated from the pack's condition trees and its own labels
-(the closed vocabulary of `triage.core.vocabulary` maps to fixed phrases), so what a
-clinician reviews is exactly what the engine runs. Nothing here is clinical.
-
-* `to_words(condition, pack)` — one condition as a phrase.
 * `show(pack, markdown=False)` — the whole pack: questions with when they are
   asked, terms, parameters, the urgency, prognosis and suggestion tables with
-  their outcomes, safety nets and citations, and the disclaimer.
-* `mermaid(pack)` — the questionnaire flow and the decisions as a Mermaid flowchart.
+  their outcomes, safety nets and citations, and the disclaimer (`rules show`).
+* `questions(pack, style, review=...)` — the questions with the answers each
+  takes: for review in `show`, or for writing answer files (`triage questions`).
+* `mermaid(pack)` — the questionnaire flow and the decisions as a Mermaid
+  flowchart (`rules graph`).
 
-`--rules` loads any pack, so every id and text of a pack is escaped
-(`triage.present.escape`) where it is put into a phrase, a line or a label: by the
-`Style` in words and `show`, by `escape.mermaid_label` in `mermaid`.
+Every phrase comes from `triage.present.words`. `--rules` loads any pack, so
+every id and text of a pack is escaped (`triage.present.escape`) where it is put
+into a line or a label: by the `Style` in `show` and `questions`, by
+`escape.mermaid_label` in `mermaid`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
-from triage.core.models import ArticleCitation, Citation
-from triage.core.pack import Question, RulePack
-from triage.core.vocabulary import (
-    All,
-    Always,
-    AtLeast,
-    Below,
-    Condition,
-    Empty,
-    In,
-    Includes,
-    Not,
-    Number,
-    ParamRef,
-    Term,
-    Test,
-)
-from triage.core.vocabulary import Any as AnyOf
+from triage.core.pack import RulePack
 from triage.present import escape
-
-
-@dataclass(frozen=True)
-class Style:
-    """How a pack's names and texts are marked and escaped: terminal text or Markdown.
-
-    `escaped=False` leaves plain text as it is, for a caller that escapes the
-    whole phrase itself (a Mermaid label, a line printed by the command line).
-    """
-
-    markdown: bool
-    escaped: bool = True
-
-    def text(self, text: str) -> str:
-        """Any text of the pack, safe where the style's output goes."""
-        if self.markdown:
-            return escape.markdown(text)
-        return escape.text(text) if self.escaped else text
-
-    def name(self, text: str) -> str:
-        """A term's or parameter's name."""
-        return f"*{self.text(text)}*" if self.markdown else self.text(text)
-
-    def question(self, text: str) -> str:
-        """A question's or an option's id."""
-        return escape.markdown_code(text) if self.markdown else self.text(text)
-
-    def label(self, text: str) -> str:
-        """An option's label, as a person sees it in the questionnaire."""
-        return f'"{self.text(text)}"'
-
-
-PLAIN = Style(markdown=False)
-"""Text for a terminal."""
-RAW = Style(markdown=False, escaped=False)
-"""Text for a caller that escapes it whole."""
-MARKDOWN = Style(markdown=True)
-
-
-def to_words(condition: Condition, pack: RulePack, style: Style = PLAIN) -> str:
-    """Say a condition in words, using the pack's option labels and term names.
-
-    `all` is joined with "and", `any` with "or"; a nested group is bracketed so
-    that the reading is never ambiguous.
-    """
-    return _words(condition, pack, style, top=True)
-
-
-def _words(condition: Condition, pack: RulePack, style: Style, top: bool = False) -> str:
-    if isinstance(condition, Always):
-        return "always (any answers)"
-    if isinstance(condition, Term):
-        return style.name(condition.term)
-    if isinstance(condition, Not):
-        inner = condition.not_
-        if isinstance(inner, Test):
-            return _test_words(inner, pack, style, negated=True)
-        return f"not {_words(inner, pack, style)}"
-    if isinstance(condition, (All, AnyOf)):
-        joiner = " and " if isinstance(condition, All) else " or "
-        text = joiner.join(_words(c, pack, style) for c in condition.children())
-        return text if top or len(condition.children()) == 1 else f"({text})"
-    if isinstance(condition, Test):
-        return _test_words(condition, pack, style, negated=False)
-    raise TypeError(f"unknown condition {condition!r}")  # pragma: no cover - the vocabulary is closed
-
-
-def _test_words(test: Test, pack: RulePack, style: Style, *, negated: bool) -> str:
-    question = pack.questions.get(test.question)
-    who = style.question(test.question)
-    if isinstance(test, In):
-        labels = " or ".join(style.label(_option_label(question, o)) for o in test.in_)
-        return f"{who} is {'not ' if negated else ''}{labels}"
-    if isinstance(test, Includes):
-        verb = "does not include" if negated else "includes"
-        return f"{who} {verb} {style.label(_option_label(question, test.includes))}"
-    if isinstance(test, Empty):
-        none = style.label(question.none_label) if question and question.none_label else "none"
-        if test.empty != negated:
-            return f"{who} is {none}"
-        return f"{who} has at least one answer"
-    if isinstance(test, (AtLeast, Below)):
-        unit = f" {style.text(question.unit)}" if question and question.unit else ""
-        at_least = isinstance(test, AtLeast) != negated
-        bound = test.at_least if isinstance(test, AtLeast) else test.below
-        amount = _number(bound, pack, unit, style)
-        return f"{who} is {amount} or more" if at_least else f"{who} is less than {amount}"
-    raise TypeError(f"unknown test {test!r}")  # pragma: no cover - the vocabulary is closed
-
-
-def _number(value: Number, pack: RulePack, unit: str, style: Style) -> str:
-    if isinstance(value, ParamRef):
-        return f"{pack.param(value.param)}{unit} ({style.name(value.param)})"
-    return f"{value}{unit}"
-
-
-def _option_label(question: Question | None, option: str) -> str:
-    if question is not None:
-        for o in question.options:
-            if o.id == option:
-                return o.label
-    return option
-
-
-def citations_in_words(citations: Sequence[Citation]) -> str:
-    """Citations as a reader sees them: ¶3 "quote"; or the external basis."""
-    parts = []
-    for c in citations:
-        if isinstance(c, ArticleCitation):
-            parts.append(f'¶{c.paragraph} "{c.quote}"')
-        else:
-            parts.append(f"external: {c.external}")
-    return "; ".join(parts)
-
-
-def asked_when_words(question: Question, pack: RulePack, style: Style = PLAIN) -> str:
-    """When a question is asked, in words."""
-    condition = question.asked_when
-    if condition is None:
-        return "always"
-    words = f"when {to_words(condition, pack, style)}"
-    if isinstance(condition, Term) and condition.term in pack.document.terms:
-        words += f": {to_words(pack.term(condition.term), pack, style)}"
-    return words
-
+from triage.present.words import MARKDOWN, PLAIN, RAW, Style, asked_when_words, citations_in_words, to_words
 
 # -- the whole pack ---------------------------------------------------------------------------------
 
@@ -215,22 +72,7 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
     yield from heading(2, "Questions")
     yield "Asked in this order; a question is asked only when its condition holds."
     yield ""
-    for number, q in enumerate(doc.questions, 1):
-        yield f"{number}. {style.question(q.id)} ({q.type}): {t(q.prompt)}"
-        if md:
-            yield ""
-        yield f"   - asked: {asked_when_words(q, pack, style)}"
-        if q.name:
-            yield f"   - named in explanations: {style.label(q.name)}"
-        if q.help:
-            yield f"   - help: {t(q.help)}"
-        if q.type == "number":
-            yield f"   - a whole number from {q.min} to {q.max}{' ' + t(q.unit) if q.unit else ''}"
-        for o in q.options:
-            yield f"   - {style.question(o.id)}: {style.label(o.label)} — {t(o.description)}"
-        if q.none_label:
-            yield f"   - several may be chosen, or {style.label(q.none_label)}"
-        yield ""
+    yield from questions(pack, style, review=True)
 
     if doc.parameters:
         yield from heading(2, "Parameters")
@@ -290,6 +132,40 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
             row = [e.name, answers, expect.urgency, expect.prognosis, ", ".join(expect.suggestions)]
             rows.append([t(cell) for cell in row])
         yield from table(["example", "answers", "urgency", "prognosis", "suggestions"], rows)
+
+
+def questions(pack: RulePack, style: Style = PLAIN, *, review: bool = False) -> Iterator[str]:
+    """Every question, in order, with when it is asked and the answers it takes, a line at a time.
+
+    For review (`rules show`): numbered, with the name and help a question has, and
+    each option's label and description. Otherwise (`triage questions`): as someone
+    writing an answer file needs it, the option ids to write and how to write "none".
+    """
+    for number, q in enumerate(pack.document.questions, 1):
+        if review:
+            yield f"{number}. {style.question(q.id)} ({q.type}): {style.text(q.prompt)}"
+            if style.markdown:
+                yield ""
+            fact = choice = "   - "
+        else:
+            yield f"{style.question(q.id)}  ({q.type})"
+            yield f"  {style.text(q.prompt)}"
+            fact, choice = "  ", "  - "
+        yield f"{fact}asked: {asked_when_words(q, pack, style)}"
+        if review and q.name:
+            yield f"{fact}named in explanations: {style.label(q.name)}"
+        if review and q.help:
+            yield f"{fact}help: {style.text(q.help)}"
+        if q.type == "number":
+            yield f"{fact}a whole number from {q.min} to {q.max}{' ' + style.text(q.unit) if q.unit else ''}"
+        for o in q.options:
+            said = f"{style.label(o.label)} — {style.text(o.description)}" if review else style.text(o.label)
+            yield f"{choice}{style.question(o.id)}: {said}"
+        if q.none_label and review:
+            yield f"{choice}several may be chosen, or {style.label(q.none_label)}"
+        elif q.none_label:
+            yield f'{choice}none: write "none" (or []) when none applies; separate several with ";"'
+        yield ""
 
 
 def _answer(value: object) -> str:

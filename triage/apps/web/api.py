@@ -32,7 +32,7 @@ from triage.interop.fhir import FhirExportError, FhirUnavailable
 from triage.interop.fhir_questionnaire import questionnaire
 from triage.interop.schema import answers_schema, result_schema
 from triage.io.readers import Rejected, Unreadable, read_json
-from triage.present.describe import asked_when_words
+from triage.present.words import asked_when_words
 
 SOURCE = "body"
 """The name the entries' sources give the request body."""
