@@ -28,9 +28,6 @@ from typing import BinaryIO, NoReturn, TextIO
 import triage
 from triage.apps.web import INSTALL_HINT, REQUIRED
 from triage.batch.allocator import tune_for_batch
-from triage.batch.run import evaluate_files
-from triage.batch.stream import TableReader
-from triage.batch.summary import Progress, Summary
 from triage.core.errors import (
     InvalidAnswers,
     PackProblem,
@@ -50,16 +47,12 @@ from triage.fs.files import (
     write_bytes,
 )
 from triage.interop.fhir import FhirUnavailable
-from triage.io.answerfile import SAVE, SaveError, check_target, write_record
 from triage.io.formats import COLUMNAR_FORMATS, INPUT_FORMATS, OUTPUT_FORMATS, format_named
-from triage.io.inputs import find_inputs
-from triage.io.writers import make_writer
 from triage.packs.loading import default_pack_path, load_rulepack, read_pack
 from triage.packs.verify import check_references, run_examples
 from triage.present import escape
 from triage.present.describe import mermaid, questions, show
 from triage.present.problems import problem_json, problem_line
-from triage.present.render import render_json, render_markdown, render_text
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ASK_FORMATS = ("text", "json", "markdown")
@@ -505,6 +498,9 @@ def _write(text: str, output: Path | None, pack: RulePack) -> int:
 
 def run_ask(args: argparse.Namespace) -> int:
     """Take the questionnaire in the terminal, then show (and optionally save) the result."""
+    from triage.io.answerfile import SAVE, SaveError, check_target, write_record
+    from triage.present.render import render_json, render_markdown, render_text
+
     save: Path | None = args.save
     if save is not None:
         try:
@@ -524,10 +520,10 @@ def run_ask(args: argparse.Namespace) -> int:
         except OutputError as exc:
             warn("triage: {}", exc)
             return EXIT_USAGE
-    from triage.apps import terminal as questionnaire  # questionary loads only when it is needed
+    from triage.apps import terminal  # questionary, slow to import, loads only when it is needed
 
     screen = sys.stdout if sys.stdout.isatty() else sys.stderr
-    record = questionnaire.run(pack, out=screen)
+    record = terminal.run(pack, out=screen)
     result = triage.evaluate(record, rulepack=pack)
     status = EXIT_OK
     if save is not None:
@@ -555,6 +551,12 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate answer files: one entry per record, a summary on stderr; exit 0, 1 or 2."""
+    from triage.batch.run import evaluate_files
+    from triage.batch.stream import TableReader
+    from triage.batch.summary import Progress, Summary
+    from triage.io.inputs import find_inputs
+    from triage.io.writers import make_writer
+
     output: Path | None = args.output
     target = output_target(output) if output is not None else None  # a folder is refused at once
     inputs = find_inputs(args.paths, args.input_format)

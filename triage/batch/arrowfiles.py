@@ -18,13 +18,13 @@ import io
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from triage.batch.columnar import Entry, TableEvaluator, rebatched, records, result_schema
+from triage.batch.columnar import AnyArray, Entry, TableEvaluator, rebatched, records, result_schema
 from triage.batch.stream import Batch, Piece
 from triage.batch.summary import Progress, Summary
 from triage.core.answers import ID_FIELD
@@ -35,9 +35,6 @@ from triage.io.formats import COLUMNAR_FORMATS
 from triage.io.inputs import STDIN, InputFile
 from triage.io.readers import FILE_FIELD, RECORD_FIELD, Ambiguous, Item, Unreadable, read_all, refuse_unclear
 from triage.io.writers import Writer
-
-if TYPE_CHECKING:
-    from triage.batch.columnar import AnyArray
 
 READ_ROWS = 1 << 17
 """Rows read from a file at a time."""

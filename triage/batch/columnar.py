@@ -48,7 +48,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeGuard, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,11 +63,10 @@ from triage.io.readers import Ambiguous, refuse_unclear
 from triage.packs.loading import load_rulepack
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
-
     import pandas as pd
 
-    AnyArray: TypeAlias = pa.Array[Any]
+AnyArray: TypeAlias = "pa.Array[Any]"
+"""An Arrow array of any type (pyarrow's arrays are generic to the type checker only)."""
 
 BATCH_ROWS = 1 << 17
 """Small input batches are put together up to this many rows: the work per batch is per column."""
