@@ -1,1 +1,1 @@
-"""Front ends: command line, terminal, web. Import batch and below; terminal and web never each other."""
+"""Front ends: command line, terminal, web. May import batch and below; terminal and web never each other."""

@@ -1,1 +1,1 @@
-"""Many records: streaming run, JSON Lines fast path, jobs, tables, Dask, Spark. Imports io and below."""
+"""Many records: streaming run, JSON Lines fast path, jobs, tables, Dask, Spark. May import io and below."""

@@ -1,1 +1,1 @@
-"""Pure: vocabulary, models, errors, pack model, answers, engine, flow. Imports pydantic and stdlib only."""
+"""Pure: condition vocabulary, models, errors, pack model, answers, engine, flow. May import pydantic only."""

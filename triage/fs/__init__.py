@@ -1,1 +1,1 @@
-"""Files on disk, safely: opened without waiting, written whole or not at all. Imports the stdlib only."""
+"""Files on disk, safely: opened without waiting, written whole or not at all. May import the stdlib only."""

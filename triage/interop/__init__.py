@@ -1,1 +1,1 @@
-"""Other systems' formats: JSON Schema and HL7 FHIR. Imports triage.core."""
+"""Other systems' formats: JSON Schema and HL7 FHIR. May import packs and below."""

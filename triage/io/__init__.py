@@ -1,1 +1,1 @@
-"""Files in and out: one registry of formats, inputs, decoders, encoders. Imports triage.interop and below."""
+"""Files in and out: the format registry, inputs, decoders, encoders. May import present, interop, below."""

@@ -1,1 +1,1 @@
-"""Rule packs on disk: safe YAML, limits, lines, verification, loading. Imports triage.core and triage.fs."""
+"""Rule packs on disk: YAML read safely within limits, lines, verification, loading. May import core, fs."""

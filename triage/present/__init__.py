@@ -1,1 +1,1 @@
-"""Words for people: escaping, conditions in words, pack review, results, problems. Imports core and packs."""
+"""Words for people: escaping, conditions in words, pack review, results, problems. May import packs, core."""
