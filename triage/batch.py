@@ -47,7 +47,7 @@ from triage.readers import (
     read_yaml,
 )
 from triage.rulepack import RulePack
-from triage.writers import Sink, Writer
+from triage.writers import Sink, Writer, json_string
 
 PROGRESS_LINES = 1 << 16
 """JSON Lines between two looks at the clock for the progress bar."""
@@ -383,7 +383,7 @@ class Batch:
         # entry = head, id, middle (source up to the line number), line number, outcome's bytes
         writer = self.writer
         head = writer.sep + b'{"id":'
-        middle = b',"source":' + dumps(f"{name}:")[:-1]
+        middle = b',"source":' + json_string(f"{name}:")[:-1]
         count = len(chunk)
         parts = zip(
             repeat(head),
@@ -432,7 +432,7 @@ class Batch:
         self.summary.records += len(chunk)
         sep = self.writer.sep
         # An entry: `{"id":"<id>`, then `","source":"<name>:`, the line number, and the outcome's bytes.
-        middle = b'","source":' + orjson.dumps(f"{name}:")[:-1]
+        middle = b'","source":' + json_string(f"{name}:")[:-1]
         numbers = _numbers(first, len(chunk))
         if tight and not sep:
             parts: Iterator[tuple[bytes, ...]] = zip(heads, repeat(middle), numbers, map(_DATA, seen))

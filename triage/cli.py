@@ -338,7 +338,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
                 "valid": False,
                 "problems": [_problem_json(p) for p in problems],
             }
-            put(json.dumps(report, indent=2) + "\n")
+            put(json.dumps(escape.unicode_data(report), indent=2) + "\n")
         else:
             for problem in problems:
                 _say_problem(pack_file, problem)
@@ -346,7 +346,8 @@ def run_rules_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE if unreadable else EXIT_INVALID
     if args.format == "json":
         info = pack.info.model_dump()
-        put(json.dumps({"pack": str(pack.path), "valid": True, **info, "problems": []}, indent=2) + "\n")
+        report = {"pack": str(pack.path), "valid": True, **info, "problems": []}
+        put(json.dumps(escape.unicode_data(report), indent=2) + "\n")
     else:
         say("{}: {} {} is valid (sha256 {}).", pack.path, pack.info.name, pack.info.version, pack.info.sha256)
     return EXIT_OK

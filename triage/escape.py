@@ -85,6 +85,38 @@ def text(value: str) -> str:
     return _SUSPECT.sub(_escaped, value)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unicode_text(value: str) -> str:
+    """`value` as valid Unicode text, for JSON: each lone surrogate written as `text` writes it.
+
+    A file name that is not UTF-8 reaches Python with its bad bytes as lone
+    surrogates (byte 0xff as U+DCFF), which no UTF-8 output can hold. JSON gets
+    the six characters `\\udcff` in its place: the same characters text,
+    Markdown and CSV show for it, so a name reads alike in every format.
+    Everything else is kept as it is.
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(lambda match: _code(match.group()), value)
+    return value
+
+
+def unicode_data(data: object) -> object:
+    """JSON data with every text in it made valid Unicode (`unicode_text`), keys too."""
+    if isinstance(data, str):
+        return unicode_text(data)
+    if isinstance(data, dict):
+        return {unicode_data(key): unicode_data(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [unicode_data(item) for item in data]
+    return data
+
+
 def line(template: str, *fields: object) -> str:
     """Our own `template` with each `{}` filled by a field shown as `text` (fields are untrusted)."""
     return template.format(*(text(str(field)) for field in fields))
