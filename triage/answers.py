@@ -441,11 +441,14 @@ def _unknown_key(key: str, pack: RulePack) -> str:
     return f"unknown question id.{did_you_mean(key, known)} Known ids: {', '.join(known)}."
 
 
-@functools.lru_cache(maxsize=4096)
 def did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
-    """The closest candidate, as a hint; typos recur across records, so hints are remembered."""
-    if len(value) > _MAX_GUESSED:
-        return ""
+    """The closest candidate, as a hint; typos recur across records, so hints are remembered (for
+    values short enough to be typos: a long one is never held)."""
+    return "" if len(value) > _MAX_GUESSED else _did_you_mean(value, candidates)
+
+
+@functools.lru_cache(maxsize=4096)
+def _did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)
     if not close:
         close = [c for c in candidates if c.lower() == value.lower()]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 
 _SUSPECT = re.compile(r"[\x00-\x1f\x7f\\]|[^\x00-\x7f]+")
 """What `text` looks at: backslashes, ASCII controls, and runs of non-ASCII characters."""
@@ -133,7 +134,23 @@ _MAYBE_MARKUP = re.compile(r"[\\`*\[\]<>&|~$#_]")
 """A quick look for what `_MARKUP` escapes (any underscore)."""
 
 
-@functools.lru_cache(maxsize=4096)
+def _remembered(function: Callable[[str], str]) -> Callable[[str], str]:
+    """`function`, remembering its results for recent texts up to `REMEMBERED_CHARS` long: a batch puts
+    the same texts into every entry, but a long text of the data is never held."""
+    cached = functools.lru_cache(maxsize=4096)(function)
+
+    @functools.wraps(function)
+    def remembered(value: str) -> str:
+        return cached(value) if len(value) <= REMEMBERED_CHARS else function(value)
+
+    return remembered
+
+
+REMEMBERED_CHARS = 4096
+"""The longest text whose escaped form is remembered (4,096 of them at most)."""
+
+
+@_remembered
 def markdown(value: str) -> str:
     """`value` as inline Markdown that a renderer shows literally: no markup, no HTML.
 
@@ -182,7 +199,7 @@ _FORMULA = frozenset("=+-@\t\r'\uff1d\uff0b\uff0d\uff20")
 full-width forms, and the quote itself, so that one leading quote always means one was added."""
 
 
-@functools.lru_cache(maxsize=4096)
+@_remembered
 def csv_cell(value: str) -> str:
     """`value` as a CSV cell that no spreadsheet runs as a formula.
 
