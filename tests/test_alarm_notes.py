@@ -107,16 +107,35 @@ def test_the_alarm_options_are_exactly_those_that_alarm_in_every_answer_set() ->
         ),
         pytest.param({RED_FLAGS.id: [STROKE, 3]}, STROKE, id="beside-a-number"),
         pytest.param({RED_FLAGS.id: [STROKE], "id": ["not", "text"]}, STROKE, id="bad-id"),
+        pytest.param(STROKE, STROKE, id="not-a-mapping-but-the-option"),
+        pytest.param([STROKE, "fshd", "mild"], STROKE, id="a-list-of-cells"),
+        pytest.param([{RED_FLAGS.id: [STROKE], **CALM}], STROKE, id="a-record-in-a-list"),
     ],
 )
-def test_a_refused_record_that_states_a_red_flag_says_what_it_calls_for(
-    record: dict[str, Any], option: str
-) -> None:
+def test_a_refused_record_that_states_a_red_flag_says_what_it_calls_for(record: object, option: str) -> None:
     """Whatever else is wrong with a record, a red-flag id it states anywhere gives an (urgency) note with its level."""
     said = note(record)
     assert said is not None
     assert label(option) in said
     assert "whatever else is wrong" in said
+
+
+def test_a_value_shared_by_two_questions_is_looked_at_under_each() -> None:
+    """A list that two answers share (as a YAML alias makes them) states under each question what that
+    question's options say: the eye's alarm under `eye_problems`, though `red_flags` was looked at first."""
+    (option,) = alarm_options(PACK).by_question[EYE]
+    shared = [option]
+    record = {
+        RED_FLAGS.id: shared,
+        "cause": "peripheral_facial_paralysis",
+        "severity": "mild",
+        "months_since_paralysis": 1,
+        "treated_early": "no",
+        EYE: shared,
+    }
+    said = note(record)
+    assert said is not None
+    assert PACK.levels[alarm_options(PACK).by_question[EYE][option].level].label in said
 
 
 @pytest.mark.parametrize(

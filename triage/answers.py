@@ -38,6 +38,40 @@ _MAX_GUESSED = 64
 _MAX_KEY_SHOWN = 100
 """Longest unknown key named as it is in a problem; a longer one is shortened."""
 _NOT_TEXT = "question ids are text; this key is not"
+MAX_PROBLEMS_OF_A_KIND = 20
+"""The most problems of one kind (keys that are not questions, keys given twice, unknown FHIR
+linkIds) an error entry names; one more problem says how many more there were. With it, an entry
+stays small whatever a record holds (a YAML alias can repeat a record of 5,000 unknown keys)."""
+
+
+class Capped:
+    """Problems of one kind, named up to `MAX_PROBLEMS_OF_A_KIND`, the rest only counted.
+
+    Before making a problem of the kind, ask `room()`: past the limit it counts the
+    problem and says no, so the problem is never made (nor its near-miss hint, say).
+    `rest()` is the problem that says how many more there were (none if none).
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.named = 0
+        self.more = 0
+
+    def room(self) -> bool:
+        if self.named < MAX_PROBLEMS_OF_A_KIND:
+            self.named += 1
+            return True
+        self.more += 1
+        return False
+
+    def rest(self) -> list[Problem]:
+        if not self.more:
+            return []
+        message = (
+            f"and {self.more:,} more {self.kind}, not named here: an error entry names the first "
+            f"{MAX_PROBLEMS_OF_A_KIND} of a kind."
+        )
+        return [Problem(field=RECORD, message=message)]
 
 
 def read_answers(record: object, pack: RulePack) -> Answers:
@@ -50,7 +84,8 @@ def read_answers(record: object, pack: RulePack) -> Answers:
     if isinstance(record, Answers):
         record = _as_record(record)
     if not isinstance(record, Mapping):
-        raise InvalidAnswers([Problem(field=RECORD, message=_not_a_record(record))])
+        problem = Problem(field=RECORD, message=_not_a_record(record))
+        raise InvalidAnswers([problem, *urgency_note(record, pack)])
     reading = _Reading(record, pack)
     if reading.errors:
         note = _urgency_note(pack, reading.complete(), record.items())
@@ -71,11 +106,14 @@ class _Reading:
             self.errors.append(record_id)
             record_id = None
         self.id = record_id
+        unknown = Capped("keys that are not question ids")
         for key in record:
             if not isinstance(key, str):
-                self.errors.append(Problem(field=shown(key), message=_NOT_TEXT))
-            elif key != ID_FIELD and key not in pack.questions:
+                if unknown.room():
+                    self.errors.append(Problem(field=shown(key), message=_NOT_TEXT))
+            elif key != ID_FIELD and key not in pack.questions and unknown.room():
                 self.errors.append(Problem(field=shown_key(key), message=_unknown_key(key, pack)))
+        self.errors += unknown.rest()
         for question in pack.document.questions:
             self._read(question, record.get(question.id), pack)
 
@@ -233,6 +271,14 @@ class AlarmOptions:
         or by a mapping key that is its id, unless the key's value says no
         (false, 0, "no", ...: a column or field per option).
         """
+        found = self.found(pairs)
+        if not found:
+            return []
+        most = min(self.order.index(o.level) for o in found)
+        return [o for o in found if self.order.index(o.level) == most]
+
+    def found(self, pairs: Iterable[tuple[object, object]]) -> list[AlarmOption]:
+        """Every alarm option the pairs state (see `stated`), in the order found."""
         if not self.anywhere:
             return []
         found: dict[AlarmOption, None] = {}
@@ -245,7 +291,7 @@ class AlarmOptions:
                 if not _says_no(value):
                     queue.append((None, key))
                 queue.append((None, value))
-        seen: set[int] = set()
+        seen: set[tuple[int, int]] = set()  # a container under a table: YAML aliases share containers
         budget = self.BUDGET
         while queue and budget > 0:
             table, node = queue.popleft()
@@ -257,9 +303,9 @@ class AlarmOptions:
                     elif text in table:
                         found[table[text]] = None
                 continue
-            if not isinstance(node, (Mapping, list, tuple, set, frozenset)) or id(node) in seen:
+            if not isinstance(node, (Mapping, list, tuple, set, frozenset)) or (id(table), id(node)) in seen:
                 continue
-            seen.add(id(node))
+            seen.add((id(table), id(node)))
             if isinstance(node, Mapping):
                 for key, value in _all_pairs(node):
                     if not _says_no(value):
@@ -267,10 +313,7 @@ class AlarmOptions:
                     queue.append((table, value))
             else:
                 queue.extend((table, item) for item in node)
-        if not found:
-            return []
-        most = min(self.order.index(o.level) for o in found)
-        return [o for o in found if self.order.index(o.level) == most]
+        return list(found)
 
 
 _ALARM_OPTIONS: weakref.WeakKeyDictionary[RulePack, AlarmOptions] = weakref.WeakKeyDictionary()

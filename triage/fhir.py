@@ -40,6 +40,7 @@ from triage.answers import (
     ID_FIELD,
     RECORD,
     URGENCY,
+    Capped,
     did_you_mean,
     read_answers,
     shown,
@@ -348,17 +349,23 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
         problems.append(Problem(field="item", message="item must be a list of answered items."))
         items = []
     failed: set[str] = set()
+    unlinked = Capped("items without a linkId")
+    unknown = Capped("unknown linkIds")
+    again = Capped("items answering a linkId answered before")
     for index, item in enumerate(items):
         link_id = item.get("linkId") if isinstance(item, Mapping) else None
         if not isinstance(link_id, str):
-            problems.append(Problem(field=f"item[{index}]", message="an item needs a linkId (text)."))
+            if unlinked.room():
+                problems.append(Problem(field=f"item[{index}]", message="an item needs a linkId (text)."))
             continue
         question = pack.questions.get(link_id)
         if question is None:
-            problems.append(Problem(field=shown_key(link_id), message=_unknown_link_id(link_id, pack)))
+            if unknown.room():
+                problems.append(Problem(field=shown_key(link_id), message=_unknown_link_id(link_id, pack)))
             continue
         if link_id in record or link_id in failed:
-            problems.append(Problem(field=link_id, message="this linkId is answered more than once."))
+            if again.room():
+                problems.append(Problem(field=link_id, message="this linkId is answered more than once."))
             failed.add(link_id)
             continue
         assert isinstance(item, Mapping)
@@ -368,6 +375,7 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
             failed.add(link_id)
         elif value is not None:
             record[link_id] = value
+    problems += [*unlinked.rest(), *unknown.rest(), *again.rest()]
     if not problems:
         return record
     try:

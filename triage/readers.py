@@ -47,7 +47,7 @@ from typing import Any, BinaryIO
 import orjson
 import yaml
 
-from triage.answers import ID_FIELD, shown_key, urgency_note
+from triage.answers import ID_FIELD, Capped, alarm_options, shown_key, urgency_note
 from triage.errors import InvalidAnswers
 from triage.fhir import is_fhir_resource, records_from_fhir, response_id
 from triage.files import FileId, file_id, kind_of, open_regular
@@ -82,6 +82,11 @@ MAX_JSON_DEPTH = 1024
 """JSON nested deeper than this is refused by the parser (orjson's fixed limit) as not valid JSON."""
 MAX_YAML_DEPTH = 1000
 """YAML nested deeper than this is refused by the parser (libyaml's limit) as not valid YAML."""
+MAX_YAML_ALIAS_COPIES = 1 << 20
+"""How much the aliases (`*name`) of one YAML file may copy in, in all, counted as written out: one
+for each value and one for each character of its text (1 Mi, as much as the largest YAML file
+holds). An alias past it is not read, and its record is refused: so a few bytes of aliases can never
+make a file cost more than twice its largest size to read."""
 _WHOLE_FILE_BYTES = max(MAX_JSON_FILE_BYTES, MAX_YAML_FILE_BYTES)
 _TOO_LONG = b"\n\x00too long:"
 """Begins what `bounded_lines` gives in place of a line over the limit: no line read from a file
@@ -490,6 +495,24 @@ class Ambiguous(dict[object, object]):
         self.merged = merged
 
 
+class Copied(Ambiguous):
+    """In place of what a YAML alias would copy in past the file's allowance (`MAX_YAML_ALIAS_COPIES`),
+    or round a loop (an alias inside what it names): not read, and the record holding it is refused.
+
+    Once the file is read, its `pairs` name the alarm options the value it stands for
+    states (`option: true`), found once for every alias of that value (`state`), so the
+    record's `(urgency)` note still says them.
+    """
+
+    def __init__(self, *, loop: bool) -> None:
+        super().__init__((), ())
+        self.loop = loop
+
+    def state(self, options: Iterable[str]) -> None:
+        self.pairs = tuple((option, True) for option in options)
+        self.update(self.pairs)
+
+
 class Unchecked(Exception):
     """JSON that could not be read again exactly (`as_written`): its records cannot be trusted."""
 
@@ -595,6 +618,11 @@ _MERGED = (
     "a YAML merge key (<<) copies answers in from elsewhere in the file, which hides which answer counts; "
     "write each answer out in full."
 )
+_COPIED = (
+    "a YAML alias (*name) here would take what this file's aliases copy in past "
+    f"{MAX_YAML_ALIAS_COPIES:,} values and characters, so it is not read; write the answers out in full."
+)
+_LOOP = "a YAML alias (*name) here stands for what holds it (a loop), so it is not read; write it out."
 _MERGE = "<<"
 _LONGEST_PATH = 200
 _Steps = tuple[object, ...]
@@ -610,35 +638,52 @@ class _Unclear:
 
     def __init__(self, pack: RulePack) -> None:
         self.pack = pack
-        self._first: dict[int, tuple[_Steps, object] | None] = {}
+        self._first: dict[int, tuple[_Steps, str] | None] = {}
+        self._copies: dict[int, Rejected | None] = {}
 
     def refused(self, record: object, skip: str | None = None, *, fhir: bool = False) -> Rejected | None:
         """The refusal of a record holding an `Ambiguous` mapping (but under `skip`), or None.
 
         Its own unclear keys are named each (as questions of an answer record, or as keys of
         a `fhir` resource or Bundle entry); inside each of its values, the first such mapping found.
+        A record that is a `Copied` value (a YAML alias of a whole record) is refused once, however
+        many records it stands for.
         """
+        if not isinstance(record, Copied):
+            return self._refused(record, skip, fhir)
+        if id(record) not in self._copies:  # the document holds the record meanwhile, so its id is its own
+            self._copies[id(record)] = self._refused(record, skip, fhir)
+        return self._copies[id(record)]
+
+    def _refused(self, record: object, skip: str | None, fhir: bool) -> Rejected | None:
         problems: list[Problem] = []
-        if isinstance(record, Ambiguous):
+        unclear = Capped("unclear keys (given more than once, or merged in)")
+        if isinstance(record, Copied):
+            unclear.room()
+            problems.append(Problem(field=RECORD_FIELD, message=_LOOP if record.loop else _COPIED))
+        elif isinstance(record, Ambiguous):
             repeated = _REPEATED_INSIDE if fhir else _REPEATED
-            problems += [Problem(field=shown_key(key), message=repeated) for key in record.repeated]
-            if record.merged:
+            problems += [
+                Problem(field=shown_key(key), message=repeated) for key in record.repeated if unclear.room()
+            ]
+            if record.merged and unclear.room():
                 problems.append(Problem(field=_MERGE, message=_MERGED))
         for step, value in _children(record):
             if step == skip:
                 continue
             found = self._find(value)
-            if found is not None:
-                where, key = found
-                message = _MERGED if key == _MERGE else _REPEATED_INSIDE
-                problems.append(Problem(field=_path((step, *where, key)), message=message))
+            if found is not None and unclear.room():
+                where, message = found
+                problems.append(Problem(field=_path((step, *where)), message=message))
+        problems += unclear.rest()
         if not problems:
             return None
         also = record.pairs if isinstance(record, Ambiguous) else ()
         return Rejected((*problems, *urgency_note(record, self.pack, also=also)), _plain_id(record))
 
-    def _find(self, value: object) -> tuple[_Steps, object] | None:
-        """The path to the first `Ambiguous` mapping in `value` and its first unclear key, or None."""
+    def _find(self, value: object) -> tuple[_Steps, str] | None:
+        """The path to the first unclear place in `value` (the first unclear key of an `Ambiguous`
+        mapping, or a `Copied` value), and what is unclear there; or None."""
         first = self._first
         stack: list[tuple[object, bool]] = [(value, False)]
         while stack:
@@ -661,9 +706,11 @@ class _Unclear:
         return first.get(id(value)) if isinstance(value, (dict, list, tuple)) else None
 
     @staticmethod
-    def _own(node: object) -> tuple[_Steps, object] | None:
+    def _own(node: object) -> tuple[_Steps, str] | None:
+        if isinstance(node, Copied):
+            return (), _LOOP if node.loop else _COPIED
         if isinstance(node, Ambiguous):
-            return ((), _MERGE if node.merged else node.repeated[0])
+            return ((_MERGE,), _MERGED) if node.merged else ((node.repeated[0],), _REPEATED_INSIDE)
         return None
 
 
@@ -713,7 +760,7 @@ def read_yaml(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
         yield name, text_problem
         return
     try:
-        document, unclear = _load_yaml(data.removeprefix(_BOM))
+        document, unclear = _load_yaml(data.removeprefix(_BOM), pack)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -743,14 +790,24 @@ def read_yaml(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
         yield name, (check.refused(document) if check else None) or document
 
 
-def _load_yaml(data: bytes) -> tuple[object, bool]:
+def _load_yaml(data: bytes, pack: RulePack) -> tuple[object, bool]:
     """One YAML document, built by the safe loader (plain data only: no tags run code), and
     whether it holds an `Ambiguous` mapping."""
-    loader = _RecordLoader(data)
+    loader = _RecordLoader(data, pack)
     try:
-        return loader.get_single_data(), loader.unclear
+        document = loader.get_single_data()
+        loader.state_copies()
+        return document, loader.unclear
     finally:
         loader.dispose()
+
+
+def _node_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -767,9 +824,66 @@ class _RecordLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
     number as a `Decimal` (`0.99999999999999999` stays short of 1); the forms
     YAML 1.1 also reads as numbers (`0x1F`, `0o17`, `1_000`, `1:30` in base 60,
     `.inf`) stay text, as they were written.
+
+    An alias shares what it names (nothing is expanded), but reading a record
+    reads what its aliases stand for: so the aliases of one file may copy in
+    `MAX_YAML_ALIAS_COPIES` in all, counted as written out (the size of what an
+    alias names is worked out once, however often it is named). An alias past
+    that, or one inside what it names, is `Copied` in its place and refuses its record.
     """
 
-    unclear = False
+    def __init__(self, data: bytes, pack: RulePack) -> None:
+        super().__init__(data)
+        self.pack = pack
+        self.unclear = False
+        self.copied = 0
+        self._sizes: dict[yaml.Node, int | None] = {}
+        self._markers: dict[yaml.Node, Copied] = {}
+        self._copied_values: dict[yaml.Node, object] = {}
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+        if node not in self.constructed_objects and node not in self.recursive_objects:
+            value = super().construct_object(node, deep=deep)  # its first use, where it is written
+            if node in self._markers:  # named inside itself: its value is known only now
+                self._copied_values[node] = value
+            return value
+        marker = self._markers.get(node)
+        if marker is None:
+            size = self._size(node)
+            if size is not None and self.copied + size <= MAX_YAML_ALIAS_COPIES:
+                self.copied += size
+                return super().construct_object(node, deep=deep)
+            marker = self._markers[node] = Copied(loop=size is None)
+            self._copied_values[node] = self.constructed_objects.get(node)  # lists are filled in later
+            self.unclear = True
+        return marker
+
+    def state_copies(self) -> None:
+        """Once the document is built (lists are filled in last): tell each `Copied` what its value states."""
+        found = alarm_options(self.pack).found
+        for node, marker in self._markers.items():
+            marker.state(o.option for o in found([(None, self._copied_values.get(node))]))
+
+    def _size(self, top: yaml.Node) -> int | None:
+        """The size of a node written out (a value: 1, and 1 a character of its text), what aliases
+        name counted every time; None if it holds itself (a loop). Each node is sized once."""
+        sizes = self._sizes
+        sizing: set[yaml.Node] = set()  # begun, their parts not yet sized: a loop leads back to one
+        stack: list[tuple[yaml.Node, bool]] = [(top, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                sizing.discard(node)
+                if isinstance(node, yaml.ScalarNode):
+                    sizes[node] = 1 + len(node.value)
+                else:
+                    counts = [sizes.get(child) for child in _node_children(node)]
+                    sizes[node] = None if None in counts else 1 + sum(c for c in counts if c is not None)
+            elif node not in sizes and node not in sizing:
+                sizing.add(node)
+                stack.append((node, True))
+                stack.extend((child, False) for child in _node_children(node))
+        return sizes[top]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
         pairs: list[tuple[object, object]] = []
