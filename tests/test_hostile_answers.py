@@ -273,8 +273,53 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("nan.jsonl:3", "(record)", "nan.jsonl:3: column 63: not valid JSON: a number too large to read"),
     ],
     "long-values.json": [("long-values.json", "questionnaire", "this response answers 'qqqq")],
+    # A record that states stroke signs where it cannot be read: its entry (or its file's) names them.
+    "stroke-trailing-comma.jsonl": [
+        ("stroke-trailing-comma.jsonl:1", RESULT, "routine"),
+        ("stroke-trailing-comma.jsonl:2", "(record)", "column 80: not valid JSON: Expecting property name"),
+    ],
+    "stroke-latin1.csv": [
+        ("stroke-latin1.csv:2", "(record)", f"stroke-latin1.csv:2: column 4: byte 0xe9 {NOT_UTF8}"),
+        ("stroke-latin1.csv:3", RESULT, "routine"),
+    ],
+    "stroke-utf16.csv": [("stroke-utf16.csv", "(file)", f"stroke-utf16.csv: {UTF16}")],
+    "stroke-truncated.yaml": [
+        ("stroke-truncated.yaml", "(file)", "stroke-truncated.yaml: line 3, column 1: not valid YAML")
+    ],
+    "stroke-cr-only.jsonl": [
+        (
+            "stroke-cr-only.jsonl:1",
+            "(record)",
+            "more than one record on this line, whose records end with a carriage return alone",
+        )
+    ],
+    "stroke-header-twice.csv": [
+        (
+            "stroke-header-twice.csv",
+            "(file)",
+            "stroke-header-twice.csv:1: the header row names red_flags more",
+        )
+    ],
+    "stroke-observation.json": [
+        ("stroke-observation.json#entry[0]", RESULT, "routine"),
+        ("stroke-observation.json#entry[1]", "resourceType", "a Observation resource holds no answers"),
+    ],
+    "stroke-not-a-record.jsonl": [
+        ("stroke-not-a-record.jsonl:1", "(record)", "a record must be a mapping of question ids to answers"),
+        ("stroke-not-a-record.jsonl:2", "(record)", "a record must be a mapping of question ids to answers"),
+    ],
 }
 ALARMED = {
+    "cr-only.csv",
+    "stroke-trailing-comma.jsonl:2",
+    "stroke-latin1.csv:2",
+    "stroke-utf16.csv",
+    "stroke-truncated.yaml",
+    "stroke-cr-only.jsonl:1",
+    "stroke-header-twice.csv",
+    "stroke-observation.json#entry[1]",
+    "stroke-not-a-record.jsonl:1",
+    "stroke-not-a-record.jsonl:2",
     "merge-key.yaml#1",
     "repeated-key-in-fhir.json#entry[1]",
     "near-miss-red-flags.jsonl:1",

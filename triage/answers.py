@@ -203,6 +203,28 @@ def _urgency_note(
     return alarm(decided, pack) if decided is not None else []
 
 
+def urgency_note_in_bytes(raw: bytes, pack: RulePack, what: str = "line") -> list[Problem]:
+    """The `(urgency)` problem of a `what` ("line", "row", "file") that could not be read as records,
+    when its bytes name an option that alone calls for an alarm; or nothing.
+
+    Text that cannot be read (a line cut short or not UTF-8, a file that is not
+    JSON) may still hold a red flag a person wrote: it is looked for as a whole
+    word, and the note says what it would call for if it is an answer.
+    """
+    named = alarm_options(pack).named_in(raw)
+    if not named:
+        return []
+    names = " and ".join(dict.fromkeys(f"{o.option} ({o.label})" for o in named))
+    answers, alone = (
+        ("that is an answer", "it alone calls")
+        if len(named) == 1
+        else ("those are answers", "each alone calls")
+    )
+    label = pack.levels[named[0].level].label
+    message = f"this {what} could not be read, but it names {names}; if {answers}, {alone} for: {label}."
+    return [Problem(field=URGENCY, message=message)]
+
+
 def _urgency(values: Mapping[str, AnswerValue], pack: RulePack) -> str | None:
     rule = next((r for r in pack.document.urgency.rules if r.when.holds(values, pack)), None)
     return rule.then if rule is not None else None
@@ -259,6 +281,21 @@ class AlarmOptions:
             found = AlarmOption(question_id, option_id, label, order[rank])
             self.by_question.setdefault(question_id, {})[option_id.casefold()] = found
             self.anywhere.setdefault(option_id.casefold(), []).append(found)
+        words = b"|".join(re.escape(o.encode()) for o in sorted(self.anywhere, key=len, reverse=True))
+        self.words = (
+            re.compile(rb"(?<![A-Za-z0-9_])(?:" + words + rb")(?![A-Za-z0-9_])", re.IGNORECASE)
+            if self.anywhere
+            else None
+        )
+        """The alarm option ids as whole words in bytes, any case (None if the pack has none)."""
+
+    def named_in(self, raw: bytes) -> list[AlarmOption]:
+        """The alarm options that bytes name as a whole word (any case; in UTF-16 too), calling for
+        the most urgent level, as `stated` gives them; for text that could not be read as records."""
+        if self.words is None:
+            return []
+        named = {word.decode("utf-8", "replace") for word in self.words.findall(raw.replace(b"\x00", b""))}
+        return self.stated([(None, sorted(named))])
 
     def stated(self, pairs: Iterable[tuple[object, object]]) -> list[AlarmOption]:
         """The alarm options that (key, value) pairs state and that call for the most urgent level,

@@ -25,7 +25,7 @@ from typing import BinaryIO, Protocol
 
 import orjson
 
-from triage.answers import read_id
+from triage.answers import alarm_options, read_id
 from triage.models import Problem
 from triage.outcomes import MEMO_LIMIT, MEMO_RECORD_BYTES, Outcome, OutcomeMemo, record_key
 from triage.readers import (
@@ -210,6 +210,8 @@ class Batch:
         self.progress = progress
         self.done_bytes = 0
         self._outcomes = OutcomeMemo(pack)
+        self.watch = alarm_options(pack).words
+        """What to look for in a line too long to read (`bounded_lines`)."""
         self._memo: dict[Hashable, _Seen] = {}
         self._by_outcome: dict[Outcome, _Seen] = {}
         self._known: dict[bytes, _Seen] = {}
@@ -289,7 +291,7 @@ class Batch:
             if piece.start:
                 stream.seek(piece.start)
             if file.format in ("jsonl", "csv"):
-                lines = bounded_lines(stream)
+                lines = bounded_lines(stream, watch=self.watch)
                 if piece.end is not None:
                     lines = _until(lines, stream, piece.end)
                 where = None if file.stream else (lambda: stream.tell() - piece.start)
@@ -319,7 +321,7 @@ class Batch:
         name = piece.file.name
         header = piece.header
         if header is None:
-            read = read_csv_header(lines, name)
+            read = read_csv_header(lines, name, self.pack)
             if isinstance(read, Unreadable):
                 yield name, read
                 return

@@ -301,36 +301,43 @@ def records_from_fhir(doc: object, pack: RulePack) -> list[tuple[str, dict[str, 
     Never empty: a Bundle without entries gives one `InvalidAnswers`.
     """
     if not is_fhir_resource(doc):
-        return [("", _invalid(RECORD, "this is not a FHIR resource (it has no resourceType)."))]
+        return [("", _invalid(RECORD, "this is not a FHIR resource (it has no resourceType).", doc, pack))]
     assert isinstance(doc, Mapping)
     if doc["resourceType"] != "Bundle":
         return [("", _from_resource(doc, pack))]
     entries = doc.get("entry")
     if not isinstance(entries, list) or not entries:
-        return [("", _invalid("entry", "this Bundle has no entries, so no QuestionnaireResponse to read."))]
+        message = "this Bundle has no entries (a list), so no QuestionnaireResponse to read."
+        return [("", _invalid("entry", message, doc, pack))]
     out: list[tuple[str, dict[str, object] | InvalidAnswers]] = []
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not is_fhir_resource(resource):
-            out.append((f"#entry[{index}]", _invalid("resource", "this Bundle entry holds no resource.")))
+            out.append(
+                (
+                    f"#entry[{index}]",
+                    _invalid("resource", "this Bundle entry holds no resource.", entry, pack),
+                )
+            )
         else:
             assert isinstance(resource, Mapping)
             out.append((f"#entry[{index}]", _from_resource(resource, pack)))
     return out
 
 
-def _invalid(field: str, message: str, record_id: str | None = None) -> InvalidAnswers:
-    return InvalidAnswers([Problem(field=field, message=message)], record_id)
+def _invalid(field: str, message: str, stated: object, pack: RulePack) -> InvalidAnswers:
+    """A resource refused whole, with the `(urgency)` note of what it states (it may be mistyped)."""
+    return InvalidAnswers([Problem(field=field, message=message), *urgency_note(stated, pack)])
 
 
 def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, object] | InvalidAnswers:
     kind = resource["resourceType"]
     if kind != "QuestionnaireResponse":
-        return _invalid(
-            "resourceType",
+        message = (
             f"a {shown_key(kind)} resource holds no answers: triage reads a QuestionnaireResponse, "
-            "or a Bundle of them.",
+            "or a Bundle of them."
         )
+        return _invalid("resourceType", message, resource, pack)
     problems: list[Problem] = []
     record_id = response_id(resource, problems)
     record: dict[str, object] = {} if record_id is None else {ID_FIELD: record_id}

@@ -23,6 +23,7 @@ import contextlib
 import io
 import mmap
 import os
+import re
 import select
 import signal
 import struct
@@ -247,7 +248,7 @@ class _Turns:
         assert first_line is not None
         lines: list[bytes] | None = None
         if piece.end is not None:  # the next turn goes on with this file: tell it where its lines start
-            lines, next_line = _read_ahead(piece, first_line)
+            lines, next_line = _read_ahead(piece, first_line, self.batch.watch)
             self.board.tell_line(number, next_line)
         self.turn, self.parts, self.direct = number, [], False
         for each in turn:  # only the last piece's entries count below: a file cut apart is a turn alone
@@ -305,22 +306,24 @@ class _Turns:
             self.alive()
 
 
-def _lines(data: bytes) -> list[bytes]:
+def _lines(data: bytes, watch: re.Pattern[bytes] | None = None) -> list[bytes]:
     """The lines of `data`, as `bounded_lines` gives them; cut apart in C unless one is too long."""
     lines = io.BytesIO(data).readlines()
     if len(data) > MAX_RECORD_BYTES and max(map(len, lines)) > MAX_RECORD_BYTES:
-        return list(bounded_lines(io.BytesIO(data)))
+        return list(bounded_lines(io.BytesIO(data), watch=watch))
     return lines
 
 
-def _read_ahead(piece: Piece, first_line: int) -> tuple[list[bytes] | None, int]:
+def _read_ahead(
+    piece: Piece, first_line: int, watch: re.Pattern[bytes] | None = None
+) -> tuple[list[bytes] | None, int]:
     """A piece's lines, read whole when it is not too large, and the line number after them."""
     try:
         with open_regular(piece.file.path) as stream:
             assert piece.end is not None
             length = piece.end - piece.start
             if length <= READ_AHEAD:
-                lines = _lines(os.pread(stream.fileno(), length, piece.start))
+                lines = _lines(os.pread(stream.fileno(), length, piece.start), watch)
                 return lines, first_line + len(lines)
             stream.seek(piece.start)
             count = 0

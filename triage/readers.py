@@ -40,14 +40,15 @@ import stat
 import sys
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from itertools import chain
 from typing import Any, BinaryIO
 
 import orjson
 import yaml
 
-from triage.answers import ID_FIELD, Capped, alarm_options, shown_key, urgency_note
+from triage.answers import ID_FIELD, Capped, alarm_options, shown_key, urgency_note, urgency_note_in_bytes
 from triage.errors import InvalidAnswers
 from triage.fhir import is_fhir_resource, records_from_fhir, response_id
 from triage.files import FileId, file_id, kind_of, open_regular
@@ -141,6 +142,15 @@ class Rejected:
 
     problems: tuple[Problem, ...]
     record_id: str | None = None
+
+
+def _noted(problem: Unreadable, raw: bytes, pack: RulePack | None, what: str | None = None) -> Unreadable:
+    """`problem`, with the `(urgency)` note of the red flags its bytes name (`urgency_note_in_bytes`),
+    unless it has a note already."""
+    if pack is None or problem.notes:
+        return problem
+    notes = urgency_note_in_bytes(raw, pack, what or ("file" if problem.whole_file else "line"))
+    return replace(problem, notes=tuple(notes)) if notes else problem
 
 
 Item = tuple[str, object]
@@ -352,18 +362,19 @@ def read_json(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
     """The records of a JSON file: one object, or a list of them (FHIR resources too)."""
     text_problem = _text_problem(data, name)
     if text_problem is not None:
-        yield name, text_problem
+        yield name, _noted(text_problem, data, pack)
         return
     text = data.removeprefix(_BOM)
     try:
         document = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        yield name, Unreadable(_json_message(name, exc), whole_file=True)
+        yield name, _noted(Unreadable(_json_message(name, exc), whole_file=True), text, pack)
         return
     try:
         document, reread = as_written(text, document)
     except Unchecked as exc:
-        yield name, Unreadable(f"{name}: the file {exc}; no record in it is read.", whole_file=True)
+        problem = Unreadable(f"{name}: the file {exc}; no record in it is read.", whole_file=True)
+        yield name, _noted(problem, text, pack)
         return
     yield from records_from_json(document, name, pack, clear=not reread)
 
@@ -444,6 +455,18 @@ def _json_message(name: str, exc: json.JSONDecodeError) -> str:
     return message
 
 
+def _json_hint(exc: json.JSONDecodeError, line: bytes) -> str:
+    """The standard library's words for a mistake in a JSON Lines line, and what usually causes it."""
+    if exc.msg != "Extra data":
+        return exc.msg
+    if re.search(rb"\r(?!\n)", line):
+        return (
+            "more than one record on this line, whose records end with a carriage return alone (as old "
+            "Mac programs save text); save the file with ordinary line ends"
+        )
+    return "more than one value on this line; JSON Lines has one record per line"
+
+
 def jsonl_problem(line: bytes, source: str, pack: RulePack | None = None) -> Unreadable | None:
     """Why one JSON Lines line could not be parsed, or None for a blank line (skipped).
 
@@ -451,19 +474,21 @@ def jsonl_problem(line: bytes, source: str, pack: RulePack | None = None) -> Unr
     NaN, a number too large, half a character) carries the alarm note of what it states.
     """
     if line.startswith(_TOO_LONG):
-        return Unreadable(_too_long(source, line))
+        return _noted(Unreadable(_too_long(source, line)), line, pack)
     line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
     problem = _line_problem(source, line) or _bom_problem(source, line)
     if problem is not None:
-        return Unreadable(problem)
+        return _noted(Unreadable(problem), line, pack)
     try:  # the standard library's words for a mistake of syntax
         document = json.loads(line.decode("utf-8"), parse_int=_int, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        return Unreadable(f"{source}: column {exc.colno}: not valid JSON: {exc.msg}.")
+        return _noted(
+            Unreadable(f"{source}: column {exc.colno}: not valid JSON: {_json_hint(exc, line)}."), line, pack
+        )
     except RecursionError:
-        return Unreadable(f"{source}: nested too deeply to be an answer record.")
+        return _noted(Unreadable(f"{source}: nested too deeply to be an answer record."), line, pack)
     notes = tuple(urgency_note(document, pack)) if pack is not None else ()
     try:  # valid JSON to the standard library, but not to orjson (NaN, a number too large, ...)
         orjson.loads(line)
@@ -757,25 +782,23 @@ def read_yaml(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
     """The records of a YAML file (safe loader): one mapping, or a list of them."""
     text_problem = _text_problem(data, name, "YAML", MAX_YAML_FILE_BYTES)
     if text_problem is not None:
-        yield name, text_problem
+        yield name, _noted(text_problem, data, pack)
         return
     try:
         document, unclear = _load_yaml(data.removeprefix(_BOM), pack)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        yield (
-            name,
-            Unreadable(
-                f"{name}: {where}not valid YAML: {_short(exc.problem or exc.context)}.", whole_file=True
-            ),
-        )
+        message = f"{name}: {where}not valid YAML: {_short(exc.problem or exc.context)}."
+        yield name, _noted(Unreadable(message, whole_file=True), data, pack)
         return
     except yaml.YAMLError as exc:
-        yield name, Unreadable(f"{name}: not valid YAML: {_short(str(exc))}.", whole_file=True)
+        message = f"{name}: not valid YAML: {_short(str(exc))}."
+        yield name, _noted(Unreadable(message, whole_file=True), data, pack)
         return
-    except RecursionError:  # only without libyaml, which has its own limit
-        yield name, Unreadable(f"{name}: nested too deeply to hold answer records.", whole_file=True)
+    except RecursionError:  # nested mappings build by recursion
+        message = f"{name}: nested too deeply to hold answer records."
+        yield name, _noted(Unreadable(message, whole_file=True), data, pack)
         return
     if document is None:
         yield name, Unreadable(f"{name}: the file holds no records.", whole_file=True)
@@ -938,9 +961,27 @@ class CsvHeader:
     """How many lines the header takes (its data starts on the line after)."""
 
 
-def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable:
-    """Read the header row: the question ids. The separator is `,`, or `;`/tab if the header uses that."""
+def read_csv_header(
+    lines: Iterator[bytes], name: str, pack: RulePack | None = None
+) -> CsvHeader | Unreadable:
+    """Read the header row: the question ids. The separator is `,`, or `;`/tab if the header uses that.
+
+    A header that cannot be read refuses the whole file; with a `pack`, the rest of
+    the file is still looked through for the red flags it names (`urgency_note_in_bytes`).
+    """
+    read: list[bytes] = []
+    header = _csv_header(lines, name, read)
+    if isinstance(header, CsvHeader) or pack is None or alarm_options(pack).words is None:
+        return header
+    words = alarm_options(pack).words
+    assert words is not None
+    named = {word for line in chain(read, lines) for word in words.findall(line.replace(b"\x00", b""))}
+    return _noted(header, b" ".join(named), pack)
+
+
+def _csv_header(lines: Iterator[bytes], name: str, read: list[bytes]) -> CsvHeader | Unreadable:
     for number, raw in enumerate(lines, 1):
+        read.append(raw)
         if number == 1:
             raw = raw.removeprefix(_BOM)
             if raw.startswith(_UTF16_BOMS):
@@ -987,12 +1028,14 @@ def read_csv_rows(
     """
     bad: list[str] = []
     row_text: list[str] = []  # the lines of the row being read, to point at a quoting mistake
+    row_raw: list[bytes] = []  # and as read, for the red flags a row that cannot be read names
     line_number = first_line - 1
 
     def decoded() -> Iterator[str]:
         nonlocal line_number
         for raw in lines:
             line_number += 1
+            row_raw.append(raw)
             if raw.startswith(_TOO_LONG):
                 bad.append(_too_long(f"{name}:{line_number}", raw))
                 raw = b"\n"
@@ -1013,6 +1056,7 @@ def read_csv_rows(
     while True:
         start = line_number + 1
         row_text.clear()
+        row_raw.clear()
         try:
             row = next(reader)
         except StopIteration:
@@ -1020,11 +1064,12 @@ def read_csv_rows(
         except csv.Error as exc:
             text = "".join(row_text)
             message = _quoting_mistake(name, start, text, header.delimiter)
-            yield f"{name}:{start}", Unreadable(message or _csv_problem(name, start, text, exc))
+            problem = Unreadable(message or _csv_problem(name, start, text, exc))
+            yield f"{name}:{start}", _noted(problem, b"".join(row_raw), pack, "row")
             continue
         source = f"{name}:{start}"
         if bad:
-            yield source, Unreadable(bad[0])
+            yield source, _noted(Unreadable(bad[0]), b"".join(row_raw), pack, "row")
             bad.clear()
             continue
         if not any(cell.strip() for cell in row):
@@ -1185,22 +1230,31 @@ def read_all(stream: BinaryIO, limit: int | None = _WHOLE_FILE_BYTES) -> bytes:
     return chunks.getvalue()
 
 
-def bounded_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+def bounded_lines(
+    stream: BinaryIO, limit: int = MAX_RECORD_BYTES, watch: re.Pattern[bytes] | None = None
+) -> Iterator[bytes]:
     """The lines of a stream, as iterating gives them; one over `limit` bytes (end not counted) is dropped.
 
     In its place comes a short line that the JSON Lines and CSV readers report
-    as too long (with its size); the rest of it is read in small pieces and dropped.
+    as too long (with its size); the rest of it is read in small pieces and dropped,
+    but for the words of it that `watch` finds (the alarm options: `AlarmOptions.words`),
+    which follow its size, so that its error entry can still say what they call for.
     """
     readline = stream.readline
     while line := readline(limit + 1):
         if len(line) > limit and line[-1:] != b"\n":
             size = len(line)
+            found = set(watch.findall(line)) if watch is not None else set()
+            tail = line[-_WORD_OVERLAP:]
             while more := readline(1 << 20):
                 size += len(more)
+                if watch is not None:
+                    found.update(watch.findall(tail + more))
+                    tail = more[-_WORD_OVERLAP:]
                 if more[-1:] == b"\n":
                     size -= 1
                     break
-            yield _TOO_LONG + b"%d\n" % size
+            yield _TOO_LONG + b"%d" % size + b"".join(b" " + word for word in sorted(found)) + b"\n"
         else:
             yield line
 
@@ -1211,8 +1265,12 @@ def _short(text: str | None, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_WORD_OVERLAP = 256
+"""Bytes of a piece of a long line looked at again with the next, for a word cut in two."""
+
+
 def _too_long(where: str, placeholder: bytes) -> str:
-    size = int(placeholder[len(_TOO_LONG) :])
+    size = int(placeholder[len(_TOO_LONG) :].split()[0])
     return (
         f"{where}: this line is {size:,} bytes long, longer than the longest record allowed "
         f"({MAX_RECORD_BYTES >> 20} MiB); it was skipped unread."
