@@ -14,14 +14,17 @@ fields, or are JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import gc
+import io
 import json
 import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 import triage
 from triage import escape
@@ -71,10 +74,13 @@ def put(document: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    _stand_in_for_closed_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # here, so that a failure to write the last of it is reported
+        return code
     except (RulePackError, FhirUnavailable) as exc:
         _report(exc)
         return EXIT_USAGE
@@ -91,6 +97,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`triage questions | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # standard output cannot take what is written (a full disk, /dev/full)
+        with contextlib.suppress(OSError, ValueError):  # what is still held goes nowhere at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        warn("triage: cannot write standard output: {}.", exc.strerror or exc)
+        return EXIT_USAGE
+
+
+class _Closed(io.RawIOBase):
+    """In place of a standard stream that was closed when triage started (`>&-`): reading or
+    writing fails, once (a write is reported, then what is still held is dropped at exit)."""
+
+    told = False
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise OSError(errno.EBADF, "it was closed when triage started")
+
+    def write(self, data: Any) -> int:
+        if self.told:
+            return len(data)
+        self.told = True
+        raise OSError(errno.EBADF, "it was closed when triage started")
+
+
+def _stand_in_for_closed_streams() -> None:
+    """Give a standard stream that was closed (Python sets it to None) a stand-in: standard error
+    takes nothing, so messages go nowhere; reading standard input, or writing standard output,
+    fails as for any stream that cannot be used, and is reported."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (open for the life of the process)
+    if sys.stdout is None:
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_Closed()))
+    if sys.stdin is None:
+        sys.stdin = io.TextIOWrapper(io.BufferedReader(_Closed()))
 
 
 def _report(exc: TriageError) -> None:
