@@ -47,6 +47,7 @@ from triage.files import (
     identities,
     output_target,
     refuse_reading,
+    refuse_stdout_reading,
     write_bytes,
 )
 from triage.render import render_json, render_markdown, render_text
@@ -497,6 +498,7 @@ def _pack_reads(pack: RulePack) -> dict[FileId, str]:
 def _write(text: str, output: Path | None, pack: RulePack) -> int:
     """Print `text`, or write it to `output` (atomically, never over a file of the pack)."""
     if output is None:
+        refuse_stdout_reading(_pack_reads(pack))
         put(text)
         return EXIT_OK
     target = output_target(output)
@@ -580,9 +582,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if target is not None:
         refuse_reading(target, inputs.reads())  # before anything is read
+    else:
+        refuse_stdout_reading(inputs.reads())
     pack = _pack(args)
     if target is not None:
         refuse_reading(target, _pack_reads(pack))
+    else:
+        refuse_stdout_reading(_pack_reads(pack))
     # The pack and the modules live as long as the run: keep them out of the collector's passes.
     gc.freeze()
     to_terminal = output is None and sys.stdout.isatty()
