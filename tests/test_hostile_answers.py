@@ -283,6 +283,9 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("stroke-latin1.csv:3", RESULT, "routine"),
     ],
     "stroke-utf16.csv": [("stroke-utf16.csv", "(file)", f"stroke-utf16.csv: {UTF16}")],
+    "stroke-documents.yaml": [
+        ("stroke-documents.yaml", "(file)", "line 6, column 1: not valid YAML: a second document (after ---)")
+    ],
     "stroke-truncated.yaml": [
         ("stroke-truncated.yaml", "(file)", "stroke-truncated.yaml: line 3, column 1: not valid YAML")
     ],
@@ -315,6 +318,7 @@ ALARMED = {
     "stroke-latin1.csv:2",
     "stroke-utf16.csv",
     "stroke-truncated.yaml",
+    "stroke-documents.yaml",
     "stroke-cr-only.jsonl:1",
     "stroke-header-twice.csv",
     "stroke-observation.json#entry[1]",
@@ -328,7 +332,7 @@ ALARMED = {
     "nan.jsonl:1",
 }
 """The error entries of the corpus that state a red flag: each says what it calls for (field `(urgency)`)."""
-LEAKS = ["datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
+LEAKS = ["but found another", "datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
 """Words of the parsers and of Python that no message may show."""
 LONGEST_ECHO = 120
 """The most characters of a value any message or field shows (a value may be 100 KB long)."""

@@ -789,7 +789,12 @@ def read_yaml(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        message = f"{name}: {where}not valid YAML: {_short(exc.problem or exc.context)}."
+        reason = _short(exc.problem or exc.context)
+        if reason == "but found another document":  # a stream of documents: `---` between records
+            reason = (
+                "a second document (after ---); write the records as one list, each item beginning with -"
+            )
+        message = f"{name}: {where}not valid YAML: {reason}."
         yield name, _noted(Unreadable(message, whole_file=True), data, pack)
         return
     except yaml.YAMLError as exc:
