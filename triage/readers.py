@@ -380,9 +380,9 @@ def read_json(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
 
 
 def records_from_json(document: object, name: str, pack: RulePack, *, clear: bool = False) -> Iterator[Item]:
-    """The records of a parsed JSON document: an object is one record, a list holds records.
+    """The records of a parsed JSON (or YAML) document: an object is one record, a list holds records.
 
-    The one place that decides what a JSON document means. A FHIR resource (a
+    The one place that decides what a document means. A FHIR resource (a
     QuestionnaireResponse, or a Bundle of them) gives the answer records it maps
     to, sourced `name` or `name#entry[2]`. Any other shape is passed on as a
     record, for its error entry to say what is wrong with it. A record (or a
@@ -779,7 +779,8 @@ def _plain_id(record: object) -> str | None:
 
 
 def read_yaml(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
-    """The records of a YAML file (safe loader): one mapping, or a list of them."""
+    """The records of a YAML file (safe loader): one mapping, or a list of them, read as the same
+    document in JSON would be (`records_from_json`: a FHIR resource too)."""
     text_problem = _text_problem(data, name, "YAML", MAX_YAML_FILE_BYTES)
     if text_problem is not None:
         yield name, _noted(text_problem, data, pack)
@@ -808,14 +809,7 @@ def read_yaml(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
     if document is None:
         yield name, Unreadable(f"{name}: the file holds no records.", whole_file=True)
         return
-    check = _Unclear(pack) if unclear else None
-    if isinstance(document, list):
-        if not document:
-            yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
-        for index, record in enumerate(document):
-            yield f"{name}#{index}", (check.refused(record) if check else None) or record
-    else:
-        yield name, (check.refused(document) if check else None) or document
+    yield from records_from_json(document, name, pack, clear=not unclear)
 
 
 def _load_yaml(data: bytes, pack: RulePack) -> tuple[object, bool]:
