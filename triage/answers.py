@@ -18,7 +18,7 @@ import math
 import re
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -447,9 +447,7 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
         return frozenset()
     unknown = [p for p in parts if p not in allowed]
     if unknown:
-        named = ", ".join(shown(p) for p in unknown[:3])
-        if len(unknown) > 3:
-            named += f" and {len(unknown) - 3} more"
+        named = some_of([shown(p) for p in unknown[:3]], len(unknown))
         raise ValueError(
             f"{named} {'is' if len(unknown) == 1 else 'are'} not among the choices."
             f"{did_you_mean(unknown[0], allowed)} {hint}"
@@ -533,6 +531,14 @@ def _did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
     if not close:
         close = [c for c in candidates if c.lower() == value.lower()]
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def some_of(names: Sequence[str], count: int | None = None, most: int = 3) -> str:
+    """The first `most` of `count` names (`names` holds at least those), and how many more there are:
+    `a, b, c and 4 more`."""
+    count = len(names) if count is None else count
+    named = ", ".join(names[:most])
+    return named if count <= most else f"{named} and {count - most:,} more"
 
 
 def _allowed(options: tuple[str, ...]) -> str:

@@ -45,6 +45,7 @@ from triage.answers import (
     read_answers,
     shown,
     shown_key,
+    some_of,
     urgency_note,
 )
 from triage.conditions import All, Always, AtLeast, Below, Condition, Empty, In, Includes, Not, ParamRef, Term
@@ -476,10 +477,8 @@ def _code(pack: RulePack, question: Question, answer: Mapping[str, Any]) -> str 
 
 
 def _value_keys(answer: Mapping[str, Any]) -> str:
-    keys = [shown_key(k) for k in answer if isinstance(k, str) and k.startswith("value")]
-    if len(keys) > 3:
-        keys[3:] = [f"{len(keys) - 3} more"]
-    return ", ".join(keys) if keys else "no value"
+    keys = [k for k in answer if isinstance(k, str) and k.startswith("value")]
+    return some_of([shown_key(k) for k in keys[:3]], len(keys)) if keys else "no value"
 
 
 # QuestionnaireResponse: writing ---------------------------------------------------------------

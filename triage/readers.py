@@ -48,7 +48,15 @@ from typing import Any, BinaryIO
 import orjson
 import yaml
 
-from triage.answers import ID_FIELD, Capped, alarm_options, shown_key, urgency_note, urgency_note_in_bytes
+from triage.answers import (
+    ID_FIELD,
+    Capped,
+    alarm_options,
+    shown_key,
+    some_of,
+    urgency_note,
+    urgency_note_in_bytes,
+)
 from triage.errors import InvalidAnswers
 from triage.fhir import is_fhir_resource, records_from_fhir, response_id
 from triage.files import FileId, file_id, kind_of, open_regular
@@ -1005,11 +1013,8 @@ def _csv_header(lines: Iterator[bytes], name: str, read: list[bytes]) -> CsvHead
         counts = Counter(named)
         duplicates = sorted(shown_key(c) for c, n in counts.items() if n > 1)
         if duplicates:
-            return Unreadable(
-                f"{name}:{number}: the header row names {', '.join(duplicates[:3])}"
-                f"{f' and {len(duplicates) - 3} more' if len(duplicates) > 3 else ''} more than once.",
-                whole_file=True,
-            )
+            message = f"{name}:{number}: the header row names {some_of(duplicates)} more than once."
+            return Unreadable(message, whole_file=True)
         return CsvHeader(tuple(cells), delimiter, number)
     return Unreadable(
         f"{name}: the file is empty; a CSV needs a header row of question ids.", whole_file=True
