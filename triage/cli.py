@@ -2,7 +2,8 @@
 
 Library errors are caught in exactly one place (`main`) and printed plainly.
 Exit codes: 0 success; 1 some input was invalid (or a pack has problems);
-2 usage error (a missing file, an unknown option, a pack that cannot be read);
+2 usage error (a missing file, an unknown option, a pack that cannot be read),
+or a run that could not be done (an output that cannot be written, a worker that failed);
 130 interrupted.
 
 A line is printed only by `say` (or `warn`, on standard error), which escapes
@@ -31,6 +32,7 @@ from triage import escape
 from triage.answerfile import SAVE, SaveError, check_target, write_record
 from triage.describe import RAW, asked_when_words, mermaid, show
 from triage.errors import (
+    IncompleteRun,
     InvalidAnswers,
     PackProblem,
     RulePackError,
@@ -85,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RulePackError, FhirUnavailable) as exc:
         _report(exc)
         return EXIT_USAGE
-    except OutputError as exc:
+    except (OutputError, IncompleteRun) as exc:
         warn("triage: {}", exc)
         return EXIT_USAGE
     except TriageError as exc:

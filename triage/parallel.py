@@ -35,7 +35,7 @@ from typing import NoReturn
 import orjson
 
 from triage.batch import Batch, Piece, Progress, Summary
-from triage.errors import TriageError
+from triage.errors import IncompleteRun
 from triage.files import open_regular
 from triage.readers import MAX_RECORD_BYTES, InputFile, Unreadable, bounded_lines, read_csv_header
 from triage.rulepack import RulePack
@@ -522,9 +522,9 @@ def _fail(report: dict[str, object], status: int) -> NoReturn:
     if isinstance(number, int):  # writing the output failed (EPIPE: its reader went away)
         raise OSError(number, str(report["error"]))
     if "error" in report:
-        raise TriageError(f"a worker process failed ({report['error']}); run again with --jobs 1.")
+        raise IncompleteRun(f"a worker process failed ({report['error']}); run again with --jobs 1.")
     how = f" (signal {os.WTERMSIG(status)})" if os.WIFSIGNALED(status) else ""
-    raise TriageError(
+    raise IncompleteRun(
         f"a worker process stopped{how} before its share of the records was done, so the output is "
         "incomplete (a file named by -o is left as it was). Run again, or with --jobs 1."
     )
