@@ -67,8 +67,8 @@ MEMO_BYTES = 16 << 20
 """About how much what is remembered of distinct records may hold (their keys and rendered entries)
 before it is forgotten and learnt afresh, besides `MEMO_LIMIT` of them: so memory stays flat."""
 _HELD_PER_BYTE = 4
-"""About how many bytes an outcome holds (its problems or result as objects, and its rendered entry)
-for each byte of its rendered entry."""
+"""About how many bytes the outcome of a refused record holds (its problems as objects, and its
+rendered entry) for each byte of its rendered entry."""
 _BOM = b"\xef\xbb\xbf"
 _POP_ID = operator.methodcaller("pop", "id", None)
 _PLAIN_IDS = frozenset({str, type(None)})
@@ -557,7 +557,8 @@ class Batch:
             data = self._prepared.get(shared)
             if data is None:
                 data = self._prepared[shared] = self.writer.prepare(outcome)
-                self._held += _HELD_PER_BYTE * len(data)  # the outcome's objects, and their bytes
+                # A refused record's problems are its own objects; a decision is the engine's, shared.
+                self._held += len(data) * (_HELD_PER_BYTE if outcome.decision is None else 1)
             seen = self._by_outcome[outcome] = _Seen(outcome, data)
         if isinstance(key, bytes):
             if len(key) <= MEMO_RECORD_BYTES:
