@@ -108,16 +108,35 @@ def test_the_alarm_options_are_exactly_those_that_alarm_in_every_answer_set() ->
         ),
         pytest.param({RED_FLAGS.id: [STROKE, 3]}, STROKE, id="beside-a-number"),
         pytest.param({RED_FLAGS.id: [STROKE], "id": ["not", "text"]}, STROKE, id="bad-id"),
+        pytest.param(STROKE, STROKE, id="not-a-mapping-but-the-option"),
+        pytest.param([STROKE, "fshd", "mild"], STROKE, id="a-list-of-cells"),
+        pytest.param([{RED_FLAGS.id: [STROKE], **CALM}], STROKE, id="a-record-in-a-list"),
     ],
 )
-def test_a_refused_record_that_states_a_red_flag_says_what_it_calls_for(
-    record: dict[str, Any], option: str
-) -> None:
+def test_a_refused_record_that_states_a_red_flag_says_what_it_calls_for(record: object, option: str) -> None:
     """Whatever else is wrong with a record, a red-flag id it states anywhere gives an (urgency) note with its level."""
     said = note(record)
     assert said is not None
     assert label(option) in said
     assert "whatever else is wrong" in said
+
+
+def test_a_value_shared_by_two_questions_is_looked_at_under_each() -> None:
+    """A list that two answers share (as a YAML alias makes them) states under each question what that
+    question's options say: the eye's alarm under `eye_problems`, though `red_flags` was looked at first."""
+    (option,) = alarm_options(PACK).by_question[EYE]
+    shared = [option]
+    record = {
+        RED_FLAGS.id: shared,
+        "cause": "peripheral_facial_paralysis",
+        "severity": "mild",
+        "months_since_paralysis": 1,
+        "treated_early": "no",
+        EYE: shared,
+    }
+    said = note(record)
+    assert said is not None
+    assert PACK.levels[alarm_options(PACK).by_question[EYE][option].level].label in said
 
 
 @pytest.mark.parametrize(
@@ -263,3 +282,110 @@ def test_every_format_and_path_notes_a_stated_red_flag(
             out.seek(0)
             outputs.append(out.read())
     assert outputs[0] == outputs[1] == done.stdout
+
+
+# -- what cannot be read still says the red flags it names --------------------------------------------
+
+RECORD_TEXTS = {
+    "jsonl": '{"id": "s", "red_flags": ["stroke_signs"], "cause": "fshd", "severity": "mild"}\n',
+    "json": '[{"id": "s", "red_flags": ["stroke_signs"], "cause": "fshd", "severity": "mild"}]\n',
+    "yaml": "- id: s\n  red_flags: [stroke_signs]\n  cause: fshd\n  severity: mild\n",
+    "csv": "id,red_flags,cause,severity\ns,stroke_signs,fshd,mild\n",
+}
+CALM_LINES = {
+    "jsonl": '{"id": "c", "red_flags": "none", "cause": "fshd", "severity": "mild"}\n',
+    "csv": "c,none,fshd,mild\n",
+}
+MANGLES = [
+    b"\xff",  # a byte that is not UTF-8 (Latin-1 text)
+    b"\x00",  # a NUL (UTF-16 text)
+    b"\xef\xbb\xbf",  # a byte order mark where none belongs
+    b",",  # a stray comma
+    b'"',  # a stray quote
+    b"\r",  # an old Mac line end
+    b"[" * 1100,  # deeper than the parsers read
+    b"\n}",  # a line cut short
+]
+
+
+def _entries(tmp_path: Path, name: str, data: bytes, jobs: int = 1) -> list[dict[str, Any]]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    files = [InputFile(str(path), name, EXTENSIONS[path.suffix], len(data))]
+    with (tmp_path / "out").open("w+b") as out:
+        evaluate_files(files, PACK, make_writer("jsonl", PACK), out, jobs=jobs)
+        out.seek(0)
+        return [json.loads(line) for line in out.read().splitlines()]
+
+
+def _alarmed(entries: list[dict[str, Any]]) -> bool:
+    """Whether the output still says stroke signs call for an emergency: a result, or a note."""
+    emergency = PACK.levels["emergency"].label
+    return any(
+        entry.get("urgency") == "emergency"
+        or any(p["field"] == URGENCY and emergency in p["message"] for p in entry.get("errors", []))
+        for entry in entries
+    )
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    fmt=st.sampled_from(sorted(RECORD_TEXTS)),
+    mangle=st.sampled_from(MANGLES),
+    where=st.integers(0, 10_000),
+    calm_before=st.booleans(),
+    utf16=st.booleans(),
+)
+def test_a_red_flag_in_text_that_cannot_be_read_is_never_lost(
+    tmp_path_factory: pytest.TempPathFactory,
+    fmt: str,
+    mangle: bytes,
+    where: int,
+    calm_before: bool,
+    utf16: bool,
+) -> None:
+    """A record that states stroke signs, its file damaged anywhere but inside the option's id (a byte
+    that is not UTF-8, a NUL, a BOM, a comma, a quote, a carriage return, deep nesting, a line cut
+    short; or the whole file saved as UTF-16): whatever the damage makes of it (an error entry for the
+    line, the row or the whole file), the output still says that stroke signs call for an emergency."""
+    text = RECORD_TEXTS[fmt]
+    if fmt in CALM_LINES:
+        calm = CALM_LINES[fmt]
+        text = (
+            (text.replace("\n", "\n" + calm, 1) if fmt == "csv" else calm + text)
+            if calm_before
+            else text + calm
+        )
+    data = text.encode()
+    word = data.index(STROKE.encode())
+    spots = [i for i in range(len(data) + 1) if not word < i < word + len(STROKE)]
+    at = spots[where % len(spots)]
+    data = data[:at] + mangle + data[at:]
+    if utf16:
+        data = data.decode("utf-8", "replace").encode("utf-16")
+    entries = _entries(tmp_path_factory.mktemp("mangled"), f"damaged.{fmt}", data)
+    assert _alarmed(entries), (data, entries)
+
+
+def test_a_line_too_long_to_read_still_says_the_red_flags_it_names(tmp_path: Path) -> None:
+    """A line over the longest record is skipped unread, but the red flags it names are still said, in
+    JSON Lines and CSV, in one process and with --jobs 2 (each the same bytes); a word cut across two of
+    the pieces it is skipped in is found too."""
+    from triage.io.readers import MAX_RECORD_BYTES
+
+    pad = "x" * (MAX_RECORD_BYTES - 15)  # the id across the end of the first piece read
+    line = f'{{"pad": "{pad} {STROKE} {"y" * MAX_RECORD_BYTES}"}}\n'
+    assert line.index(STROKE) < MAX_RECORD_BYTES + 1 < line.index(STROKE) + len(STROKE)
+    calm = CALM_LINES["jsonl"] * 3000
+    for name, data in (
+        ("long.jsonl", calm + line + calm),
+        ("long.csv", "id,red_flags,cause,severity\n" + f"a,{STROKE},fshd,{pad}{'m' * MAX_RECORD_BYTES}\n"),
+    ):
+        outputs = []
+        for jobs in (1, 2):
+            entries = _entries(tmp_path, name, data.encode(), jobs)
+            (noted,) = [e for e in entries if "errors" in e]
+            assert "longer than the longest record allowed" in noted["errors"][0]["message"]
+            assert label(STROKE) in noted["errors"][-1]["message"]
+            outputs.append(entries)
+        assert outputs[0] == outputs[1]

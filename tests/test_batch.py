@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -538,6 +540,36 @@ def test_a_failed_worker_is_reported_not_waited_for(
                 evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=jobs)
 
 
+def test_a_failed_worker_makes_the_run_exit_2(tmp_path: Path) -> None:
+    """A run whose worker failed wrote an incomplete output: exit 2 (as any run that could not be done),
+    not 1, which says every record was accounted for and some were invalid; -o is left unwritten."""
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    script = (
+        "import os, sys\n"
+        "import triage.batch.parallel as parallel\n"
+        "from triage.apps.cli import main\n"
+        "parent, read_ahead = os.getpid(), parallel._read_ahead\n"
+        "def failing(*args):\n"
+        "    if os.getpid() != parent:\n"
+        "        raise RuntimeError('out of luck')\n"
+        "    return read_ahead(*args)\n"
+        "parallel._read_ahead, parallel.TURN_BYTES = failing, 4096\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "evaluate", "a.jsonl", "--jobs", "2", "-o", "out.jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert b"a worker process failed (RuntimeError: out of luck)" in done.stderr
+    assert b"Traceback" not in done.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_jobs_fall_back_to_one_process_when_turns_cannot_be_handed_out(
     tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -751,3 +783,52 @@ def test_a_deep_line_is_one_error_entry_in_a_long_export(
     assert len(entries) == 10_001
     assert entries[where]["source"] == f"export.jsonl:{where + 1}"
     assert entries[where]["errors"][0]["field"] == "x"
+
+
+# -- memory stays flat ----------------------------------------------------------------------------------
+
+FLAT_MB = 100
+"""Peak RSS of a whole run (Python, pydantic and the pack take about 40 MB), whatever the input holds."""
+
+
+def _flat_inputs(folder: Path) -> dict[str, list[str]]:
+    """Inputs that used to make memory grow with the input; each with the arguments of its run."""
+    with (folder / "ragged.csv").open("w") as out:  # every entry an error: all held until the end
+        out.write("id,red_flags,cause,severity\n" + "a,none\n" * 200_000)
+    with (folder / "distinct.jsonl").open("w") as out:  # a distinct outcome each: all remembered
+        out.writelines(f'{{"k{n}": 1}}\n' for n in range(50_000))
+    with (folder / "long-values.jsonl").open("w") as out:  # 1,024 lines read as a block, and remembered
+        out.writelines(f'{{"x": "{n}{"v" * 900_000}", "red_flags": "none"}}\n' for n in range(100))
+    with (folder / "long-ids.jsonl").open("w") as out:  # echoed in every format, each escaped text kept
+        out.writelines(f'{{"id": "={n}{"v" * 900_000}", "red_flags": "none"}}\n' for n in range(100))
+    return {
+        "ragged-csv": ["ragged.csv"],
+        "distinct-lines": ["distinct.jsonl"],
+        "long-values": ["long-values.jsonl"],
+        **{f"long-ids-{fmt}": ["long-ids.jsonl", "--format", fmt] for fmt in ("jsonl", "csv", "markdown")},
+    }
+
+
+@pytest.fixture(scope="module")
+def flat_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[str]]]:
+    folder = tmp_path_factory.mktemp("flat")
+    return folder, _flat_inputs(folder)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["ragged-csv", "distinct-lines", "long-values", "long-ids-jsonl", "long-ids-csv", "long-ids-markdown"],
+)
+def test_memory_stays_flat_whatever_the_records(
+    flat_inputs: tuple[Path, dict[str, list[str]]], case: str
+) -> None:
+    """Error entries are written as they come, a block of long lines holds fewer of them, and only small
+    records, a bounded amount in all, and short texts are remembered: memory stays flat."""
+    from test_hostile_answers import peak_of_run
+
+    folder, cases = flat_inputs
+    code, _, rss, out, err = peak_of_run(*cases[case], cwd=folder)
+    assert code == 1, err
+    assert b"Traceback" not in err
+    assert out.count(b"\n") > 0
+    assert rss < FLAT_MB, rss

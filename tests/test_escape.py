@@ -107,6 +107,21 @@ def test_text_hides_nothing_and_tells_every_input_apart(raw: str) -> None:
 
 
 @PROPERTY
+@given(hostile_text)
+@example("bad\udcffname")
+@example("\ud800\\udcff\U0001f600")
+def test_unicode_text_is_valid_and_shows_a_lone_surrogate_as_text_does(raw: str) -> None:
+    """For JSON: any string becomes valid Unicode, each lone surrogate written as `text` shows it, the
+    rest kept as it is (valid text is returned unchanged)."""
+    made = escape.unicode_text(raw)
+    made.encode("utf-8")
+    parts = re.split("([\ud800-\udfff])", raw)
+    assert made == "".join(escape.text(p) if len(p) == 1 and "\ud800" <= p <= "\udfff" else p for p in parts)
+    data = {raw: [raw, (raw,), {"k": raw}, 1]}
+    assert escape.unicode_data(data) == {made: [made, [made], {"k": made}, 1]}
+
+
+@PROPERTY
 @given(hostile_text, hostile_text)
 def test_line_escapes_the_fields_not_the_template(first: str, second: str) -> None:
     """`line` keeps our own text and puts in each field as `text` shows it."""

@@ -574,3 +574,73 @@ def test_a_non_blocking_output_loses_nothing(tmp_path: Path, jobs: str) -> None:
         data = output.read()
     assert process.wait(timeout=120) == 0
     assert len(jsonl(data)) == 20_000
+
+
+# -- standard streams that fail, or are closed ----------------------------------------------------------
+
+EVERY_COMMAND = [
+    ["questions"],
+    ["rules", "check"],
+    ["rules", "check", "--format", "json"],
+    ["rules", "show", "--format", "markdown"],
+    ["rules", "graph"],
+    ["rules", "test"],
+    ["schema", "result"],
+    ["export", "fhir"],
+    ["evaluate", "a.jsonl", "--format", "text"],
+    ["evaluate", "a.jsonl", "--format", "jsonl"],
+]
+
+
+@pytest.mark.parametrize("command", EVERY_COMMAND, ids=" ".join)
+def test_standard_output_that_fails_or_is_closed_is_reported_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Every command whose standard output is full (/dev/full) or was closed (`>&-`) says so on standard
+    error and exits 2, never with a traceback, nor 0 as if all were written."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    write_jsonl(tmp_path / "a.jsonl", [FSHD])
+    with open("/dev/full", "wb") as full:
+        for how in ("full", "closed"):
+            done = subprocess.run(
+                [sys.executable, "-m", "triage", *command],
+                cwd=tmp_path,
+                stdout=full if how == "full" else None,
+                stderr=subprocess.PIPE,
+                preexec_fn=(lambda: os.close(1)) if how == "closed" else None,
+                timeout=120,
+                check=False,
+            )
+            assert b"Traceback" not in done.stderr, (how, done.stderr)
+            assert done.returncode == 2, (how, done.stderr)
+            assert b"cannot write" in done.stderr, (how, done.stderr)
+
+
+def test_a_closed_standard_error_or_input_is_no_failure(tmp_path: Path) -> None:
+    """With standard error closed (`2>&-`) the run writes its entries and exits as usual; with standard
+    input closed, `evaluate -` gives an error entry for it and the other inputs are evaluated."""
+    write_jsonl(tmp_path / "a.jsonl", [FSHD])
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "evaluate", "a.jsonl", "--format", "jsonl"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        preexec_fn=lambda: os.close(2),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert jsonl(done.stdout)[0]["urgency"] == "routine"
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "evaluate", "-", "a.jsonl", "--input-format", "jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        preexec_fn=lambda: os.close(0),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert b"Traceback" not in done.stderr
+    entries = jsonl(done.stdout)
+    assert [e["source"] for e in entries] == ["<stdin>", "a.jsonl:1"]
+    assert "it was closed" in entries[0]["errors"][0]["message"]

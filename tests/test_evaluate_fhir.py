@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import triage
 from triage.fhir import response_from_record
@@ -52,6 +53,30 @@ def test_a_response_evaluates_like_its_record(tmp_path: Path, pack: triage.RuleP
     }
     assert from_fhir["id"] == "r-1"
     assert from_fhir["urgency"] == "soon"
+
+
+def test_a_response_written_as_yaml_is_read_as_in_json(tmp_path: Path, pack: triage.RulePack) -> None:
+    """The same QuestionnaireResponse, and Bundle, written as YAML give the entries JSON gives (they
+    were read as answer records with unknown keys); a key given twice in YAML refuses its entry."""
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": response_from_record(r, pack)} for r in (OTHER, STROKE)],
+    }
+    (tmp_path / "b.json").write_text(json.dumps(bundle))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(bundle))
+    _, from_json = evaluate(tmp_path / "b.json")
+    code, from_yaml = evaluate(tmp_path / "b.yaml")
+    assert code == 0
+    assert [e["urgency"] for e in from_yaml] == [from_json[0]["urgency"], "emergency"]
+    assert [{**e, "source": e["source"].replace(".yaml", ".json")} for e in from_yaml] == from_json
+    lines = yaml.safe_dump(bundle).splitlines(keepends=True)
+    (at,) = [n for n, line in enumerate(lines) if line.strip() == "code: stroke_signs"]
+    text = "".join([*lines[: at + 1], lines[at].replace("stroke_signs", "none"), *lines[at + 1 :]])
+    (tmp_path / "twice.yaml").write_text(text)
+    code, entries = evaluate(tmp_path / "twice.yaml")
+    assert code == 1
+    assert entries[0]["urgency"] == from_json[0]["urgency"]
+    assert entries[1]["errors"][0]["field"].endswith("valueCoding.code")
 
 
 def test_a_bundle_gives_one_entry_per_response(tmp_path: Path, pack: triage.RulePack) -> None:

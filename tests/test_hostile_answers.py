@@ -21,11 +21,13 @@ import orjson
 import pytest
 
 import triage
+from triage.core.answers import MAX_PROBLEMS_OF_A_KIND
 from triage.io.formats import EXTENSIONS
 from triage.io.readers import (
     MAX_JSON_DEPTH,
     MAX_JSON_FILE_BYTES,
     MAX_RECORD_BYTES,
+    MAX_YAML_ALIAS_COPIES,
     MAX_YAML_DEPTH,
     MAX_YAML_FILE_BYTES,
     Item,
@@ -50,6 +52,7 @@ NOT_UTF8 = "is not UTF-8 text; save it as UTF-8"
 NUL = "a NUL byte (0x00), so this is not UTF-8 text (UTF-16, or not text at all); save it as UTF-8"
 UTF16 = "the file is UTF-16 text; save it as UTF-8"
 TAG = "not valid YAML: could not determine a constructor for the tag"
+COPIES = f"{MAX_YAML_ALIAS_COPIES:,} values and characters"
 RESULT = None
 """In place of a field: the entry is a result (its urgency in place of a message)."""
 
@@ -124,7 +127,10 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
             "deep-nesting.yaml: line 1, column 1011: not valid YAML: exceeded maximum nesting depth.",
         )
     ],
-    "alias-bomb.yaml": [("alias-bomb.yaml", "id", "a list cannot name a respondent: write the id as text.")],
+    # Aliases may copy in MAX_YAML_ALIAS_COPIES in all: the fourth *e (9**4 lols each) is past it.
+    "alias-bomb.yaml": [
+        ("alias-bomb.yaml", "f[3]", f"would take what this file's aliases copy in past {COPIES}")
+    ],
     # Text that a terminal, a Markdown renderer or a spreadsheet would obey (tests/test_hostile_output.py
     # checks every output format): read like any other text.
     "terminal-escapes.jsonl": [
@@ -267,8 +273,57 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("nan.jsonl:3", "(record)", "nan.jsonl:3: column 63: not valid JSON: a number too large to read"),
     ],
     "long-values.json": [("long-values.json", "questionnaire", "this response answers 'qqqq")],
+    # A record that states stroke signs where it cannot be read: its entry (or its file's) names them.
+    "stroke-trailing-comma.jsonl": [
+        ("stroke-trailing-comma.jsonl:1", RESULT, "routine"),
+        ("stroke-trailing-comma.jsonl:2", "(record)", "column 80: not valid JSON: Expecting property name"),
+    ],
+    "stroke-latin1.csv": [
+        ("stroke-latin1.csv:2", "(record)", f"stroke-latin1.csv:2: column 4: byte 0xe9 {NOT_UTF8}"),
+        ("stroke-latin1.csv:3", RESULT, "routine"),
+    ],
+    "stroke-utf16.csv": [("stroke-utf16.csv", "(file)", f"stroke-utf16.csv: {UTF16}")],
+    "stroke-documents.yaml": [
+        ("stroke-documents.yaml", "(file)", "line 6, column 1: not valid YAML: a second document (after ---)")
+    ],
+    "stroke-truncated.yaml": [
+        ("stroke-truncated.yaml", "(file)", "stroke-truncated.yaml: line 3, column 1: not valid YAML")
+    ],
+    "stroke-cr-only.jsonl": [
+        (
+            "stroke-cr-only.jsonl:1",
+            "(record)",
+            "more than one record on this line, whose records end with a carriage return alone",
+        )
+    ],
+    "stroke-header-twice.csv": [
+        (
+            "stroke-header-twice.csv",
+            "(file)",
+            "stroke-header-twice.csv:1: the header row names red_flags more",
+        )
+    ],
+    "stroke-observation.json": [
+        ("stroke-observation.json#entry[0]", RESULT, "routine"),
+        ("stroke-observation.json#entry[1]", "resourceType", "a Observation resource holds no answers"),
+    ],
+    "stroke-not-a-record.jsonl": [
+        ("stroke-not-a-record.jsonl:1", "(record)", "a record must be a mapping of question ids to answers"),
+        ("stroke-not-a-record.jsonl:2", "(record)", "a record must be a mapping of question ids to answers"),
+    ],
 }
 ALARMED = {
+    "cr-only.csv",
+    "stroke-trailing-comma.jsonl:2",
+    "stroke-latin1.csv:2",
+    "stroke-utf16.csv",
+    "stroke-truncated.yaml",
+    "stroke-documents.yaml",
+    "stroke-cr-only.jsonl:1",
+    "stroke-header-twice.csv",
+    "stroke-observation.json#entry[1]",
+    "stroke-not-a-record.jsonl:1",
+    "stroke-not-a-record.jsonl:2",
     "merge-key.yaml#1",
     "repeated-key-in-fhir.json#entry[1]",
     "near-miss-red-flags.jsonl:1",
@@ -277,7 +332,7 @@ ALARMED = {
     "nan.jsonl:1",
 }
 """The error entries of the corpus that state a red flag: each says what it calls for (field `(urgency)`)."""
-LEAKS = ["datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
+LEAKS = ["but found another", "datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
 """Words of the parsers and of Python that no message may show."""
 LONGEST_ECHO = 120
 """The most characters of a value any message or field shows (a value may be 100 KB long)."""
@@ -467,7 +522,7 @@ def test_an_alias_bomb_stays_small_in_every_output_format(tmp_path: Path) -> Non
         )
         assert code == 1, err
         assert b"Traceback" not in err
-        assert b"a list cannot name a respondent" in out
+        assert COPIES.encode() in out
         assert took < TIME_LIMIT_S
         worst = max(worst, rss)
     assert worst < MEMORY_LIMIT_MB
@@ -601,3 +656,129 @@ def test_nesting_up_to_the_parser_limit_is_an_answer_error_beyond_it_a_file_erro
     (item,) = read_items(path)
     assert isinstance(item[1], Unreadable)
     assert "deep" in item[1].message or "depth" in item[1].message
+
+
+# -- one record's entry is bounded, and YAML aliases cannot amplify a file -----------------------------
+
+ENTRY_LIMIT = 8 << 10
+"""The longest entry a bounded record gives here (20 problems of a kind, each message about 200 bytes)."""
+YAML_MEMORY_LIMIT_MB = 160
+"""Peak RSS of a run over a YAML file at its size limit (about 120 MB for 19,000 plain records)."""
+
+
+def _stroke_note(entry: dict[str, Any]) -> bool:
+    return any(p["field"] == "(urgency)" and "stroke_signs" in p["message"] for p in entry.get("errors", []))
+
+
+def _filled(head: str, line: str) -> str:
+    """`head`, then `line` as many times as a YAML file at its size limit holds."""
+    return head + line * ((MAX_YAML_FILE_BYTES - len(head)) // len(line))
+
+
+def alias_shapes() -> dict[str, tuple[str, int]]:
+    """YAML files whose aliases would copy a large value into many records: (text, records)."""
+    choices = "- &L [" + ",".join(["a"] * 60_000) + "]\n"
+    keys = "- &M {" + ",".join(f"k{i}: 1" for i in range(40_000)) + "}\n"
+    text = "- &S " + "stroke_signs;" + "x" * 400_000 + "\n"
+    stroke = "- &R {id: r, red_flags: [stroke_signs], cause: fshd, severity: mild}\n"
+    shapes = {
+        # the review's example: 2,000 aliases of one record of 5,000 unknown keys
+        "many-keys": ("- &r\n" + "".join(f"  k{i}: v\n" for i in range(5000)) + "- *r\n" * 2000, 2001),
+        "shared-list": (_filled(choices, "- {red_flags: *L, cause: fshd, severity: mild}\n"), 0),
+        "shared-mapping": (_filled(keys, "- {red_flags: *M}\n"), 0),
+        "shared-text": (_filled(text, "- {x: *S, red_flags: [], y: 1}\n"), 0),
+        "stroke-records": (_filled(stroke, "- *R\n"), 0),
+    }
+    return {name: (text, count or text.count("\n- ") + 1) for name, (text, count) in shapes.items()}
+
+
+@pytest.mark.parametrize("shape", sorted(alias_shapes()))
+def test_yaml_aliases_cannot_amplify_a_file(tmp_path: Path, shape: str) -> None:
+    """Aliases that would copy a large value into every record of a file: one entry per record, each
+    small, in bounded time and memory; a record that states stroke signs through an alias says so."""
+    text, records = alias_shapes()[shape]
+    (tmp_path / f"{shape}.yaml").write_text(text, encoding="utf-8")
+    assert len(text) <= MAX_YAML_FILE_BYTES
+    code, took, rss, out, err = peak_of_run(f"{shape}.yaml", "--format", "jsonl", cwd=tmp_path)
+    assert code == 1, err
+    assert b"Traceback" not in err
+    lines = out.splitlines()
+    assert len(lines) == records
+    assert max(map(len, lines)) < ENTRY_LIMIT
+    entries = [json.loads(line) for line in lines]
+    if shape in ("shared-text", "stroke-records"):
+        assert all(e.get("urgency") == "emergency" or _stroke_note(e) for e in entries)
+    if shape == "stroke-records":
+        assert any(COPIES in e["errors"][0]["message"] for e in entries if "errors" in e)
+    assert took < TIME_LIMIT_S
+    assert rss < YAML_MEMORY_LIMIT_MB
+
+
+def _fhir_items(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "QuestionnaireResponse", "status": "completed", "item": items}
+
+
+STROKE_ITEM = {"linkId": "red_flags", "answer": [{"valueCoding": {"code": "stroke_signs"}}]}
+BOUNDED = {
+    "unknown keys (JSON)": (
+        "many.json",
+        json.dumps({**{f"k{i}": "v" for i in range(5000)}, "Red_Flags": ["stroke_signs"]}),
+        "keys that are not question ids",
+        5001,
+    ),
+    "keys that are not text (YAML)": (
+        "many.yaml",
+        "".join(f"{i}: v\n" for i in range(5000)) + "Red_Flags: [stroke_signs]\n",
+        "keys that are not question ids",
+        5001,
+    ),
+    "keys given twice (JSON)": (
+        "twice.json",
+        "{" + ", ".join(f'"k{i}": 1, "k{i}": 2' for i in range(5000)) + ', "Red_Flags": ["stroke_signs"]}',
+        "unclear keys",
+        5000,
+    ),
+    "nested keys given twice (YAML)": (
+        "twice.yaml",
+        "".join(f"k{i}: {{a: 1, a: 2}}\n" for i in range(5000)) + "Red_Flags: [stroke_signs]\n",
+        "unclear keys",
+        5000,
+    ),
+    "unknown linkIds (FHIR)": (
+        "links.json",
+        json.dumps(_fhir_items([*({"linkId": f"q{i}"} for i in range(5000)), STROKE_ITEM])),
+        "unknown linkIds",
+        5000,
+    ),
+    "items without a linkId (FHIR)": (
+        "unlinked.json",
+        json.dumps(_fhir_items([*({"text": "?"} for _ in range(5000)), STROKE_ITEM])),
+        "items without a linkId",
+        5000,
+    ),
+    "linkIds answered again (FHIR)": (
+        "again.json",
+        json.dumps(_fhir_items([STROKE_ITEM] * 5001)),
+        "items answering a linkId answered before",
+        5000,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BOUNDED))
+def test_an_error_entry_names_at_most_so_many_problems_of_a_kind(tmp_path: Path, case: str) -> None:
+    """5,000 problems of one kind or more: the first MAX_PROBLEMS_OF_A_KIND are named, one more says how many
+    more there were, and the (urgency) note of the red flag stated after them all is never cut."""
+    name, text, kind, count = BOUNDED[case]
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    done = evaluate_cli(name, "--format", "jsonl", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert len(line) < ENTRY_LIMIT
+    problems = json.loads(line)["errors"]
+    (more,) = [p for p in problems if p["message"].startswith("and ")]
+    assert kind in more["message"]
+    assert f"and {count - MAX_PROBLEMS_OF_A_KIND:,} more" in more["message"]
+    assert len(problems) <= MAX_PROBLEMS_OF_A_KIND + 4
+    assert problems[-1]["field"] == "(urgency)"
+    assert "EMERGENCY" in problems[-1]["message"]

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
+import orjson
 import pyte
 import pytest
 import yaml
@@ -205,6 +206,69 @@ def test_file_names_with_controls_are_escaped_in_every_format(tmp_path: Path) ->
     assert rendered(printed(done.stdout)).texts["h1"] == [f"{s} (id r)" for s in sources]
     done = run("evaluate", "in", "--format", "csv", cwd=tmp_path)
     assert [row[1] for row in csv.reader(io.StringIO(printed(done.stdout)))][1:] == sources
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--format", "jsonl"],
+        ["--format", "json"],
+        ["--format", "jsonl", "--compact"],
+        ["--format", "json", "--compact"],
+        ["-o", "out.jsonl"],
+        ["--format", "jsonl", "--jobs", "2"],
+        ["--format", "text"],
+        ["--format", "markdown"],
+        ["--format", "csv"],
+    ],
+    ids=lambda options: "-".join(o.lstrip("-") for o in options),
+)
+def test_a_file_name_that_is_not_utf8_reads_alike_in_every_format(tmp_path: Path, options: list[str]) -> None:
+    """Bytes of a file name that are not UTF-8 are shown as text shows them (`\\udcff` for 0xff) in every
+    format, JSON too, which stays valid Unicode: every record has its entry, the alarm included, and
+    the error entries of a broken link and a pipe whose names are not UTF-8 name them alike."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / os.fsdecode(b"bad\xffname.jsonl")).write_bytes(
+        b'{"id": "r", "red_flags": "none", "cause": "fshd", "severity": "mild"}\n'
+    )
+    (folder / os.fsdecode(b"st\xfe\x80roke.json")).write_bytes(b'{"red_flags": ["stroke_signs"]}')
+    (folder / os.fsdecode(b"gone\xc3.json")).symlink_to(os.fsdecode(b"nowhere\xff"))
+    os.mkfifo(folder / os.fsdecode(b"pipe\xff.jsonl"))
+    names = sorted(os.listdir(folder))  # the walk's order: by name
+    shown = [escape.text(f"in/{name}") + (":1" if name.startswith("bad") else "") for name in names]
+    done = run("evaluate", "in", *options, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert b"Traceback" not in done.stderr
+    data = (tmp_path / "out.jsonl").read_bytes() if "-o" in options else done.stdout
+    fmt = options[1] if options[0] == "--format" else "jsonl"
+    if fmt in ("json", "jsonl"):
+        found = orjson.loads(data) if fmt == "json" else [orjson.loads(line) for line in data.splitlines()]
+        assert [entry["source"] for entry in found] == shown
+        assert found[3]["urgency"] == "emergency"
+        assert "nowhere\\udcff" in found[1]["errors"][0]["message"]
+    elif fmt == "csv":
+        rows = list(csv.reader(io.StringIO(printed(data))))[1:]
+        assert [row[1] for row in rows] == shown
+        assert rows[3][2] == "emergency"
+    elif fmt == "text":
+        lines = screen(printed(data))
+        assert [line for line in lines if line.startswith("in/")] == [shown[0] + "  (id r)", *shown[1:]]
+    else:
+        assert rendered(printed(data)).texts["h1"] == [shown[0] + " (id r)", *shown[1:]]
+
+
+def test_rules_check_json_names_a_pack_path_that_is_not_utf8_as_text(tmp_path: Path) -> None:
+    """`rules check --format json` of a pack in a folder whose name is not UTF-8 is valid Unicode JSON."""
+    folder = tmp_path / os.fsdecode(b"pack\xff")
+    shutil.copytree(MINI_PACK, folder)
+    for broken in (False, True):
+        if broken:
+            (folder / "pack.yaml").write_text("questions: [\n", encoding="utf-8")
+        done = run("rules", "check", folder, "--format", "json", cwd=tmp_path)
+        assert done.returncode == (2 if broken else 0)
+        report = orjson.loads(done.stdout)
+        assert report["pack"].startswith(escape.text(str(folder)))
 
 
 def test_messages_on_standard_error_escape_paths_and_options(tmp_path: Path) -> None:

@@ -159,6 +159,75 @@ def test_output_over_standard_input_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("how", "args"),
+    [
+        ("a second run over a glob", ["a.jsonl", "results.jsonl"]),
+        ("appended", ["a.jsonl", "results.jsonl"]),
+        ("written in place", ["a.jsonl", "results.jsonl"]),
+        ("found in a folder", ["."]),
+        ("standard input too", ["-", "--input-format", "jsonl"]),
+        ("with --jobs", ["a.jsonl", "results.jsonl", "--jobs", "2"]),
+    ],
+)
+def test_standard_output_over_an_input_is_refused(tmp_path: Path, how: str, args: list[str]) -> None:
+    """Standard output sent to an answer file of the run (`triage evaluate *.jsonl > results.jsonl` run
+    twice; `>>`; `1<>`; standard input's file) is refused as `-o` is, before anything is read: the
+    results would be read back as answers without end (a 200 KB input grew to 150 MB in 20 s)."""
+    (tmp_path / "a.jsonl").write_bytes(ANSWERS * 3000)
+    results = tmp_path / "results.jsonl"
+    results.write_bytes(ANSWERS)
+    if how == "a second run over a glob":  # `>` empties it first, as the shell does
+        results.write_bytes(b"")
+    before = snapshot(tmp_path)
+    flags = os.O_WRONLY | (os.O_APPEND if how != "written in place" else 0)
+    fd = os.open(results, flags)
+    stdin = (tmp_path / "results.jsonl").open("rb") if how == "standard input too" else None
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", "evaluate", *args, "--format", "jsonl"],
+            cwd=tmp_path,
+            stdin=stdin,
+            stdout=fd,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(fd)
+        if stdin is not None:
+            stdin.close()
+    assert done.returncode == 2, done.stderr
+    assert b"cannot write standard output: it is " in done.stderr
+    assert b"which this run reads" in done.stderr
+    assert b"record" not in done.stderr  # nothing was evaluated
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", [["schema"], ["export", "fhir"], ["evaluate", "a.jsonl"]])
+def test_standard_output_over_the_rule_pack_is_refused(
+    tmp_path: Path, pack_copy: Path, command: list[str]
+) -> None:
+    """Standard output sent into a file of the rule pack (`1<>pack.yaml`) is refused: the pack unchanged."""
+    (tmp_path / "a.jsonl").write_bytes(ANSWERS)
+    before = snapshot(pack_copy)
+    fd = os.open(pack_copy / "pack.yaml", os.O_WRONLY)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", "--rules", str(pack_copy), *command],
+            cwd=tmp_path,
+            stdout=fd,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(fd)
+    assert done.returncode == 2, done.stderr
+    assert b"cannot write standard output: it is the rule pack's file" in done.stderr
+    assert snapshot(pack_copy) == before
+
+
+@pytest.mark.parametrize(
     "command", [["evaluate", "a.jsonl"], ["schema"], ["schema", "result"], ["export", "fhir"]]
 )
 @pytest.mark.parametrize("name", ["pack.yaml", "source.txt", "link-to-pack.yaml"])

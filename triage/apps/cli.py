@@ -2,7 +2,8 @@
 
 Library errors are caught in exactly one place (`main`) and printed plainly.
 Exit codes: 0 success; 1 some input was invalid (or a pack has problems);
-2 usage error (a missing file, an unknown option, a pack that cannot be read);
+2 usage error (a missing file, an unknown option, a pack that cannot be read),
+or a run that could not be done (an output that cannot be written, a worker that failed);
 130 interrupted.
 
 A line is printed only by `say` (or `warn`, on standard error), which escapes
@@ -14,8 +15,11 @@ fields, or are JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import gc
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -23,12 +27,13 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, NoReturn, TextIO
+from typing import Any, BinaryIO, NoReturn, TextIO
 
 import triage
 from triage.apps.web import INSTALL_HINT, REQUIRED
 from triage.batch.allocator import tune_for_batch
 from triage.core.errors import (
+    IncompleteRun,
     InvalidAnswers,
     PackProblem,
     RulePackError,
@@ -44,6 +49,7 @@ from triage.fs.files import (
     identities,
     output_target,
     refuse_reading,
+    refuse_stdout_reading,
     write_bytes,
 )
 from triage.interop.fhir import FhirUnavailable
@@ -75,14 +81,17 @@ def put(document: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    _stand_in_for_closed_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # here, so that a failure to write the last of it is reported
+        return code
     except (RulePackError, FhirUnavailable) as exc:
         _report(exc)
         return EXIT_USAGE
-    except OutputError as exc:
+    except (OutputError, IncompleteRun) as exc:
         warn("triage: {}", exc)
         return EXIT_USAGE
     except TriageError as exc:
@@ -95,6 +104,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`triage questions | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # standard output cannot take what is written (a full disk, /dev/full)
+        with contextlib.suppress(OSError, ValueError):  # what is still held goes nowhere at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        warn("triage: cannot write standard output: {}.", exc.strerror or exc)
+        return EXIT_USAGE
+
+
+class _Closed(io.RawIOBase):
+    """In place of a standard stream that was closed when triage started (`>&-`): reading or
+    writing fails, once (a write is reported, then what is still held is dropped at exit)."""
+
+    told = False
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise OSError(errno.EBADF, "it was closed when triage started")
+
+    def write(self, data: Any) -> int:
+        if self.told:
+            return len(data)
+        self.told = True
+        raise OSError(errno.EBADF, "it was closed when triage started")
+
+
+def _stand_in_for_closed_streams() -> None:
+    """Give a standard stream that was closed (Python sets it to None) a stand-in: standard error
+    takes nothing, so messages go nowhere; reading standard input, or writing standard output,
+    fails as for any stream that cannot be used, and is reported."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (open for the life of the process)
+    if sys.stdout is None:
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_Closed()))
+    if sys.stdin is None:
+        sys.stdin = io.TextIOWrapper(io.BufferedReader(_Closed()))
 
 
 def _report(exc: TriageError) -> None:
@@ -388,7 +436,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
                 "valid": False,
                 "problems": [problem_json(p) for p in problems],
             }
-            put(json.dumps(report, indent=2) + "\n")
+            put(json.dumps(escape.unicode_data(report), indent=2) + "\n")
         else:
             for problem in problems:
                 _say_problem(pack_file, problem)
@@ -396,7 +444,8 @@ def run_rules_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE if unreadable else EXIT_INVALID
     if args.format == "json":
         info = pack.info.model_dump()
-        put(json.dumps({"pack": str(pack.path), "valid": True, **info, "problems": []}, indent=2) + "\n")
+        report = {"pack": str(pack.path), "valid": True, **info, "problems": []}
+        put(json.dumps(escape.unicode_data(report), indent=2) + "\n")
     else:
         say("{}: {} {} is valid (sha256 {}).", pack.path, pack.info.name, pack.info.version, pack.info.sha256)
     return EXIT_OK
@@ -483,6 +532,7 @@ def _pack_reads(pack: RulePack) -> dict[FileId, str]:
 def _write(text: str, output: Path | None, pack: RulePack) -> int:
     """Print `text`, or write it to `output` (atomically, never over a file of the pack)."""
     if output is None:
+        refuse_stdout_reading(_pack_reads(pack))
         put(text)
         return EXIT_OK
     target = output_target(output)
@@ -569,9 +619,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if target is not None:
         refuse_reading(target, inputs.reads())  # before anything is read
+    else:
+        refuse_stdout_reading(inputs.reads())
     pack = _pack(args)
     if target is not None:
         refuse_reading(target, _pack_reads(pack))
+    else:
+        refuse_stdout_reading(_pack_reads(pack))
     # The pack and the modules live as long as the run: keep them out of the collector's passes.
     gc.freeze()
     tune_for_batch()  # whatever malloc settings the environment passed on (triage.batch.allocator)

@@ -21,8 +21,9 @@ from itertools import chain, repeat
 
 import orjson
 
-from triage.core.outcomes import Outcome
+from triage.core.outcomes import MEMO_RECORD_BYTES, Outcome
 from triage.io.readers import plain
+from triage.io.writers import json_string
 
 _POP_ID = operator.methodcaller("pop", "id", None)
 _PLAIN_IDS = frozenset({str, type(None)})
@@ -51,7 +52,7 @@ Block = tuple[list[Seen], Iterable[bytes]]
 class JsonLines:
     """The fast path of one batch. It shares the batch's raw records (`memo`, by key) and learns a new
     one through the batch (`seen`); it remembers on its own the rest of each line seen after a
-    plain id (`known`), until the batch forgets (`forget`)."""
+    plain id (`known`, about `held` bytes of them), until the batch forgets (`forget`)."""
 
     def __init__(
         self, sep: bytes, memo: dict[Hashable, Seen], seen: Callable[[Hashable, object], Seen]
@@ -60,6 +61,7 @@ class JsonLines:
         self.memo = memo
         self.seen = seen
         self.known: dict[bytes, Seen] = {}
+        self.held = 0
 
     def __len__(self) -> int:
         return len(self.known)
@@ -67,6 +69,7 @@ class JsonLines:
     def forget(self) -> None:
         """Forget the lines seen (the batch starts its memory afresh)."""
         self.known.clear()
+        self.held = 0
 
     def known_block(self, chunk: list[bytes], name: str, first: int) -> Block | None:
         """A block of lines that all begin with a plain text id, taken mostly unparsed (see `_known`);
@@ -105,7 +108,7 @@ class JsonLines:
                     seen[index] = memo.get(keys[index]) or self.seen(keys[index], records[index])
         # entry = head, id, middle (source up to the line number), line number, outcome's bytes
         head = self.sep + b'{"id":'
-        middle = b',"source":' + dumps(f"{name}:")[:-1]
+        middle = b',"source":' + json_string(f"{name}:")[:-1]
         count = len(chunk)
         parts = zip(
             repeat(head),
@@ -151,7 +154,7 @@ class JsonLines:
                     seen[index] = learnt
         sep = self.sep
         # An entry: `{"id":"<id>`, then `","source":"<name>:`, the line number, and the outcome's bytes.
-        middle = b'","source":' + orjson.dumps(f"{name}:")[:-1]
+        middle = b'","source":' + json_string(f"{name}:")[:-1]
         numbers = _numbers(first, len(chunk))
         if tight and not sep:
             parts: Iterator[tuple[bytes, ...]] = zip(heads, repeat(middle), numbers, map(_DATA, seen))
@@ -179,8 +182,9 @@ class JsonLines:
             return None
         seen = self.memo.get(key) or self.seen(key, record)
         # No escape and no "id" in the rest (which follows a quote): no later key of it can be another id.
-        if b"\\" not in rest and b'"id"' not in b'"' + rest:
+        if b"\\" not in rest and b'"id"' not in b'"' + rest and len(rest) <= MEMO_RECORD_BYTES:
             self.known[rest] = seen
+            self.held += len(rest)
         return seen
 
 

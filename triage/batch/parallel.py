@@ -23,6 +23,7 @@ import contextlib
 import io
 import mmap
 import os
+import re
 import select
 import signal
 import struct
@@ -35,7 +36,7 @@ import orjson
 
 from triage.batch.stream import Batch, Piece, TableReader
 from triage.batch.summary import Progress, Summary
-from triage.core.errors import TriageError
+from triage.core.errors import IncompleteRun
 from triage.core.pack import RulePack
 from triage.fs.files import open_regular
 from triage.io.inputs import InputFile
@@ -249,7 +250,7 @@ class _Turns:
         assert first_line is not None
         lines: list[bytes] | None = None
         if piece.end is not None:  # the next turn goes on with this file: tell it where its lines start
-            lines, next_line = _read_ahead(piece, first_line)
+            lines, next_line = _read_ahead(piece, first_line, self.batch.watch)
             self.board.tell_line(number, next_line)
         self.turn, self.parts, self.direct = number, [], False
         for each in turn:  # only the last piece's entries count below: a file cut apart is a turn alone
@@ -307,22 +308,24 @@ class _Turns:
             self.alive()
 
 
-def _lines(data: bytes) -> list[bytes]:
+def _lines(data: bytes, watch: re.Pattern[bytes] | None = None) -> list[bytes]:
     """The lines of `data`, as `bounded_lines` gives them; cut apart in C unless one is too long."""
     lines = io.BytesIO(data).readlines()
     if len(data) > MAX_RECORD_BYTES and max(map(len, lines)) > MAX_RECORD_BYTES:
-        return list(bounded_lines(io.BytesIO(data)))
+        return list(bounded_lines(io.BytesIO(data), watch=watch))
     return lines
 
 
-def _read_ahead(piece: Piece, first_line: int) -> tuple[list[bytes] | None, int]:
+def _read_ahead(
+    piece: Piece, first_line: int, watch: re.Pattern[bytes] | None = None
+) -> tuple[list[bytes] | None, int]:
     """A piece's lines, read whole when it is not too large, and the line number after them."""
     try:
         with open_regular(piece.file.path) as stream:
             assert piece.end is not None
             length = piece.end - piece.start
             if length <= READ_AHEAD:
-                lines = _lines(os.pread(stream.fileno(), length, piece.start))
+                lines = _lines(os.pread(stream.fileno(), length, piece.start), watch)
                 return lines, first_line + len(lines)
             stream.seek(piece.start)
             count = 0
@@ -532,9 +535,9 @@ def _fail(report: dict[str, object], status: int) -> NoReturn:
     if isinstance(number, int):  # writing the output failed (EPIPE: its reader went away)
         raise OSError(number, str(report["error"]))
     if "error" in report:
-        raise TriageError(f"a worker process failed ({report['error']}); run again with --jobs 1.")
+        raise IncompleteRun(f"a worker process failed ({report['error']}); run again with --jobs 1.")
     how = f" (signal {os.WTERMSIG(status)})" if os.WIFSIGNALED(status) else ""
-    raise TriageError(
+    raise IncompleteRun(
         f"a worker process stopped{how} before its share of the records was done, so the output is "
         "incomplete (a file named by -o is left as it was). Run again, or with --jobs 1."
     )

@@ -28,9 +28,9 @@ import orjson
 
 from triage.batch.jsonl import Block, JsonLines, Seen
 from triage.batch.summary import Progress, Summary
-from triage.core.answers import read_id
+from triage.core.answers import alarm_options, read_id
 from triage.core.models import Problem
-from triage.core.outcomes import MEMO_LIMIT, Outcome, OutcomeMemo, record_key
+from triage.core.outcomes import MEMO_LIMIT, MEMO_RECORD_BYTES, Outcome, OutcomeMemo, record_key
 from triage.core.pack import RulePack
 from triage.io.formats import COLUMNAR_FORMATS
 from triage.io.inputs import STDIN, InputFile, open_input
@@ -53,11 +53,23 @@ from triage.io.writers import Writer
 PROGRESS_LINES = 1 << 16
 """JSON Lines between two looks at the clock for the progress bar."""
 ITEMS_FLUSH = 4096
-"""Single entries gathered before one write."""
+"""Single entries gathered before one write (`FLUSH_BYTES` at most)."""
+FLUSH_BYTES = 1 << 20
+"""Bytes of single entries gathered before one write: memory stays flat whatever the entries hold."""
 CHUNK_LINES = 1024
-"""JSON Lines read and evaluated as one block."""
+"""JSON Lines read and evaluated as one block (`CHUNK_BYTES` at most, about)."""
+CHUNK_BYTES = 1 << 21
+"""Bytes of JSON Lines read as one block: a block of long lines (up to `MAX_RECORD_BYTES` each) holds
+fewer of them, so that memory stays flat. Lines are read `CHUNK_STEP` at a time until either limit."""
+CHUNK_STEP = 16
 PARSED_LINES = 128
 """JSON Lines parsed as one block when they must be parsed."""
+MEMO_BYTES = 16 << 20
+"""About how much what is remembered of distinct records may hold (their keys and rendered entries)
+before it is forgotten and learnt afresh, besides `MEMO_LIMIT` of them: so memory stays flat."""
+_HELD_PER_BYTE = 4
+"""About how many bytes the outcome of a refused record holds (its problems as objects, and its
+rendered entry) for each byte of its rendered entry."""
 _BOM = b"\xef\xbb\xbf"
 _NOT_PARSED = object()
 
@@ -74,6 +86,16 @@ def _until(lines: Iterator[bytes], stream: BinaryIO, end: int) -> Iterator[bytes
         yield line
         if stream.tell() >= end:
             return
+
+
+def _chunks(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
+    """The lines in blocks of `CHUNK_LINES`, or fewer making `CHUNK_BYTES` (and one step more at most)."""
+    while chunk := list(islice(lines, CHUNK_STEP)):
+        size = sum(map(len, chunk))
+        while size < CHUNK_BYTES and len(chunk) < CHUNK_LINES and (step := list(islice(lines, CHUNK_STEP))):
+            chunk += step
+            size += sum(map(len, step))
+        yield chunk
 
 
 @dataclass(frozen=True)
@@ -118,12 +140,17 @@ class Batch:
         self.tables = tables
         self.done_bytes = 0
         self._outcomes = OutcomeMemo(pack)
+        self.watch = alarm_options(pack).words
+        """What to look for in a line too long to read (`bounded_lines`)."""
         self._memo: dict[Hashable, Seen] = {}
         self._by_outcome: dict[Outcome, Seen] = {}
         self._fast = JsonLines(writer.sep, self._memo, self._seen)
         self._prepared: dict[Hashable, bytes] = {}
         self._counts: Counter[Seen] = Counter()
+        self._held = 0
+        """About the bytes the memos hold, the fast path's lines apart (`MEMO_BYTES`)."""
         self._buffer: list[bytes] = []
+        self._buffered = 0
         self._output: Output | None = None
 
     # -- driving ------------------------------------------------------------------------------------
@@ -200,7 +227,7 @@ class Batch:
             if piece.start:
                 stream.seek(piece.start)
             if file.format in ("jsonl", "csv"):
-                lines = bounded_lines(stream)
+                lines = bounded_lines(stream, watch=self.watch)
                 if piece.end is not None:
                     lines = _until(lines, stream, piece.end)
                 where = None if file.stream else (lambda: stream.tell() - piece.start)
@@ -230,7 +257,7 @@ class Batch:
         name = piece.file.name
         header = piece.header
         if header is None:
-            read = read_csv_header(lines, name)
+            read = read_csv_header(lines, name, self.pack)
             if isinstance(read, Unreadable):
                 yield name, read
                 return
@@ -260,8 +287,8 @@ class Batch:
         number = first_line
         records = 0
         fast = self.writer.splices_json
-        while chunk := list(islice(lines, CHUNK_LINES)):
-            if len(self._memo) + len(self._fast) >= MEMO_LIMIT:
+        for chunk in _chunks(lines):
+            if len(self._memo) + len(self._fast) >= MEMO_LIMIT or self._full():
                 self._fold()
             if fast and self._took(self._fast.known_block(chunk, name, number)):
                 records += len(chunk)
@@ -328,10 +355,10 @@ class Batch:
             if isinstance(record, Rejected):
                 self.summary.records += 1
                 self.summary.invalid += 1
-                self._buffer.append(writer.error(record.record_id, source, record.problems))
+                self._put(writer.error(record.record_id, source, record.problems))
                 continue
             self.summary.records += 1
-            if len(memo) >= MEMO_LIMIT:
+            if len(memo) >= MEMO_LIMIT or self._full():
                 self._fold()
             key = record_key(record)
             seen = memo.get(key) if key is not None else None
@@ -341,10 +368,8 @@ class Batch:
             record_id = read_id(record.get("id")) if isinstance(record, dict) else None
             if isinstance(record_id, Problem):
                 self._invalid_id(source, record_id, seen)
-                continue
-            self._buffer.append(writer.entry(record_id, source, seen.outcome, seen.data))
-            if len(self._buffer) >= ITEMS_FLUSH:
-                self._flush()
+            else:
+                self._put(writer.entry(record_id, source, seen.outcome, seen.data))
 
     # -- shared -------------------------------------------------------------------------------------
 
@@ -359,9 +384,17 @@ class Batch:
             data = self._prepared.get(shared)
             if data is None:
                 data = self._prepared[shared] = self.writer.prepare(outcome)
+                # A refused record's problems are its own objects; a decision is the engine's, shared.
+                self._held += len(data) * (_HELD_PER_BYTE if outcome.decision is None else 1)
             seen = self._by_outcome[outcome] = Seen(outcome, data)
-        if key is not None:
+        if isinstance(key, bytes):
+            if len(key) <= MEMO_RECORD_BYTES:
+                # A copy: orjson's bytes keep a block of 4 KiB however short they are.
+                self._memo[bytes(memoryview(key))] = seen
+                self._held += len(key)
+        elif key is not None:
             self._memo[key] = seen
+            self._held += MEMO_RECORD_BYTES // 4
         return seen
 
     def _fold(self, *, forget: bool = True) -> None:
@@ -381,28 +414,42 @@ class Batch:
             self._by_outcome.clear()
             self._fast.forget()
             self._prepared.clear()
+            self._outcomes.clear()
+            self._held = 0
+
+    def _full(self) -> bool:
+        """Whether what is remembered holds `MEMO_BYTES` or more, the fast path's lines too."""
+        return self._held + self._fast.held >= MEMO_BYTES
 
     def _invalid_id(self, source: str, problem: Problem, seen: Seen) -> None:
         # The record counts as invalid whatever its answers gave; take it back out of the outcome's count.
         self._counts[seen] -= 1
         self.summary.invalid += 1
-        self._buffer.append(self.writer.error(None, source, seen.outcome.refused_for_id(problem, self.pack)))
+        self._put(self.writer.error(None, source, seen.outcome.refused_for_id(problem, self.pack)))
 
     def _unreadable(self, source: str, problem: Unreadable) -> None:
         if problem.whole_file:
             self.summary.unreadable_files += 1
         else:
             self.summary.invalid += 1
-        self._buffer.append(self._error(source, problem))
+        self._put(self._error(source, problem))
 
     def _error(self, source: str, problem: Unreadable) -> bytes:
         """The error entry for what could not be read."""
         first = Problem(field=problem.field, message=problem.message)
         return self.writer.error(None, source, (first, *problem.notes))
 
+    def _put(self, entry: bytes) -> None:
+        """Hold one entry for the next write: entries are written a few thousand, or a MiB, at a time."""
+        self._buffer.append(entry)
+        self._buffered += len(entry)
+        if self._buffered >= FLUSH_BYTES or len(self._buffer) >= ITEMS_FLUSH:
+            self._flush()
+
     def _flush(self) -> None:
         if not self._buffer:
             return
+        self._buffered = 0
         parts, self._buffer = self._buffer, []
         if self._output is not None:
             self._output.write(parts)

@@ -18,7 +18,7 @@ import math
 import re
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,6 +38,40 @@ _MAX_GUESSED = 64
 _MAX_KEY_SHOWN = 100
 """Longest unknown key named as it is in a problem; a longer one is shortened."""
 _NOT_TEXT = "question ids are text; this key is not"
+MAX_PROBLEMS_OF_A_KIND = 20
+"""The most problems of one kind (keys that are not questions, keys given twice, unknown FHIR
+linkIds) an error entry names; one more problem says how many more there were. With it, an entry
+stays small whatever a record holds (a YAML alias can repeat a record of 5,000 unknown keys)."""
+
+
+class Capped:
+    """Problems of one kind, named up to `MAX_PROBLEMS_OF_A_KIND`, the rest only counted.
+
+    Before making a problem of the kind, ask `room()`: past the limit it counts the
+    problem and says no, so the problem is never made (nor its near-miss hint, say).
+    `rest()` is the problem that says how many more there were (none if none).
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.named = 0
+        self.more = 0
+
+    def room(self) -> bool:
+        if self.named < MAX_PROBLEMS_OF_A_KIND:
+            self.named += 1
+            return True
+        self.more += 1
+        return False
+
+    def rest(self) -> list[Problem]:
+        if not self.more:
+            return []
+        message = (
+            f"and {self.more:,} more {self.kind}, not named here: an error entry names the first "
+            f"{MAX_PROBLEMS_OF_A_KIND} of a kind."
+        )
+        return [Problem(field=RECORD, message=message)]
 
 
 def read_answers(record: object, pack: RulePack) -> Answers:
@@ -50,7 +84,8 @@ def read_answers(record: object, pack: RulePack) -> Answers:
     if isinstance(record, Answers):
         record = _as_record(record)
     if not isinstance(record, Mapping):
-        raise InvalidAnswers([Problem(field=RECORD, message=_not_a_record(record))])
+        problem = Problem(field=RECORD, message=_not_a_record(record))
+        raise InvalidAnswers([problem, *urgency_note(record, pack)])
     reading = _Reading(record, pack)
     if reading.errors:
         note = _urgency_note(pack, reading.complete(), record.items())
@@ -71,11 +106,14 @@ class _Reading:
             self.errors.append(record_id)
             record_id = None
         self.id = record_id
+        unknown = Capped("keys that are not question ids")
         for key in record:
             if not isinstance(key, str):
-                self.errors.append(Problem(field=shown(key), message=_NOT_TEXT))
-            elif key != ID_FIELD and key not in pack.questions:
+                if unknown.room():
+                    self.errors.append(Problem(field=shown(key), message=_NOT_TEXT))
+            elif key != ID_FIELD and key not in pack.questions and unknown.room():
                 self.errors.append(Problem(field=shown_key(key), message=_unknown_key(key, pack)))
+        self.errors += unknown.rest()
         for question in pack.document.questions:
             self._read(question, record.get(question.id), pack)
 
@@ -165,6 +203,28 @@ def _urgency_note(
     return alarm(decided, pack) if decided is not None else []
 
 
+def urgency_note_in_bytes(raw: bytes, pack: RulePack, what: str = "line") -> list[Problem]:
+    """The `(urgency)` problem of a `what` ("line", "row", "file") that could not be read as records,
+    when its bytes name an option that alone calls for an alarm; or nothing.
+
+    Text that cannot be read (a line cut short or not UTF-8, a file that is not
+    JSON) may still hold a red flag a person wrote: it is looked for as a whole
+    word, and the note says what it would call for if it is an answer.
+    """
+    named = alarm_options(pack).named_in(raw)
+    if not named:
+        return []
+    names = " and ".join(dict.fromkeys(f"{o.option} ({o.label})" for o in named))
+    answers, alone = (
+        ("that is an answer", "it alone calls")
+        if len(named) == 1
+        else ("those are answers", "each alone calls")
+    )
+    label = pack.levels[named[0].level].label
+    message = f"this {what} could not be read, but it names {names}; if {answers}, {alone} for: {label}."
+    return [Problem(field=URGENCY, message=message)]
+
+
 def _urgency(values: Mapping[str, AnswerValue], pack: RulePack) -> str | None:
     rule = next((r for r in pack.document.urgency.rules if r.when.holds(values, pack)), None)
     return rule.then if rule is not None else None
@@ -221,6 +281,21 @@ class AlarmOptions:
             found = AlarmOption(question_id, option_id, label, order[rank])
             self.by_question.setdefault(question_id, {})[option_id.casefold()] = found
             self.anywhere.setdefault(option_id.casefold(), []).append(found)
+        words = b"|".join(re.escape(o.encode()) for o in sorted(self.anywhere, key=len, reverse=True))
+        self.words = (
+            re.compile(rb"(?<![A-Za-z0-9_])(?:" + words + rb")(?![A-Za-z0-9_])", re.IGNORECASE)
+            if self.anywhere
+            else None
+        )
+        """The alarm option ids as whole words in bytes, any case (None if the pack has none)."""
+
+    def named_in(self, raw: bytes) -> list[AlarmOption]:
+        """The alarm options that bytes name as a whole word (any case; in UTF-16 too), calling for
+        the most urgent level, as `stated` gives them; for text that could not be read as records."""
+        if self.words is None:
+            return []
+        named = {word.decode("utf-8", "replace") for word in self.words.findall(raw.replace(b"\x00", b""))}
+        return self.stated([(None, sorted(named))])
 
     def stated(self, pairs: Iterable[tuple[object, object]]) -> list[AlarmOption]:
         """The alarm options that (key, value) pairs state and that call for the most urgent level,
@@ -233,6 +308,14 @@ class AlarmOptions:
         or by a mapping key that is its id, unless the key's value says no
         (false, 0, "no", ...: a column or field per option).
         """
+        found = self.found(pairs)
+        if not found:
+            return []
+        most = min(self.order.index(o.level) for o in found)
+        return [o for o in found if self.order.index(o.level) == most]
+
+    def found(self, pairs: Iterable[tuple[object, object]]) -> list[AlarmOption]:
+        """Every alarm option the pairs state (see `stated`), in the order found."""
         if not self.anywhere:
             return []
         found: dict[AlarmOption, None] = {}
@@ -245,7 +328,7 @@ class AlarmOptions:
                 if not _says_no(value):
                     queue.append((None, key))
                 queue.append((None, value))
-        seen: set[int] = set()
+        seen: set[tuple[int, int]] = set()  # a container under a table: YAML aliases share containers
         budget = self.BUDGET
         while queue and budget > 0:
             table, node = queue.popleft()
@@ -257,9 +340,9 @@ class AlarmOptions:
                     elif text in table:
                         found[table[text]] = None
                 continue
-            if not isinstance(node, (Mapping, list, tuple, set, frozenset)) or id(node) in seen:
+            if not isinstance(node, (Mapping, list, tuple, set, frozenset)) or (id(table), id(node)) in seen:
                 continue
-            seen.add(id(node))
+            seen.add((id(table), id(node)))
             if isinstance(node, Mapping):
                 for key, value in _all_pairs(node):
                     if not _says_no(value):
@@ -267,10 +350,7 @@ class AlarmOptions:
                     queue.append((table, value))
             else:
                 queue.extend((table, item) for item in node)
-        if not found:
-            return []
-        most = min(self.order.index(o.level) for o in found)
-        return [o for o in found if self.order.index(o.level) == most]
+        return list(found)
 
 
 _ALARM_OPTIONS: weakref.WeakKeyDictionary[RulePack, AlarmOptions] = weakref.WeakKeyDictionary()
@@ -367,9 +447,7 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
         return frozenset()
     unknown = [p for p in parts if p not in allowed]
     if unknown:
-        named = ", ".join(shown(p) for p in unknown[:3])
-        if len(unknown) > 3:
-            named += f" and {len(unknown) - 3} more"
+        named = some_of([shown(p) for p in unknown[:3]], len(unknown))
         raise ValueError(
             f"{named} {'is' if len(unknown) == 1 else 'are'} not among the choices."
             f"{did_you_mean(unknown[0], allowed)} {hint}"
@@ -441,15 +519,26 @@ def _unknown_key(key: str, pack: RulePack) -> str:
     return f"unknown question id.{did_you_mean(key, known)} Known ids: {', '.join(known)}."
 
 
-@functools.lru_cache(maxsize=4096)
 def did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
-    """The closest candidate, as a hint; typos recur across records, so hints are remembered."""
-    if len(value) > _MAX_GUESSED:
-        return ""
+    """The closest candidate, as a hint; typos recur across records, so hints are remembered (for
+    values short enough to be typos: a long one is never held)."""
+    return "" if len(value) > _MAX_GUESSED else _did_you_mean(value, candidates)
+
+
+@functools.lru_cache(maxsize=4096)
+def _did_you_mean(value: str, candidates: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(value, candidates, n=1, cutoff=0.6)
     if not close:
         close = [c for c in candidates if c.lower() == value.lower()]
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def some_of(names: Sequence[str], count: int | None = None, most: int = 3) -> str:
+    """The first `most` of `count` names (`names` holds at least those), and how many more there are:
+    `a, b, c and 4 more`."""
+    count = len(names) if count is None else count
+    named = ", ".join(names[:most])
+    return named if count <= most else f"{named} and {count - most:,} more"
 
 
 def _allowed(options: tuple[str, ...]) -> str:

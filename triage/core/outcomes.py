@@ -30,6 +30,13 @@ from triage.core.pack import RulePack
 
 MEMO_LIMIT = 50_000
 """Distinct raw forms remembered at once; past it the memo starts afresh, so memory stays flat."""
+MEMO_TEXT = 64
+"""The longest key or text answer of a record that is remembered (option and question ids are short)."""
+MEMO_KEYS = 32
+"""The most keys, or choices in a list, of a record that is remembered: an answer record has a few."""
+MEMO_RECORD_BYTES = 1024
+"""The largest record remembered, its keys and texts counted (its JSON, where that is the key): an
+answer record needs well under this; a larger one is read again each time it comes."""
 
 
 @dataclass(slots=True, eq=False)
@@ -79,33 +86,41 @@ def record_key(record: object) -> Hashable | None:
     their exact type (`1`, `1.0` and `true` are different answers); floats by
     their repr, so that `-0.0` and `nan` are told apart and found again.
     """
-    if type(record) is not dict:
+    if type(record) is not dict or len(record) > MEMO_KEYS:
         return None
     items: list[object] = []
+    size = 0
     for key, value in record.items():
-        if type(key) is not str:
+        if type(key) is not str or len(key) > MEMO_TEXT:
             return None
         if key == ID_FIELD:
             continue
         tagged = _tagged(value)
         if tagged is None:
             return None
+        size += len(key) + (len(value) if isinstance(value, str) else MEMO_TEXT)
         items.append((key, tagged))
-    return tuple(items)
+    return tuple(items) if size <= MEMO_RECORD_BYTES else None
 
 
 def _tagged(value: object) -> Hashable | None:
-    """A raw answer as a hashable key, tagged with its exact type; None for an unusual value."""
+    """A raw answer as a hashable key, tagged with its exact type; None for an unusual value, or one
+    too long to be worth remembering (which is read again each time)."""
     kind = type(value)
-    if kind is str:
-        return value
+    if isinstance(value, str) and kind is str:
+        return value if len(value) <= MEMO_TEXT else None
     if value is None or kind is int or kind is bool:
         return (kind, value)
     if kind is float:
         return (kind, repr(value))
     if kind is Decimal:
-        return (kind, str(value))
-    if isinstance(value, (list, tuple)) and all(type(choice) is str for choice in value):
+        text = str(value)
+        return (kind, text) if len(text) <= MEMO_TEXT else None
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) <= MEMO_KEYS
+        and all(type(choice) is str and len(choice) <= MEMO_TEXT for choice in value)
+    ):
         # read_answers treats a list and a tuple alike; non-text choices all get one message.
         return (list, tuple(value))
     return None
@@ -136,6 +151,12 @@ class OutcomeMemo:
         self._memo: dict[Hashable, Outcome] = {}
         self._by_answers: dict[AnswersKey, Outcome] = {}
         self._values: dict[tuple[str, Hashable], object] = {}
+
+    def clear(self) -> None:
+        """Forget every outcome (memory stays flat: see `triage.batch.stream.MEMO_BYTES`)."""
+        self._memo.clear()
+        self._by_answers.clear()
+        self._values.clear()
 
     def outcome(self, record: object) -> Outcome:
         """The outcome of a record (without its id), read once per distinct raw form."""
@@ -175,7 +196,7 @@ class OutcomeMemo:
             question = questions.get(key)
             if question is None:
                 tagged = _tagged(raw)
-                if type(key) is not str or tagged is None:
+                if type(key) is not str or len(key) > MEMO_TEXT or tagged is None:
                     return None
                 unknown.append((key, tagged))
                 continue

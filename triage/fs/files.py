@@ -31,6 +31,7 @@ import errno
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -161,6 +162,21 @@ def refuse_reading(target: Target, reads: Mapping[FileId, str], *, action: str =
         raise OutputError(
             f"cannot {action} {target.path}: that is {reads[target.existing]}, which this run reads; "
             "writing there would replace it. Name another file."
+        )
+
+
+def refuse_stdout_reading(reads: Mapping[FileId, str]) -> None:
+    """Refuse to write standard output when it is a file the same run reads (`> a.jsonl` when
+    a.jsonl is an input: the output would be read back as answers, `1<>` would write over them).
+    Raises `OutputError`."""
+    try:
+        status = os.fstat(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        return
+    if stat.S_ISREG(status.st_mode) and file_id(status) in reads:
+        raise OutputError(
+            f"cannot write standard output: it is {reads[file_id(status)]}, which this run reads; "
+            "writing there would replace it (or feed the results back in). Send it to another file."
         )
 
 

@@ -39,10 +39,12 @@ from triage.core.answers import (
     ID_FIELD,
     RECORD,
     URGENCY,
+    Capped,
     did_you_mean,
     read_answers,
     shown,
     shown_key,
+    some_of,
     urgency_note,
 )
 from triage.core.errors import InvalidAnswers, TriageError
@@ -298,36 +300,43 @@ def records_from_fhir(doc: object, pack: RulePack) -> list[tuple[str, dict[str, 
     Never empty: a Bundle without entries gives one `InvalidAnswers`.
     """
     if not is_fhir_resource(doc):
-        return [("", _invalid(RECORD, "this is not a FHIR resource (it has no resourceType)."))]
+        return [("", _invalid(RECORD, "this is not a FHIR resource (it has no resourceType).", doc, pack))]
     assert isinstance(doc, Mapping)
     if doc["resourceType"] != "Bundle":
         return [("", _from_resource(doc, pack))]
     entries = doc.get("entry")
     if not isinstance(entries, list) or not entries:
-        return [("", _invalid("entry", "this Bundle has no entries, so no QuestionnaireResponse to read."))]
+        message = "this Bundle has no entries (a list), so no QuestionnaireResponse to read."
+        return [("", _invalid("entry", message, doc, pack))]
     out: list[tuple[str, dict[str, object] | InvalidAnswers]] = []
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not is_fhir_resource(resource):
-            out.append((f"#entry[{index}]", _invalid("resource", "this Bundle entry holds no resource.")))
+            out.append(
+                (
+                    f"#entry[{index}]",
+                    _invalid("resource", "this Bundle entry holds no resource.", entry, pack),
+                )
+            )
         else:
             assert isinstance(resource, Mapping)
             out.append((f"#entry[{index}]", _from_resource(resource, pack)))
     return out
 
 
-def _invalid(field: str, message: str, record_id: str | None = None) -> InvalidAnswers:
-    return InvalidAnswers([Problem(field=field, message=message)], record_id)
+def _invalid(field: str, message: str, stated: object, pack: RulePack) -> InvalidAnswers:
+    """A resource refused whole, with the `(urgency)` note of what it states (it may be mistyped)."""
+    return InvalidAnswers([Problem(field=field, message=message), *urgency_note(stated, pack)])
 
 
 def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, object] | InvalidAnswers:
     kind = resource["resourceType"]
     if kind != "QuestionnaireResponse":
-        return _invalid(
-            "resourceType",
+        message = (
             f"a {shown_key(kind)} resource holds no answers: triage reads a QuestionnaireResponse, "
-            "or a Bundle of them.",
+            "or a Bundle of them."
         )
+        return _invalid("resourceType", message, resource, pack)
     problems: list[Problem] = []
     record_id = response_id(resource, problems)
     record: dict[str, object] = {} if record_id is None else {ID_FIELD: record_id}
@@ -346,17 +355,23 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
         problems.append(Problem(field="item", message="item must be a list of answered items."))
         items = []
     failed: set[str] = set()
+    unlinked = Capped("items without a linkId")
+    unknown = Capped("unknown linkIds")
+    again = Capped("items answering a linkId answered before")
     for index, item in enumerate(items):
         link_id = item.get("linkId") if isinstance(item, Mapping) else None
         if not isinstance(link_id, str):
-            problems.append(Problem(field=f"item[{index}]", message="an item needs a linkId (text)."))
+            if unlinked.room():
+                problems.append(Problem(field=f"item[{index}]", message="an item needs a linkId (text)."))
             continue
         question = pack.questions.get(link_id)
         if question is None:
-            problems.append(Problem(field=shown_key(link_id), message=_unknown_link_id(link_id, pack)))
+            if unknown.room():
+                problems.append(Problem(field=shown_key(link_id), message=_unknown_link_id(link_id, pack)))
             continue
         if link_id in record or link_id in failed:
-            problems.append(Problem(field=link_id, message="this linkId is answered more than once."))
+            if again.room():
+                problems.append(Problem(field=link_id, message="this linkId is answered more than once."))
             failed.add(link_id)
             continue
         assert isinstance(item, Mapping)
@@ -366,6 +381,7 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
             failed.add(link_id)
         elif value is not None:
             record[link_id] = value
+    problems += [*unlinked.rest(), *unknown.rest(), *again.rest()]
     if not problems:
         return record
     try:
@@ -459,10 +475,8 @@ def _code(pack: RulePack, question: Question, answer: Mapping[str, Any]) -> str 
 
 
 def _value_keys(answer: Mapping[str, Any]) -> str:
-    keys = [shown_key(k) for k in answer if isinstance(k, str) and k.startswith("value")]
-    if len(keys) > 3:
-        keys[3:] = [f"{len(keys) - 3} more"]
-    return ", ".join(keys) if keys else "no value"
+    keys = [k for k in answer if isinstance(k, str) and k.startswith("value")]
+    return some_of([shown_key(k) for k in keys[:3]], len(keys)) if keys else "no value"
 
 
 # QuestionnaireResponse: writing ---------------------------------------------------------------

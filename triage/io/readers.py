@@ -37,14 +37,23 @@ import json
 import re
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from itertools import chain
 from typing import Any, BinaryIO
 
 import orjson
 import yaml
 
-from triage.core.answers import ID_FIELD, shown_key, urgency_note
+from triage.core.answers import (
+    ID_FIELD,
+    Capped,
+    alarm_options,
+    shown_key,
+    some_of,
+    urgency_note,
+    urgency_note_in_bytes,
+)
 from triage.core.errors import InvalidAnswers
 from triage.core.models import Problem
 from triage.core.pack import RulePack
@@ -67,6 +76,11 @@ MAX_JSON_DEPTH = 1024
 """JSON nested deeper than this is refused by the parser (orjson's fixed limit) as not valid JSON."""
 MAX_YAML_DEPTH = 1000
 """YAML nested deeper than this is refused by the parser (libyaml's limit) as not valid YAML."""
+MAX_YAML_ALIAS_COPIES = 1 << 20
+"""How much the aliases (`*name`) of one YAML file may copy in, in all, counted as written out: one
+for each value and one for each character of its text (1 Mi, as much as the largest YAML file
+holds). An alias past it is not read, and its record is refused: so a few bytes of aliases can never
+make a file cost more than twice its largest size to read."""
 _WHOLE_FILE_BYTES = max(MAX_JSON_FILE_BYTES, MAX_YAML_FILE_BYTES)
 _TOO_LONG = b"\n\x00too long:"
 """Begins what `bounded_lines` gives in place of a line over the limit: no line read from a file
@@ -103,6 +117,15 @@ class Rejected:
     record_id: str | None = None
 
 
+def _noted(problem: Unreadable, raw: bytes, pack: RulePack | None, what: str | None = None) -> Unreadable:
+    """`problem`, with the `(urgency)` note of the red flags its bytes name (`urgency_note_in_bytes`),
+    unless it has a note already."""
+    if pack is None or problem.notes:
+        return problem
+    notes = urgency_note_in_bytes(raw, pack, what or ("file" if problem.whole_file else "line"))
+    return replace(problem, notes=tuple(notes)) if notes else problem
+
+
 Item = tuple[str, object]
 """A source and what was read there: a record (any value), `Unreadable` or `Rejected`."""
 
@@ -114,26 +137,27 @@ def read_json(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
     """The records of a JSON file: one object, or a list of them (FHIR resources too)."""
     text_problem = _text_problem(data, name)
     if text_problem is not None:
-        yield name, text_problem
+        yield name, _noted(text_problem, data, pack)
         return
     text = data.removeprefix(_BOM)
     try:
         document = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        yield name, Unreadable(_json_message(name, exc), whole_file=True)
+        yield name, _noted(Unreadable(_json_message(name, exc), whole_file=True), text, pack)
         return
     try:
         document, reread = as_written(text, document)
     except Unchecked as exc:
-        yield name, Unreadable(f"{name}: the file {exc}; no record in it is read.", whole_file=True)
+        problem = Unreadable(f"{name}: the file {exc}; no record in it is read.", whole_file=True)
+        yield name, _noted(problem, text, pack)
         return
     yield from records_from_json(document, name, pack, clear=not reread)
 
 
 def records_from_json(document: object, name: str, pack: RulePack, *, clear: bool = False) -> Iterator[Item]:
-    """The records of a parsed JSON document: an object is one record, a list holds records.
+    """The records of a parsed JSON (or YAML) document: an object is one record, a list holds records.
 
-    The one place that decides what a JSON document means. A FHIR resource (a
+    The one place that decides what a document means. A FHIR resource (a
     QuestionnaireResponse, or a Bundle of them) gives the answer records it maps
     to, sourced `name` or `name#entry[2]`. Any other shape is passed on as a
     record, for its error entry to say what is wrong with it. A record (or a
@@ -206,6 +230,18 @@ def _json_message(name: str, exc: json.JSONDecodeError) -> str:
     return message
 
 
+def _json_hint(exc: json.JSONDecodeError, line: bytes) -> str:
+    """The standard library's words for a mistake in a JSON Lines line, and what usually causes it."""
+    if exc.msg != "Extra data":
+        return exc.msg
+    if re.search(rb"\r(?!\n)", line):
+        return (
+            "more than one record on this line, whose records end with a carriage return alone (as old "
+            "Mac programs save text); save the file with ordinary line ends"
+        )
+    return "more than one value on this line; JSON Lines has one record per line"
+
+
 def jsonl_problem(line: bytes, source: str, pack: RulePack | None = None) -> Unreadable | None:
     """Why one JSON Lines line could not be parsed, or None for a blank line (skipped).
 
@@ -213,19 +249,21 @@ def jsonl_problem(line: bytes, source: str, pack: RulePack | None = None) -> Unr
     NaN, a number too large, half a character) carries the alarm note of what it states.
     """
     if line.startswith(_TOO_LONG):
-        return Unreadable(_too_long(source, line))
+        return _noted(Unreadable(_too_long(source, line)), line, pack)
     line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
     problem = _line_problem(source, line) or _bom_problem(source, line)
     if problem is not None:
-        return Unreadable(problem)
+        return _noted(Unreadable(problem), line, pack)
     try:  # the standard library's words for a mistake of syntax
         document = json.loads(line.decode("utf-8"), parse_int=_int, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        return Unreadable(f"{source}: column {exc.colno}: not valid JSON: {exc.msg}.")
+        return _noted(
+            Unreadable(f"{source}: column {exc.colno}: not valid JSON: {_json_hint(exc, line)}."), line, pack
+        )
     except RecursionError:
-        return Unreadable(f"{source}: nested too deeply to be an answer record.")
+        return _noted(Unreadable(f"{source}: nested too deeply to be an answer record."), line, pack)
     notes = tuple(urgency_note(document, pack)) if pack is not None else ()
     try:  # valid JSON to the standard library, but not to orjson (NaN, a number too large, ...)
         orjson.loads(line)
@@ -255,6 +293,24 @@ class Ambiguous(dict[object, object]):
         self.pairs = tuple(pairs)
         self.repeated = tuple(repeated)
         self.merged = merged
+
+
+class Copied(Ambiguous):
+    """In place of what a YAML alias would copy in past the file's allowance (`MAX_YAML_ALIAS_COPIES`),
+    or round a loop (an alias inside what it names): not read, and the record holding it is refused.
+
+    Once the file is read, its `pairs` name the alarm options the value it stands for
+    states (`option: true`), found once for every alias of that value (`state`), so the
+    record's `(urgency)` note still says them.
+    """
+
+    def __init__(self, *, loop: bool) -> None:
+        super().__init__((), ())
+        self.loop = loop
+
+    def state(self, options: Iterable[str]) -> None:
+        self.pairs = tuple((option, True) for option in options)
+        self.update(self.pairs)
 
 
 class Unchecked(Exception):
@@ -362,6 +418,11 @@ _MERGED = (
     "a YAML merge key (<<) copies answers in from elsewhere in the file, which hides which answer counts; "
     "write each answer out in full."
 )
+_COPIED = (
+    "a YAML alias (*name) here would take what this file's aliases copy in past "
+    f"{MAX_YAML_ALIAS_COPIES:,} values and characters, so it is not read; write the answers out in full."
+)
+_LOOP = "a YAML alias (*name) here stands for what holds it (a loop), so it is not read; write it out."
 _MERGE = "<<"
 _LONGEST_PATH = 200
 _Steps = tuple[object, ...]
@@ -377,35 +438,52 @@ class _Unclear:
 
     def __init__(self, pack: RulePack) -> None:
         self.pack = pack
-        self._first: dict[int, tuple[_Steps, object] | None] = {}
+        self._first: dict[int, tuple[_Steps, str] | None] = {}
+        self._copies: dict[int, Rejected | None] = {}
 
     def refused(self, record: object, skip: str | None = None, *, fhir: bool = False) -> Rejected | None:
         """The refusal of a record holding an `Ambiguous` mapping (but under `skip`), or None.
 
         Its own unclear keys are named each (as questions of an answer record, or as keys of
         a `fhir` resource or Bundle entry); inside each of its values, the first such mapping found.
+        A record that is a `Copied` value (a YAML alias of a whole record) is refused once, however
+        many records it stands for.
         """
+        if not isinstance(record, Copied):
+            return self._refused(record, skip, fhir)
+        if id(record) not in self._copies:  # the document holds the record meanwhile, so its id is its own
+            self._copies[id(record)] = self._refused(record, skip, fhir)
+        return self._copies[id(record)]
+
+    def _refused(self, record: object, skip: str | None, fhir: bool) -> Rejected | None:
         problems: list[Problem] = []
-        if isinstance(record, Ambiguous):
+        unclear = Capped("unclear keys (given more than once, or merged in)")
+        if isinstance(record, Copied):
+            unclear.room()
+            problems.append(Problem(field=RECORD_FIELD, message=_LOOP if record.loop else _COPIED))
+        elif isinstance(record, Ambiguous):
             repeated = _REPEATED_INSIDE if fhir else _REPEATED
-            problems += [Problem(field=shown_key(key), message=repeated) for key in record.repeated]
-            if record.merged:
+            problems += [
+                Problem(field=shown_key(key), message=repeated) for key in record.repeated if unclear.room()
+            ]
+            if record.merged and unclear.room():
                 problems.append(Problem(field=_MERGE, message=_MERGED))
         for step, value in _children(record):
             if step == skip:
                 continue
             found = self._find(value)
-            if found is not None:
-                where, key = found
-                message = _MERGED if key == _MERGE else _REPEATED_INSIDE
-                problems.append(Problem(field=_path((step, *where, key)), message=message))
+            if found is not None and unclear.room():
+                where, message = found
+                problems.append(Problem(field=_path((step, *where)), message=message))
+        problems += unclear.rest()
         if not problems:
             return None
         also = record.pairs if isinstance(record, Ambiguous) else ()
         return Rejected((*problems, *urgency_note(record, self.pack, also=also)), _plain_id(record))
 
-    def _find(self, value: object) -> tuple[_Steps, object] | None:
-        """The path to the first `Ambiguous` mapping in `value` and its first unclear key, or None."""
+    def _find(self, value: object) -> tuple[_Steps, str] | None:
+        """The path to the first unclear place in `value` (the first unclear key of an `Ambiguous`
+        mapping, or a `Copied` value), and what is unclear there; or None."""
         first = self._first
         stack: list[tuple[object, bool]] = [(value, False)]
         while stack:
@@ -428,9 +506,11 @@ class _Unclear:
         return first.get(id(value)) if isinstance(value, (dict, list, tuple)) else None
 
     @staticmethod
-    def _own(node: object) -> tuple[_Steps, object] | None:
+    def _own(node: object) -> tuple[_Steps, str] | None:
+        if isinstance(node, Copied):
+            return (), _LOOP if node.loop else _COPIED
         if isinstance(node, Ambiguous):
-            return ((), _MERGE if node.merged else node.repeated[0])
+            return ((_MERGE,), _MERGED) if node.merged else ((node.repeated[0],), _REPEATED_INSIDE)
         return None
 
 
@@ -480,50 +560,57 @@ def _plain_id(record: object) -> str | None:
 
 
 def read_yaml(data: bytes, name: str, pack: RulePack) -> Iterator[Item]:
-    """The records of a YAML file (safe loader): one mapping, or a list of them."""
+    """The records of a YAML file (safe loader): one mapping, or a list of them, read as the same
+    document in JSON would be (`records_from_json`: a FHIR resource too)."""
     text_problem = _text_problem(data, name, "YAML", MAX_YAML_FILE_BYTES)
     if text_problem is not None:
-        yield name, text_problem
+        yield name, _noted(text_problem, data, pack)
         return
     try:
-        document, unclear = _load_yaml(data.removeprefix(_BOM))
+        document, unclear = _load_yaml(data.removeprefix(_BOM), pack)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        yield (
-            name,
-            Unreadable(
-                f"{name}: {where}not valid YAML: {_short(exc.problem or exc.context)}.", whole_file=True
-            ),
-        )
+        reason = _short(exc.problem or exc.context)
+        if reason == "but found another document":  # a stream of documents: `---` between records
+            reason = (
+                "a second document (after ---); write the records as one list, each item beginning with -"
+            )
+        message = f"{name}: {where}not valid YAML: {reason}."
+        yield name, _noted(Unreadable(message, whole_file=True), data, pack)
         return
     except yaml.YAMLError as exc:
-        yield name, Unreadable(f"{name}: not valid YAML: {_short(str(exc))}.", whole_file=True)
+        message = f"{name}: not valid YAML: {_short(str(exc))}."
+        yield name, _noted(Unreadable(message, whole_file=True), data, pack)
         return
-    except RecursionError:  # only without libyaml, which has its own limit
-        yield name, Unreadable(f"{name}: nested too deeply to hold answer records.", whole_file=True)
+    except RecursionError:  # nested mappings build by recursion
+        message = f"{name}: nested too deeply to hold answer records."
+        yield name, _noted(Unreadable(message, whole_file=True), data, pack)
         return
     if document is None:
         yield name, Unreadable(f"{name}: the file holds no records.", whole_file=True)
         return
-    check = _Unclear(pack) if unclear else None
-    if isinstance(document, list):
-        if not document:
-            yield name, Unreadable(f"{name}: an empty list; there are no records in it.", whole_file=True)
-        for index, record in enumerate(document):
-            yield f"{name}#{index}", (check.refused(record) if check else None) or record
-    else:
-        yield name, (check.refused(document) if check else None) or document
+    yield from records_from_json(document, name, pack, clear=not unclear)
 
 
-def _load_yaml(data: bytes) -> tuple[object, bool]:
+def _load_yaml(data: bytes, pack: RulePack) -> tuple[object, bool]:
     """One YAML document, built by the safe loader (plain data only: no tags run code), and
     whether it holds an `Ambiguous` mapping."""
-    loader = _RecordLoader(data)
+    loader = _RecordLoader(data, pack)
     try:
-        return loader.get_single_data(), loader.unclear
+        document = loader.get_single_data()
+        loader.state_copies()
+        return document, loader.unclear
     finally:
         loader.dispose()
+
+
+def _node_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -540,9 +627,66 @@ class _RecordLoader(_YAML_LOADER):  # type: ignore[misc,valid-type]
     number as a `Decimal` (`0.99999999999999999` stays short of 1); the forms
     YAML 1.1 also reads as numbers (`0x1F`, `0o17`, `1_000`, `1:30` in base 60,
     `.inf`) stay text, as they were written.
+
+    An alias shares what it names (nothing is expanded), but reading a record
+    reads what its aliases stand for: so the aliases of one file may copy in
+    `MAX_YAML_ALIAS_COPIES` in all, counted as written out (the size of what an
+    alias names is worked out once, however often it is named). An alias past
+    that, or one inside what it names, is `Copied` in its place and refuses its record.
     """
 
-    unclear = False
+    def __init__(self, data: bytes, pack: RulePack) -> None:
+        super().__init__(data)
+        self.pack = pack
+        self.unclear = False
+        self.copied = 0
+        self._sizes: dict[yaml.Node, int | None] = {}
+        self._markers: dict[yaml.Node, Copied] = {}
+        self._copied_values: dict[yaml.Node, object] = {}
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+        if node not in self.constructed_objects and node not in self.recursive_objects:
+            value = super().construct_object(node, deep=deep)  # its first use, where it is written
+            if node in self._markers:  # named inside itself: its value is known only now
+                self._copied_values[node] = value
+            return value
+        marker = self._markers.get(node)
+        if marker is None:
+            size = self._size(node)
+            if size is not None and self.copied + size <= MAX_YAML_ALIAS_COPIES:
+                self.copied += size
+                return super().construct_object(node, deep=deep)
+            marker = self._markers[node] = Copied(loop=size is None)
+            self._copied_values[node] = self.constructed_objects.get(node)  # lists are filled in later
+            self.unclear = True
+        return marker
+
+    def state_copies(self) -> None:
+        """Once the document is built (lists are filled in last): tell each `Copied` what its value states."""
+        found = alarm_options(self.pack).found
+        for node, marker in self._markers.items():
+            marker.state(o.option for o in found([(None, self._copied_values.get(node))]))
+
+    def _size(self, top: yaml.Node) -> int | None:
+        """The size of a node written out (a value: 1, and 1 a character of its text), what aliases
+        name counted every time; None if it holds itself (a loop). Each node is sized once."""
+        sizes = self._sizes
+        sizing: set[yaml.Node] = set()  # begun, their parts not yet sized: a loop leads back to one
+        stack: list[tuple[yaml.Node, bool]] = [(top, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                sizing.discard(node)
+                if isinstance(node, yaml.ScalarNode):
+                    sizes[node] = 1 + len(node.value)
+                else:
+                    counts = [sizes.get(child) for child in _node_children(node)]
+                    sizes[node] = None if None in counts else 1 + sum(c for c in counts if c is not None)
+            elif node not in sizes and node not in sizing:
+                sizing.add(node)
+                stack.append((node, True))
+                stack.extend((child, False) for child in _node_children(node))
+        return sizes[top]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
         pairs: list[tuple[object, object]] = []
@@ -597,9 +741,27 @@ class CsvHeader:
     """How many lines the header takes (its data starts on the line after)."""
 
 
-def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable:
-    """Read the header row: the question ids. The separator is `,`, or `;`/tab if the header uses that."""
+def read_csv_header(
+    lines: Iterator[bytes], name: str, pack: RulePack | None = None
+) -> CsvHeader | Unreadable:
+    """Read the header row: the question ids. The separator is `,`, or `;`/tab if the header uses that.
+
+    A header that cannot be read refuses the whole file; with a `pack`, the rest of
+    the file is still looked through for the red flags it names (`urgency_note_in_bytes`).
+    """
+    read: list[bytes] = []
+    header = _csv_header(lines, name, read)
+    if isinstance(header, CsvHeader) or pack is None or alarm_options(pack).words is None:
+        return header
+    words = alarm_options(pack).words
+    assert words is not None
+    named = {word for line in chain(read, lines) for word in words.findall(line.replace(b"\x00", b""))}
+    return _noted(header, b" ".join(named), pack)
+
+
+def _csv_header(lines: Iterator[bytes], name: str, read: list[bytes]) -> CsvHeader | Unreadable:
     for number, raw in enumerate(lines, 1):
+        read.append(raw)
         if number == 1:
             raw = raw.removeprefix(_BOM)
             if raw.startswith(_UTF16_BOMS):
@@ -624,11 +786,8 @@ def read_csv_header(lines: Iterator[bytes], name: str) -> CsvHeader | Unreadable
         counts = Counter(named)
         duplicates = sorted(shown_key(c) for c, n in counts.items() if n > 1)
         if duplicates:
-            return Unreadable(
-                f"{name}:{number}: the header row names {', '.join(duplicates[:3])}"
-                f"{f' and {len(duplicates) - 3} more' if len(duplicates) > 3 else ''} more than once.",
-                whole_file=True,
-            )
+            message = f"{name}:{number}: the header row names {some_of(duplicates)} more than once."
+            return Unreadable(message, whole_file=True)
         return CsvHeader(tuple(cells), delimiter, number)
     return Unreadable(
         f"{name}: the file is empty; a CSV needs a header row of question ids.", whole_file=True
@@ -646,12 +805,14 @@ def read_csv_rows(
     """
     bad: list[str] = []
     row_text: list[str] = []  # the lines of the row being read, to point at a quoting mistake
+    row_raw: list[bytes] = []  # and as read, for the red flags a row that cannot be read names
     line_number = first_line - 1
 
     def decoded() -> Iterator[str]:
         nonlocal line_number
         for raw in lines:
             line_number += 1
+            row_raw.append(raw)
             if raw.startswith(_TOO_LONG):
                 bad.append(_too_long(f"{name}:{line_number}", raw))
                 raw = b"\n"
@@ -672,6 +833,7 @@ def read_csv_rows(
     while True:
         start = line_number + 1
         row_text.clear()
+        row_raw.clear()
         try:
             row = next(reader)
         except StopIteration:
@@ -679,11 +841,12 @@ def read_csv_rows(
         except csv.Error as exc:
             text = "".join(row_text)
             message = _quoting_mistake(name, start, text, header.delimiter)
-            yield f"{name}:{start}", Unreadable(message or _csv_problem(name, start, text, exc))
+            problem = Unreadable(message or _csv_problem(name, start, text, exc))
+            yield f"{name}:{start}", _noted(problem, b"".join(row_raw), pack, "row")
             continue
         source = f"{name}:{start}"
         if bad:
-            yield source, Unreadable(bad[0])
+            yield source, _noted(Unreadable(bad[0]), b"".join(row_raw), pack, "row")
             bad.clear()
             continue
         if not any(cell.strip() for cell in row):
@@ -844,22 +1007,31 @@ def read_all(stream: BinaryIO, limit: int | None = _WHOLE_FILE_BYTES) -> bytes:
     return chunks.getvalue()
 
 
-def bounded_lines(stream: BinaryIO, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+def bounded_lines(
+    stream: BinaryIO, limit: int = MAX_RECORD_BYTES, watch: re.Pattern[bytes] | None = None
+) -> Iterator[bytes]:
     """The lines of a stream, as iterating gives them; one over `limit` bytes (end not counted) is dropped.
 
     In its place comes a short line that the JSON Lines and CSV readers report
-    as too long (with its size); the rest of it is read in small pieces and dropped.
+    as too long (with its size); the rest of it is read in small pieces and dropped,
+    but for the words of it that `watch` finds (the alarm options: `AlarmOptions.words`),
+    which follow its size, so that its error entry can still say what they call for.
     """
     readline = stream.readline
     while line := readline(limit + 1):
         if len(line) > limit and line[-1:] != b"\n":
             size = len(line)
+            found = set(watch.findall(line)) if watch is not None else set()
+            tail = line[-_WORD_OVERLAP:]
             while more := readline(1 << 20):
                 size += len(more)
+                if watch is not None:
+                    found.update(watch.findall(tail + more))
+                    tail = more[-_WORD_OVERLAP:]
                 if more[-1:] == b"\n":
                     size -= 1
                     break
-            yield _TOO_LONG + b"%d\n" % size
+            yield _TOO_LONG + b"%d" % size + b"".join(b" " + word for word in sorted(found)) + b"\n"
         else:
             yield line
 
@@ -870,8 +1042,12 @@ def _short(text: str | None, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_WORD_OVERLAP = 256
+"""Bytes of a piece of a long line looked at again with the next, for a word cut in two."""
+
+
 def _too_long(where: str, placeholder: bytes) -> str:
-    size = int(placeholder[len(_TOO_LONG) :])
+    size = int(placeholder[len(_TOO_LONG) :].split()[0])
     return (
         f"{where}: this line is {size:,} bytes long, longer than the longest record allowed "
         f"({MAX_RECORD_BYTES >> 20} MiB); it was skipped unread."

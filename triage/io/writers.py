@@ -10,7 +10,8 @@ first one, so entries written by several processes join up exactly.
 
 Text, Markdown and CSV escape every id, source, field and message they put out
 (`triage.present.escape`): a record or a file name can hold anything. JSON and JSON
-Lines are data, written as they are (JSON escapes control characters itself).
+Lines are data, written as they are (JSON escapes control characters itself),
+but for a file name that is not UTF-8, written as text shows it (`escape.unicode_text`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 import orjson
+from pydantic_core import PydanticSerializationError
 
 from triage.core.models import Problem, RecordError, Result
 from triage.core.outcomes import Outcome
@@ -46,10 +48,22 @@ def compact_json(result: Result) -> bytes:
     `"suggestions": ["prompt_treatment", …]` and `"explanation": ["U4", "P3", …]`
     (rule ids) instead of lists of one-key objects: a large run writes a tenth less.
     """
-    data = result.model_dump(mode="json", exclude=COMPACT_EXCLUDE)
+    return orjson.dumps(_compacted(result.model_dump(mode="json", exclude=COMPACT_EXCLUDE)))
+
+
+def _compacted(data: dict[str, Any]) -> dict[str, Any]:
     data["suggestions"] = [suggestion["id"] for suggestion in data["suggestions"]]
     data["explanation"] = [step["rule"] for step in data["explanation"]]
-    return orjson.dumps(data)
+    return data
+
+
+def json_string(text: str) -> bytes:
+    """`text` as a JSON string (orjson's bytes); text that is not valid Unicode as `escape.unicode_text`
+    makes it (a source naming a file whose name is not UTF-8)."""
+    try:
+        return orjson.dumps(text)
+    except TypeError:
+        return orjson.dumps(escape.unicode_text(text))
 
 
 Entry = Result | RecordError
@@ -101,9 +115,15 @@ class JsonLinesWriter(Writer):
         self.newline = b"\n"
 
     def dump(self, entry: Entry) -> bytes:
-        if isinstance(entry, Result) and self.compact:
-            return compact_json(entry)
-        return entry.model_dump_json().encode()
+        try:
+            if self.compact and isinstance(entry, Result):
+                return compact_json(entry)
+            return entry.model_dump_json().encode()
+        except (TypeError, PydanticSerializationError):
+            # Text that is not valid Unicode: a file name that is not UTF-8, in a source or a message.
+            compact = self.compact and isinstance(entry, Result)
+            data = entry.model_dump(mode="json", exclude=COMPACT_EXCLUDE if compact else None)
+            return orjson.dumps(escape.unicode_data(_compacted(data) if compact else data))
 
     def render(self, entry: Entry) -> bytes:
         return self.sep + self.dump(entry) + self.newline
@@ -116,8 +136,9 @@ class JsonLinesWriter(Writer):
         return b'"' + dumped[len(self._HEAD) :] + self.newline
 
     def entry(self, record_id: str | None, source: str, outcome: Outcome, prepared: bytes) -> bytes:
-        dumps = orjson.dumps
-        return b"".join((self.sep, b'{"id":', dumps(record_id), b',"source":', dumps(source)[:-1], prepared))
+        return b"".join(
+            (self.sep, b'{"id":', orjson.dumps(record_id), b',"source":', json_string(source)[:-1], prepared)
+        )
 
 
 class JsonWriter(JsonLinesWriter):

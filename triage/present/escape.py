@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 
 _SUSPECT = re.compile(r"[\x00-\x1f\x7f\\]|[^\x00-\x7f]+")
 """What `text` looks at: backslashes, ASCII controls, and runs of non-ASCII characters."""
@@ -85,6 +86,38 @@ def text(value: str) -> str:
     return _SUSPECT.sub(_escaped, value)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unicode_text(value: str) -> str:
+    """`value` as valid Unicode text, for JSON: each lone surrogate written as `text` writes it.
+
+    A file name that is not UTF-8 reaches Python with its bad bytes as lone
+    surrogates (byte 0xff as U+DCFF), which no UTF-8 output can hold. JSON gets
+    the six characters `\\udcff` in its place: the same characters text,
+    Markdown and CSV show for it, so a name reads alike in every format.
+    Everything else is kept as it is.
+    """
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(lambda match: _code(match.group()), value)
+    return value
+
+
+def unicode_data(data: object) -> object:
+    """JSON data with every text in it made valid Unicode (`unicode_text`), keys too."""
+    if isinstance(data, str):
+        return unicode_text(data)
+    if isinstance(data, dict):
+        return {unicode_data(key): unicode_data(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [unicode_data(item) for item in data]
+    return data
+
+
 def line(template: str, *fields: object) -> str:
     """Our own `template` with each `{}` filled by a field shown as `text` (fields are untrusted)."""
     return template.format(*(text(str(field)) for field in fields))
@@ -101,7 +134,23 @@ _MAYBE_MARKUP = re.compile(r"[\\`*\[\]<>&|~$#_]")
 """A quick look for what `_MARKUP` escapes (any underscore)."""
 
 
-@functools.lru_cache(maxsize=4096)
+def _remembered(function: Callable[[str], str]) -> Callable[[str], str]:
+    """`function`, remembering its results for recent texts up to `REMEMBERED_CHARS` long: a batch puts
+    the same texts into every entry, but a long text of the data is never held."""
+    cached = functools.lru_cache(maxsize=4096)(function)
+
+    @functools.wraps(function)
+    def remembered(value: str) -> str:
+        return cached(value) if len(value) <= REMEMBERED_CHARS else function(value)
+
+    return remembered
+
+
+REMEMBERED_CHARS = 4096
+"""The longest text whose escaped form is remembered (4,096 of them at most)."""
+
+
+@_remembered
 def markdown(value: str) -> str:
     """`value` as inline Markdown that a renderer shows literally: no markup, no HTML.
 
@@ -150,7 +199,7 @@ _FORMULA = frozenset("=+-@\t\r'\uff1d\uff0b\uff0d\uff20")
 full-width forms, and the quote itself, so that one leading quote always means one was added."""
 
 
-@functools.lru_cache(maxsize=4096)
+@_remembered
 def csv_cell(value: str) -> str:
     """`value` as a CSV cell that no spreadsheet runs as a formula.
 
