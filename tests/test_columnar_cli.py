@@ -7,6 +7,7 @@ run: each row of results.parquet holds what the entry of the same record holds.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -268,3 +269,34 @@ def test_evaluate_sets_its_own_malloc_thresholds(inputs: Path, monkeypatch: pyte
     assert called == [True]
     on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert allocator.tune_for_batch() is on_glibc
+
+
+# -- what the row formats' runs hold to, in Parquet and Arrow too -------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["out.parquet", "out.arrow", "out.jsonl"])
+def test_file_names_that_are_not_utf8_in_and_out_of_parquet_and_arrow(inputs: Path, target: str) -> None:
+    """Parquet, Arrow and JSON Lines files whose names are not UTF-8 are read, and their sources (and the
+    messages naming them) are written as text and JSON show them (`\\udcff` for 0xff): Arrow text is
+    UTF-8 too. No traceback; the stroke record still comes out an emergency."""
+    renamed = []
+    for name in ("a.parquet", "b.feather", "d.jsonl"):
+        stem, suffix = name.split(".")
+        new = os.fsdecode(stem.encode() + b"\xff." + suffix.encode())
+        (inputs / name).rename(inputs / new)
+        renamed.append(new)
+    (inputs / os.fsdecode(b"empty\xff.csv")).write_bytes(b"")
+    done = evaluate(*renamed, os.fsdecode(b"empty\xff.csv"), "-o", target, cwd=inputs)
+    assert done.returncode == 1, done.stderr
+    assert b"Traceback" not in done.stderr
+    if target == "out.jsonl":
+        entries = [json.loads(line) for line in (inputs / target).read_bytes().splitlines()]
+    else:
+        entries = read_results(inputs / target).to_pylist()
+    sources = [entry["source"] for entry in entries]
+    assert sources[0] == "a\\udcff.parquet#0"
+    assert f"b\\udcff.feather#{len(RECORDS) - 1}" in sources
+    assert "d\\udcff.jsonl:1" in sources
+    assert sources[-1] == "empty\\udcff.csv"
+    assert entries[-1]["errors"][0]["message"].startswith("empty\\udcff.csv: the file is empty")
+    assert [e["urgency"] for e in entries if e["id"] == "s"] == ["emergency"] * 3

@@ -15,6 +15,7 @@ remembered about distinct answers is bounded.
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from triage.io.formats import COLUMNAR_FORMATS
 from triage.io.inputs import STDIN, InputFile
 from triage.io.readers import FILE_FIELD, RECORD_FIELD, Ambiguous, Item, Unreadable, read_all, refuse_unclear
 from triage.io.writers import Writer
+from triage.present.escape import unicode_text
 
 READ_ROWS = 1 << 17
 """Rows read from a file at a time."""
@@ -68,6 +70,9 @@ def open_batches(
         source: Any = file.path
         if file.path == STDIN:
             source = pa.BufferReader(read_all(sys.stdin.buffer, None))
+        elif unicode_text(file.path) != file.path:  # a name that is not UTF-8, which Arrow takes as bytes
+            # pyarrow-stubs: memory_map takes a path as bytes too, typed as taking text only.
+            source = pa.memory_map(os.fsencode(file.path))  # type: ignore[arg-type]
         for batch in _parquet(source, part, threads) if file.format == "parquet" else _ipc(source):
             _check(batch, name)
             yield batch
@@ -252,7 +257,11 @@ class ColumnarWriter(Writer):
         results = self.evaluator.results(
             pa.array(rows.ids, pa.string()), pa.array(codes, pa.int32()), distinct
         )
-        self.output.write(results, pa.array(rows.sources, pa.string()))
+        try:
+            sources = pa.array(rows.sources, pa.string())
+        except UnicodeEncodeError:  # a file name that is not UTF-8: written as JSON writes it
+            sources = pa.array([unicode_text(source) for source in rows.sources], pa.string())
+        self.output.write(results, sources)
         if len(self._entries) > MEMO_LIMIT:
             self._entries.clear()
 
@@ -367,6 +376,7 @@ def _sources(name: str, first: int, count: int) -> AnyArray:
     """`name#first`, `name#first+1`, … built in Arrow (a record's source: its file and row)."""
     numbers = pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), count), start=pa.scalar(first - 1))
     texts = numbers.cast(pa.string())
+    head = f"{unicode_text(name)}#"  # a file name that is not UTF-8 as JSON writes it: Arrow text is UTF-8
     # pyarrow-stubs: the function takes scalars and arrays mixed, typed as taking one kind only.
-    joined: AnyArray = pc.binary_join_element_wise(f"{name}#", texts, "")  # type: ignore[call-overload]
+    joined: AnyArray = pc.binary_join_element_wise(head, texts, "")  # type: ignore[call-overload]
     return joined

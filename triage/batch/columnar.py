@@ -61,6 +61,7 @@ from triage.core.outcomes import MEMO_LIMIT, Outcome, read_outcome
 from triage.core.pack import RulePack
 from triage.io.readers import Ambiguous, refuse_unclear
 from triage.packs.loading import load_rulepack
+from triage.present.escape import unicode_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -794,7 +795,8 @@ def _problem_codes(read: list[str | Problem | None]) -> list[int]:
 
 
 def _problems(problems: Iterable[Problem]) -> list[dict[str, str]]:
-    return [{"field": p.field, "message": p.message} for p in problems]
+    # A message may name a file whose name is not UTF-8, which Arrow text cannot hold: as JSON writes it.
+    return [{"field": unicode_text(p.field), "message": unicode_text(p.message)} for p in problems]
 
 
 def _explanation(decision: Decision) -> list[dict[str, str]]:
