@@ -274,6 +274,48 @@ def test_evaluate_sets_its_own_malloc_thresholds(inputs: Path, monkeypatch: pyte
 # -- what the row formats' runs hold to, in Parquet and Arrow too -------------------------------------------
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_standard_output_that_fails_or_is_closed_is_reported_exit_2(inputs: Path, fmt: str) -> None:
+    """A Parquet or Arrow file written to standard output that is full (/dev/full) or was closed (`>&-`):
+    said on standard error, exit 2, never a traceback, nor 0 as if all were written."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "wb") as full:
+        for how in ("full", "closed"):
+            done = subprocess.run(
+                [sys.executable, "-m", "triage", "evaluate", "a.parquet", "d.jsonl", "--format", fmt],
+                cwd=inputs,
+                stdout=full if how == "full" else None,
+                stderr=subprocess.PIPE,
+                preexec_fn=(lambda: os.close(1)) if how == "closed" else None,
+                timeout=120,
+                check=False,
+            )
+            assert b"Traceback" not in done.stderr, (how, done.stderr)
+            assert done.returncode == 2, (how, done.stderr)
+            assert b"cannot write" in done.stderr, (how, done.stderr)
+
+
+def test_standard_output_over_a_parquet_input_is_refused(inputs: Path) -> None:
+    """`--format parquet 1<> a.parquet` would write results over the answers being read: refused, exit 2."""
+    before = (inputs / "a.parquet").read_bytes()
+    fd = os.open(inputs / "a.parquet", os.O_WRONLY)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", "evaluate", "a.parquet", "--format", "parquet"],
+            cwd=inputs,
+            stdout=fd,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(fd)
+    assert done.returncode == 2, done.stderr
+    assert b"cannot write standard output: it is the answer file a.parquet" in done.stderr
+    assert (inputs / "a.parquet").read_bytes() == before
+
+
 @pytest.mark.parametrize("target", ["out.parquet", "out.arrow", "out.jsonl"])
 def test_file_names_that_are_not_utf8_in_and_out_of_parquet_and_arrow(inputs: Path, target: str) -> None:
     """Parquet, Arrow and JSON Lines files whose names are not UTF-8 are read, and their sources (and the

@@ -203,7 +203,20 @@ def test_standard_output_over_an_input_is_refused(tmp_path: Path, how: str, args
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("command", [["schema"], ["export", "fhir"], ["evaluate", "a.jsonl"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["schema"],
+        ["export", "fhir"],
+        ["evaluate", "a.jsonl"],
+        ["questions"],
+        ["rules", "check"],
+        ["rules", "check", "--format", "json"],
+        ["rules", "show"],
+        ["rules", "graph"],
+        ["rules", "test"],
+    ],
+)
 def test_standard_output_over_the_rule_pack_is_refused(
     tmp_path: Path, pack_copy: Path, command: list[str]
 ) -> None:

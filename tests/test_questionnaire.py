@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 import yaml
 from terminal import BACKSPACE, CTRL_C, CTRL_D, ENTER, Terminal, plain, triage_command
@@ -496,5 +497,28 @@ def test_save_over_a_file_of_the_rule_pack_stops_before_asking(tmp_path: Path) -
     assert term.finish() == 2
     out = " ".join(term.output().split())
     assert f"cannot save answers to {pack_dir / 'pack.yaml'}: that is the rule pack's file" in out
+    assert RED_FLAGS not in out
+    assert (pack_dir / "pack.yaml").read_bytes() == before
+
+
+def test_standard_output_over_a_file_of_the_rule_pack_stops_before_asking(tmp_path: Path) -> None:
+    """`triage ask 1<>pack.yaml` would write the result over the rule pack in use: refused before any
+    question, as `--save` there is (a `>` would empty the pack first, which is then unreadable)."""
+    pack_dir = tmp_path / "pack"
+    shutil.copytree(Path(triage.load_rulepack().path).parent, pack_dir)
+    before = (pack_dir / "pack.yaml").read_bytes()
+    command = ["/bin/sh", "-c", 'exec "$@" 1<>"$0"', str(pack_dir / "pack.yaml")]
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], *triage_command(), "--rules", str(pack_dir)],
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    out = " ".join(plain(child.before).split())
+    assert "cannot write standard output: it is the rule pack's file" in out
     assert RED_FLAGS not in out
     assert (pack_dir / "pack.yaml").read_bytes() == before

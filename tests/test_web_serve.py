@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -104,6 +106,49 @@ def test_a_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
         port = taken.getsockname()[1]
         assert cli.main(["serve", "--port", str(port)]) == cli.EXIT_USAGE
     assert f"cannot listen on 127.0.0.1 port {port}" in capsys.readouterr().err
+
+
+def test_standard_output_that_fails_or_is_closed_is_reported_exit_2(tmp_path: Path) -> None:
+    """The address is printed first: standard output that is full (/dev/full) or was closed (`>&-`) is
+    said on standard error, exit 2, as for every command, and nothing is served (it said "cannot listen")."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "wb") as full:
+        for how in ("full", "closed"):
+            done = subprocess.run(
+                [sys.executable, "-m", "triage", "serve", "--port", "0"],
+                cwd=tmp_path,
+                stdout=full if how == "full" else None,
+                stderr=subprocess.PIPE,
+                preexec_fn=(lambda: os.close(1)) if how == "closed" else None,
+                timeout=120,
+                check=False,
+            )
+            assert b"Traceback" not in done.stderr, (how, done.stderr)
+            assert done.returncode == 2, (how, done.stderr)
+            assert b"cannot write standard output" in done.stderr, (how, done.stderr)
+            assert b"cannot listen" not in done.stderr
+
+
+def test_standard_output_over_the_rule_pack_is_refused(tmp_path: Path) -> None:
+    """`triage serve 1<>pack.yaml` would print over the pack it serves: refused before it listens."""
+    pack = tmp_path / "pack"
+    shutil.copytree(DATA / "packs" / "valid", pack)
+    before = (pack / "pack.yaml").read_bytes()
+    fd = os.open(pack / "pack.yaml", os.O_WRONLY)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", "serve", "--rules", str(pack), "--port", "0"],
+            stdout=fd,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(fd)
+    assert done.returncode == 2, done.stderr
+    assert b"cannot write standard output: it is the rule pack's file" in done.stderr
+    assert (pack / "pack.yaml").read_bytes() == before
 
 
 def test_the_command_line_loads_no_web_stack() -> None:

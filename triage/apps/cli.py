@@ -413,7 +413,9 @@ def _pack(args: argparse.Namespace) -> RulePack:
 
 def run_questions(args: argparse.Namespace) -> int:
     """Print every question with its id, when it is asked, and the answers it accepts."""
-    put("".join(line + "\n" for line in questions(_pack(args))))  # escaped by `questions`, as `say` would
+    pack = _pack(args)
+    refuse_stdout_reading(_pack_reads(pack))
+    put("".join(line + "\n" for line in questions(pack)))  # escaped by `questions`, as `say` would
     return EXIT_OK
 
 
@@ -430,6 +432,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
     except RulePackError as exc:
         problems, pack_file = exc.problems, Path(exc.path)  # each with its line, from the one read
         unreadable = any(isinstance(p, UnreadablePack) for p in problems)
+        refuse_stdout_reading(identities([(pack_file, f"the rule pack's file {pack_file}")]))
         if args.format == "json":
             report = {
                 "pack": str(pack_file),
@@ -442,6 +445,7 @@ def run_rules_check(args: argparse.Namespace) -> int:
                 _say_problem(pack_file, problem)
             warn("{} problem(s) found.", len(problems))
         return EXIT_USAGE if unreadable else EXIT_INVALID
+    refuse_stdout_reading(_pack_reads(pack))
     if args.format == "json":
         info = pack.info.model_dump()
         report = {"pack": str(pack.path), "valid": True, **info, "problems": []}
@@ -458,6 +462,7 @@ def _say_problem(pack_file: Path, problem: PackProblem) -> None:
 def run_rules_show(args: argparse.Namespace) -> int:
     """Print the whole decision logic of a pack in words."""
     pack = load_rulepack(_pack_path(args))
+    refuse_stdout_reading(_pack_reads(pack))
     put(show(pack, markdown=args.format == "markdown"))
     return EXIT_OK
 
@@ -465,6 +470,7 @@ def run_rules_show(args: argparse.Namespace) -> int:
 def run_rules_graph(args: argparse.Namespace) -> int:
     """Print the questionnaire flow and the decisions as a Mermaid flowchart."""
     pack = load_rulepack(_pack_path(args))
+    refuse_stdout_reading(_pack_reads(pack))
     put(mermaid(pack))
     return EXIT_OK
 
@@ -472,6 +478,7 @@ def run_rules_graph(args: argparse.Namespace) -> int:
 def run_rules_test(args: argparse.Namespace) -> int:
     """Run the pack's examples, reporting each failing one with expected and actual results."""
     pack = read_pack(_pack_path(args))
+    refuse_stdout_reading(_pack_reads(pack))
     problems = list(check_references(pack))
     if problems:
         for problem in problems:
@@ -564,12 +571,13 @@ def run_ask(args: argparse.Namespace) -> int:
         warn("(or `triage evaluate -` to read them from standard input).")
         return EXIT_USAGE
     pack = _pack(args)
-    if save is not None:
-        try:
+    try:
+        refuse_stdout_reading(_pack_reads(pack))  # the result is written there, after every question
+        if save is not None:
             refuse_reading(output_target(save, action=SAVE), _pack_reads(pack), action=SAVE)
-        except OutputError as exc:
-            warn("triage: {}", exc)
-            return EXIT_USAGE
+    except OutputError as exc:
+        warn("triage: {}", exc)
+        return EXIT_USAGE
     from triage.apps import terminal  # questionary, slow to import, loads only when it is needed
 
     screen = sys.stdout if sys.stdout.isatty() else sys.stderr
@@ -711,13 +719,16 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     pack = _pack(args)
-    from triage.apps.web.server import serve  # the web stack loads only when it is needed
+    refuse_stdout_reading(_pack_reads(pack))
+    from triage.apps.web.server import listen, serve  # the web stack loads only when it is needed
 
     try:
-        serve(pack, host=args.host, port=args.port)
+        sock = listen(args.host, args.port)
     except OSError as exc:
         warn("triage: cannot listen on {} port {}: {}.", args.host, args.port, exc.strerror or exc)
         return EXIT_USAGE
+    # Standard output that cannot take the address printed is reported as for any command (`main`).
+    serve(pack, sock, host=args.host, out=sys.stdout)
     return EXIT_OK
 
 

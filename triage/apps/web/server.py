@@ -69,9 +69,9 @@ def configure_logging(stream: TextIO) -> None:
         logger.propagate = False
 
 
-def serve(pack: RulePack, *, host: str, port: int, out: TextIO = sys.stdout) -> None:
-    """Serve the pack's questionnaire and API until interrupted. Raises OSError if it cannot listen."""
-    sock = listen(host, port)
+def serve(pack: RulePack, sock: socket.socket, *, host: str, out: TextIO) -> None:
+    """Serve the pack's questionnaire and API on a socket `listen` opened on `host` until interrupted,
+    the address printed on `out` first. Raises OSError if `out` cannot take it."""
     configure_logging(sys.stderr)
     config = uvicorn.Config(
         create_app(pack),
