@@ -158,6 +158,33 @@ def test_bodies_without_records_are_problems(
     assert "Traceback" not in response.text
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"red_flags": ["stroke_signs"], "cause": "fshd",}',  # a trailing comma
+        b'{"red_flags": ["stroke_signs"], "cause": "fshd"',  # cut short
+        '{"red_flags": ["stroke_signs"]}'.encode("utf-16"),
+        b'{"red_flags": ["stroke_signs"], "cause": "caf\xe9"}',  # Latin-1
+    ],
+    ids=["trailing-comma", "truncated", "utf-16", "latin-1"],
+)
+def test_a_body_that_cannot_be_read_still_says_the_red_flags_it_names(
+    client: TestClient, pack: triage.RulePack, body: bytes
+) -> None:
+    """A body refused for its text is a 400 problem whose `errors` say why and, as `triage evaluate` says,
+    what the red flag it names would call for: a stated stroke is never hidden behind a syntax error."""
+    response = client.post("/api/v1/evaluate", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    problem = response.json()
+    first, note = problem["errors"]
+    assert first["message"] == problem["detail"]
+    assert note["field"] == "(urgency)"
+    assert "stroke_signs" in note["message"]
+    assert pack.levels["emergency"].label in note["message"]
+    no_flag = client.post("/api/v1/evaluate", content=b"{nope", headers={"content-type": "application/json"})
+    assert [p["field"] for p in no_flag.json()["errors"]] == ["(file)"]
+
+
 def test_a_body_over_the_limit_is_413(client: TestClient) -> None:
     """The limit holds whether the body says its length or not."""
     big = b"[" + b" " * API_BODY_BYTES + b"]"

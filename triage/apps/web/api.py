@@ -11,7 +11,9 @@ where the record was in the body: `body`, `body#2` (a list's item),
 One record in gives one entry out: its result (200), or, when it is invalid, a
 problem (422) whose `id`, `source` and `errors` are those of the error entry.
 A list or a Bundle gives a list (200), whatever its records hold. A body that
-holds no records at all is a problem (400).
+holds no records at all is a problem (400), whose `errors` say why and, when
+its text names a red flag, what that would call for (an `(urgency)` note, as
+`triage evaluate` gives).
 """
 
 from __future__ import annotations
@@ -56,13 +58,18 @@ def evaluate_body(body: bytes, pack: RulePack) -> list[tuple[str, Entry]] | Unre
     for source, record in items:
         entry: Entry
         if isinstance(record, Unreadable):
-            entry = RecordError(id=None, errors=(Problem(field=record.field, message=record.message),))
+            entry = RecordError(id=None, errors=_unreadable_errors(record))
         elif isinstance(record, Rejected):
             entry = RecordError(id=record.record_id, errors=record.problems)
         else:
             entry = next(results)
         out.append((source, entry.model_copy(update={"source": source})))
     return out
+
+
+def _unreadable_errors(unreadable: Unreadable) -> tuple[Problem, ...]:
+    """What could not be read, then the `(urgency)` note of the red flags its text names, if any."""
+    return (Problem(field=unreadable.field, message=unreadable.message), *unreadable.notes)
 
 
 def json_response(data: object, *, media_type: str = "application/json", status: int = 200) -> Response:
@@ -118,7 +125,11 @@ class Api:
         evaluated = evaluate_body(await request.body(), self.pack)
         if isinstance(evaluated, Unreadable):
             return problem(
-                400, evaluated.message, type_=UNREADABLE_BODY, title="The body holds no answer records"
+                400,
+                evaluated.message,
+                type_=UNREADABLE_BODY,
+                title="The body holds no answer records",
+                errors=[p.model_dump(mode="json") for p in _unreadable_errors(evaluated)],
             )
         if len(evaluated) == 1 and evaluated[0][0] == SOURCE:
             entry = evaluated[0][1]

@@ -32,7 +32,8 @@ def _ref(name: str) -> dict[str, str]:
 
 def _problems(*statuses: int) -> dict[str, Any]:
     words = {
-        400: "The body holds no answer records (not JSON, not UTF-8, an empty list).",
+        400: "The body holds no answer records (not JSON, not UTF-8, an empty list); `errors` says why, "
+        "with an `(urgency)` note when its text names a red flag.",
         413: "The body is larger than the limit.",
         415: "The body is not JSON.",
         422: "The one answer record sent is not valid; `errors` lists every problem.",
