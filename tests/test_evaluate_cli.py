@@ -579,6 +579,9 @@ def test_a_non_blocking_output_loses_nothing(tmp_path: Path, jobs: str) -> None:
 # -- standard streams that fail, or are closed ----------------------------------------------------------
 
 EVERY_COMMAND = [
+    ["--version"],
+    ["--help"],
+    ["evaluate", "--help"],
     ["questions"],
     ["rules", "check"],
     ["rules", "check", "--format", "json"],

@@ -27,7 +27,7 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 import triage
 from triage.apps.web import INSTALL_HINT, REQUIRED
@@ -60,6 +60,9 @@ from triage.present import escape
 from triage.present.describe import mermaid, questions, show
 from triage.present.problems import problem_json, problem_line
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ASK_FORMATS = ("text", "json", "markdown")
 
@@ -83,8 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     _stand_in_for_closed_streams()
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help, --version or a usage error: argparse wrote its text
+            sys.stdout.flush()  # so that /dev/full is reported for these too
+            return done.code if isinstance(done.code, int) else EXIT_USAGE
         code = int(args.run(args))
         sys.stdout.flush()  # here, so that a failure to write the last of it is reported
         return code
@@ -164,6 +171,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         super().error(escape.text(message))
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse drops a failed write of --help or --version; `main` reports it, as any other.
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
