@@ -122,6 +122,15 @@ KINDS: dict[str, tuple[Callable[[], Any], st.SearchStrategy[Any]]] = {
         lambda: pa.struct([("a", pa.int64())]),
         st.fixed_dictionaries({"a": st.integers(0, 2)}) | NULL,
     ),
+    # Refused in a question's column, and telling apart only by the options they state (an alarm's).
+    "struct_of_strings": (
+        lambda: pa.struct([("a", pa.string())]),
+        st.fixed_dictionaries({"a": st.sampled_from(STRINGS) | NULL}) | NULL,
+    ),
+    "list_of_lists": (
+        lambda: pa.list_(pa.list_(pa.string())),
+        st.lists(st.lists(st.sampled_from(STRINGS), max_size=2), max_size=2) | NULL,
+    ),
 }
 NAMES = ["id", *QUESTIONS, "sevrity", "notes", "Cause"]
 
@@ -239,6 +248,23 @@ def test_an_unknown_column_counts_where_it_has_a_value() -> None:
     rows = got_rows(columnar.evaluate_table(table))
     assert rows == expected_rows(table)
     assert [r["urgency"] for r in rows] == ["emergency", None, "emergency"]
+
+
+def test_values_refused_alike_keep_apart_the_alarms_they_state() -> None:
+    """`{"x": "none"}` and `{"x": "stroke_signs"}` are both refused as a mapping, but only the second
+    states a red flag: its row alone gets the alarm note, as `evaluate` gives it, whichever comes first."""
+    struct = pa.struct([("x", pa.string())])
+    for flags in (["none", "stroke_signs"], ["stroke_signs", "none"]):
+        table = pa.table(
+            {
+                "red_flags": pa.array([{"x": f} for f in flags], struct),
+                "related_findings": pa.array([[[f]] for f in flags], pa.list_(pa.list_(pa.string()))),
+            }
+        )
+        rows = got_rows(columnar.evaluate_table(table))
+        assert rows == expected_rows(table)
+        alarmed = ["(urgency)" in [e["field"] for e in r["errors"]] for r in rows]  # type: ignore[union-attr]
+        assert alarmed == [f == "stroke_signs" for f in flags]
 
 
 def test_an_id_of_the_wrong_type_refuses_the_row_with_the_alarm_its_answers_call_for() -> None:

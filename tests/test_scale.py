@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import shutil
+import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import triage  # noqa: E402
 import triage.batch.scale  # noqa: E402
 from triage import scale  # noqa: E402
 from triage.batch.arrowfiles import evaluate_columnar  # noqa: E402
+from triage.fs.files import OutputError  # noqa: E402
 from triage.io.inputs import find_inputs  # noqa: E402
 
 PACK = triage.load_rulepack()
@@ -121,6 +125,147 @@ def test_a_task_that_fails_leaves_no_half_file(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(OSError, match="disk full"):
         scale.run_task(scale.Task(str(tmp_path / "a.parquet"), str(tmp_path / "out" / "a.parquet")))
     assert list((tmp_path / "out").iterdir()) == []
+
+
+TIMEOUT = 60
+
+
+def _in_time(work: Callable[[], Any]) -> Any:
+    """What `work` gives, or a failure if it has not finished within TIMEOUT seconds (it would hang
+    on opening a pipe that has no writer)."""
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(work()), daemon=True)
+    worker.start()
+    worker.join(TIMEOUT)
+    if worker.is_alive():
+        pytest.fail(f"still running after {TIMEOUT} s")
+    assert done, "failed (see the thread's exception above)"
+    return done[0]
+
+
+@pytest.fixture
+def refused_folders(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Folders (by path) that `os.scandir` refuses to list, as it does for a folder without read
+    permission: the way to show it where the tests run as root."""
+    refused: set[str] = set()
+    scandir = os.scandir
+
+    def guarded(path: Any = ".") -> Any:
+        if os.path.realpath(path) in refused:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", guarded)
+    return refused
+
+
+def test_a_pipe_and_an_unreadable_folder_in_a_parquet_folder_are_reported(
+    client: Any, tmp_path: Path, refused_folders: set[str]
+) -> None:
+    """The folder is walked as `triage evaluate` walks it: a pipe named like a Parquet file is never
+    opened (the run would wait for ever for a writer), and it, a broken link and a folder that cannot be
+    read are each an error entry in a result file of their own; the other answer files are left out."""
+    source = tmp_path / "answers"
+    (source / "locked").mkdir(parents=True)
+    pq.write_table(pa.table(answers(20, 7)), source / "a.parquet")
+    pq.write_table(pa.table(answers(5, 8)), source / "locked" / "hidden.parquet")
+    refused_folders.add(str(source / "locked"))
+    os.mkfifo(source / "pipe.parquet")
+    os.mkfifo(source / "pipe.jsonl")  # not a Parquet file: left out, and never opened either
+    (source / "gone.parquet").symlink_to(tmp_path / "nowhere.parquet")
+    (source / "notes.jsonl").write_text('{"red_flags": "none"}\n')
+    results = tmp_path / "results"
+
+    tasks = _in_time(lambda: scale.plan(source, results))
+    assert [(t.source, t.target, t.problem is not None) for t in tasks] == [
+        (str(source / "a.parquet"), str(results / "a.parquet"), False),
+        (str(source / "gone.parquet"), str(results / "gone.parquet"), True),
+        (str(source / "pipe.parquet"), str(results / "pipe.parquet"), True),
+        (str(source / "locked"), str(results / "locked" / "unread.parquet"), True),
+    ]
+    summary = scale.evaluate_parquet_folder(source, results)
+    errors = {
+        path.relative_to(results).as_posix(): pq.read_table(path).to_pylist()
+        for path in sorted(results.rglob("*.parquet"))
+    }
+    assert sorted(errors) == ["a.parquet", "gone.parquet", "locked/unread.parquet", "pipe.parquet"]
+    assert len(errors.pop("a.parquet")) == 20
+    expected = {
+        "gone.parquet": f"{source}/gone.parquet: a link to {tmp_path}/nowhere.parquet, which does not exist; "
+        "nothing was read.",
+        "pipe.parquet": f"{source}/pipe.parquet: a named pipe, not a regular file; pipes and devices found "
+        "in a folder are never opened (name one on the command line to read it).",
+        "locked/unread.parquet": f"{source}/locked: a folder that cannot be read (Permission denied); "
+        "the answer files in it were not evaluated.",
+    }
+    for name, rows in errors.items():
+        assert [(r["source"], r["urgency"], r["errors"]) for r in rows] == [
+            (
+                tasks[[t.target for t in tasks].index(str(results / name))].source,
+                None,
+                [{"field": "(file)", "message": expected[name]}],
+            )
+        ]
+    assert (summary.files, summary.unreadable_files, summary.records) == (4, 3, 20)
+    assert stat.S_ISFIFO((source / "pipe.parquet").lstat().st_mode)
+
+
+def test_a_result_file_is_replaced_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task writes its results beside the old file under a name of its own, and puts them in place only
+    once complete: a task that fails half way leaves the old results exactly as they were, and a task that
+    succeeds keeps their permissions."""
+    pq.write_table(pa.table(answers(10, 9)), tmp_path / "a.parquet")
+    old = tmp_path / "out" / "a.parquet"
+    old.parent.mkdir()
+    old.write_bytes(b"the results of an earlier run")
+    old.chmod(0o640)
+    task = scale.Task(str(tmp_path / "a.parquet"), str(old))
+    written: list[str] = []
+
+    def half_then_broken(files: Any, pack: Any, out: str, *args: Any, **kwargs: Any) -> Any:
+        written.append(out)
+        with open(out, "wb") as half:
+            half.write(b"PAR1 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(triage.batch.scale, "evaluate_columnar", half_then_broken)
+    for _ in range(2):
+        with pytest.raises(OSError, match="No space left"):
+            scale.run_task(task, PACK)
+    assert old.read_bytes() == b"the results of an earlier run"
+    assert sorted(p.name for p in old.parent.iterdir()) == ["a.parquet"]
+    # Each attempt wrote a file of its own beside the target, never the target nor a name shared by runs.
+    assert len(set(written)) == 2
+    assert all(Path(w).parent == old.parent and Path(w).name.startswith(".a.parquet.") for w in written)
+    monkeypatch.undo()
+    summary = scale.run_task(task, PACK)
+    assert summary.records == 10
+    assert pq.read_table(old).num_rows == 10
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640
+    assert sorted(p.name for p in old.parent.iterdir()) == ["a.parquet"]
+
+
+def test_a_plan_that_would_write_over_an_input_or_twice_is_refused(tmp_path: Path) -> None:
+    """Results are never written over the answers (the same folder for both), nor two tasks' results to
+    one file; a source that is not a folder is an error, not an empty run."""
+    source = tmp_path / "answers"
+    source.mkdir()
+    pq.write_table(pa.table(answers(4, 10)), source / "a.parquet")
+    with pytest.raises(
+        OutputError, match=r"a\.parquet: that is the answer file .*a\.parquet, which this run reads"
+    ):
+        scale.plan(source, source)
+    assert pq.read_table(source / "a.parquet").num_rows == 4
+    pq.write_table(pa.table(answers(4, 11)), source / "b.parquet", row_group_size=2)
+    pq.write_table(pa.table(answers(4, 12)), source / "b.part0001.parquet")
+    with pytest.raises(OutputError, match=r"b\.part0001\.parquet: the results of .*b\.parquet go there too"):
+        scale.plan(source, tmp_path / "results", rows=2)
+    with pytest.raises(FileNotFoundError):
+        scale.plan(tmp_path / "no such folder", tmp_path / "results")
+    with pytest.raises(NotADirectoryError):
+        scale.plan(source / "a.parquet", tmp_path / "results")
 
 
 def test_the_spark_schema_is_the_plain_result_schema() -> None:

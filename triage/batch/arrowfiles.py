@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -33,13 +32,15 @@ from triage.core.models import Problem
 from triage.core.outcomes import MEMO_LIMIT, Outcome
 from triage.core.pack import RulePack
 from triage.io.formats import COLUMNAR_FORMATS
-from triage.io.inputs import STDIN, InputFile
+from triage.io.inputs import STDIN, InputFile, open_input
 from triage.io.readers import FILE_FIELD, RECORD_FIELD, Ambiguous, Item, Unreadable, read_all, refuse_unclear
 from triage.io.writers import Writer
 from triage.present.escape import unicode_text
 
 READ_ROWS = 1 << 17
 """Rows read from a file at a time."""
+STREAM_BYTES = 1 << 30
+"""The largest Parquet or Arrow file read from standard input or a pipe (held in memory whole)."""
 WRITE_ROWS = 1 << 17
 """Rows of results gathered from the row formats before they are written as one batch."""
 
@@ -64,25 +65,63 @@ def open_batches(
 ) -> Iterator[pa.RecordBatch]:
     """The record batches of a Parquet or Arrow IPC file (or of `part` of a Parquet file), each checked in
     full (text is UTF-8); raises `ColumnarUnreadable` with a message naming the file. `threads`: let the
-    Parquet reader decode columns on Arrow's threads (not where a task is to use one core)."""
+    Parquet reader decode columns on Arrow's threads (not where a task is to use one core).
+
+    A file is opened as the other formats are (`triage.io.inputs.open_input`): a file found as a regular
+    file never makes the run wait on a pipe put in its place. Standard input, and a pipe or device named
+    on the command line, cannot be read at random places as these formats need: such a stream is read
+    whole into memory first, up to `STREAM_BYTES`.
+    """
     name = file.name
+    kind = "Parquet" if file.format == "parquet" else "Arrow IPC"
     try:
-        source: Any = file.path
-        if file.path == STDIN:
-            source = pa.BufferReader(read_all(sys.stdin.buffer, None))
-        elif unicode_text(file.path) != file.path:  # a name that is not UTF-8, which Arrow takes as bytes
-            # pyarrow-stubs: memory_map takes a path as bytes too, typed as taking text only.
-            source = pa.memory_map(os.fsencode(file.path))  # type: ignore[arg-type]
+        handle = open_input(file)
+    except OSError as exc:
+        raise ColumnarUnreadable(f"{name}: cannot be read: {exc.strerror or exc}.") from exc
+    try:
+        source: Any
+        if file.path == STDIN or file.stream:
+            data = read_all(handle, STREAM_BYTES)
+            if len(data) > STREAM_BYTES:
+                raise ColumnarUnreadable(
+                    f"{name}: more than {_size(STREAM_BYTES)} to read as {kind} from standard input or a "
+                    "pipe, which is held in memory whole; save it as a file and name the file (a file is "
+                    "read a batch of rows at a time)."
+                )
+            source = pa.BufferReader(data)
+        else:
+            source = _native(handle, file.path)
         for batch in _parquet(source, part, threads) if file.format == "parquet" else _ipc(source):
             _check(batch, name)
             yield batch
     except (pa.ArrowException, OSError) as exc:
-        kind = "Parquet" if file.format == "parquet" else "Arrow IPC"
         raise ColumnarUnreadable(f"{name}: cannot be read as {kind}: {_reason(exc)}") from exc
+    except UnicodeDecodeError as exc:  # what pyarrow raises for a column name that is not UTF-8
+        message = f"{name}: cannot be read as {kind}: a column name is not UTF-8 text."
+        raise ColumnarUnreadable(message) from exc
+    finally:
+        if file.path != STDIN:
+            handle.close()
+
+
+def _native(handle: BinaryIO, path: str) -> str | BinaryIO:
+    """What Arrow opens to read the file `handle` has open: a name for that very file where the system
+    has one (`/dev/fd/N`), so that Arrow reads it natively, not whatever has the file's name now."""
+    name = f"/dev/fd/{handle.fileno()}"
+    return name if os.path.exists(name) else handle
+
+
+def _size(count: int) -> str:
+    """A number of bytes in words: `1 GiB`, `64 KiB`, `1,000 bytes`."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if count >= 1 << shift and count % (1 << shift) == 0:
+            return f"{count >> shift:,} {unit}"
+    return f"{count:,} bytes"
 
 
 def _check(batch: pa.RecordBatch, name: str) -> None:
     """Check a batch in full (readers do not check, for one, that text is UTF-8), naming a bad column."""
+    batch.schema.names  # noqa: B018  # raises UnicodeDecodeError for a name that is not UTF-8
     try:
         batch.validate(full=True)
     except pa.ArrowInvalid:
@@ -123,7 +162,12 @@ def _reason(exc: BaseException) -> str:
 
 
 def items(file: InputFile, pack: RulePack) -> Iterator[Item]:
-    """The records of a Parquet or Arrow file for the row-by-row batch, each with its source."""
+    """The records of a Parquet or Arrow file for the row-by-row batch, each with its source.
+
+    A file that cannot be read is an error entry for the file; one that stops
+    being readable after some rows, an error entry for the row where reading
+    stopped (as in a Parquet or Arrow results file: `evaluate_columnar`).
+    """
     name = file.name
     number = 0
     try:
@@ -134,7 +178,10 @@ def items(file: InputFile, pack: RulePack) -> Iterator[Item]:
                 refused = refuse_unclear(record, pack) if isinstance(record, Ambiguous) else None
                 yield source, refused or record
     except ColumnarUnreadable as exc:
-        yield name, Unreadable(str(exc), whole_file=True)
+        if number == 0:
+            yield name, Unreadable(str(exc), whole_file=True)
+        else:
+            yield f"{name}#{number}", Unreadable(f"{exc} Reading stopped at row {number:,}.")
         return
     if number == 0:
         yield name, Unreadable(f"{name}: the file has no rows; there are no records.", whole_file=True)

@@ -42,7 +42,6 @@ How a row reads (what `triage.evaluate` would be given for it: `records`):
 from __future__ import annotations
 
 import decimal
-import functools
 import itertools
 import re
 from collections import Counter
@@ -533,21 +532,30 @@ class TableEvaluator:
     def _column(self, name: str, column: AnyArray) -> _Column:
         """Read each distinct value of a column once; a token code per row.
 
-        A question's column is read by `read_value`. A column that is no question is an
-        unknown key in each row that gives it, and its value matters only for the alarm
-        options it states (an error entry says what a stated red flag calls for:
-        `triage.core.answers.AlarmOptions.stated`), so that is all that is read of it.
+        A question's column is read by `read_value`; a value it refuses is told apart
+        from another refused alike by the alarm options it states (`{"x": "stroke_signs"}`
+        and `{"x": "none"}` are both "a mapping", but only one calls for an alarm). A
+        column that is no question is an unknown key in each row that gives it, and its
+        value matters only for the alarm options it states (an error entry says what a
+        stated red flag calls for: `triage.core.answers.AlarmOptions.stated`), so that
+        is all that is read of it.
         """
         question = self.pack.questions.get(name)
+        alarms = alarm_options(self.pack)
         read: Callable[[object], Token]
         if question is None:
             silent = self._silent(name, column)
             if silent is not None:
                 return silent
-            alarms = alarm_options(self.pack)
             read = lambda raw: Stated(tuple(alarms.stated([(name, raw)])))  # noqa: E731
         else:
-            read = functools.partial(read_value, question)
+
+            def read(raw: object) -> Token:
+                value = read_value(question, raw)
+                if isinstance(value, Problem):
+                    return (value, Stated(tuple(alarms.stated([(name, raw)]))))
+                return value
+
         found = distinct(column)
         read_values = self._read_values
         known = self._columns.setdefault(name, _Tokens())

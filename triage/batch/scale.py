@@ -21,7 +21,9 @@ none, each worker loads the bundled pack.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +38,9 @@ from triage.batch.arrowfiles import Part, evaluate_columnar, evaluate_part
 from triage.batch.columnar import evaluate_table, result_schema
 from triage.batch.summary import Summary
 from triage.core.pack import RulePack
-from triage.io.inputs import InputFile
+from triage.fs.files import FileId, OutputError, atomic_path, open_regular, output_target, refuse_reading
+from triage.io.formats import format_named
+from triage.io.inputs import InputFile, find_inputs
 from triage.packs.loading import load_rulepack
 
 if TYPE_CHECKING:
@@ -81,36 +85,79 @@ def evaluate_partition(
 # -- Dask: a folder of Parquet files ---------------------------------------------------------------------
 
 
+UNREAD = "unread.parquet"
+"""The result file, in the folder of results a folder that cannot be read would have had, that says so."""
+
+
 @dataclass(frozen=True)
 class Task:
-    """One Parquet file, or `part` of one, for one worker; its results go to `target`."""
+    """One Parquet file, or `part` of one, for one worker; its results go to `target`.
+
+    `problem`, when set, says why `source` (found by the folder walk) is not read
+    at all: the task writes that error entry to `target` in its place.
+    """
 
     source: str
     target: str
     part: Part | None = None
+    problem: str | None = None
 
 
 def plan(source: str | Path, target: str | Path, rows: int = TASK_ROWS) -> list[Task]:
-    """The tasks for the Parquet files under `source` (sorted, as `triage evaluate` finds them): a file in
-    one task, or a large one in parts of whole row groups; results go to the same place under `target`."""
-    tasks: list[Task] = []
+    """The tasks for the Parquet files under `source`, found as `triage evaluate` finds answer files
+    (`triage.io.inputs.find_inputs`); results go to the same place under `target`.
+
+    A file is one task, or a large one several, in parts of whole row groups.
+    Links are followed, and each folder is read once however many lead to it.
+    Nothing is skipped silently: a pipe or device named `.parquet` (never opened),
+    a broken link or a folder that cannot be read is a task that writes its error
+    entry — in the file of that name, or, for a folder, in `unread.parquet` in the
+    folder its results would have gone to. Other answer files are left out.
+
+    Raises `OSError` when `source` is not a folder that can be looked at, and
+    `OutputError` when a result file would be written over a Parquet file being
+    read, over a folder, or twice.
+    """
     root = str(source)
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for file in sorted(files):
-            if file.startswith(".") or not file.lower().endswith(".parquet"):
-                continue
-            path = os.path.join(folder, file)
-            tasks += _file_tasks(path, Path(target) / os.path.relpath(path, root), rows)
+    status = os.stat(root)
+    if not stat.S_ISDIR(status.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder of Parquet files", root)
+    inputs = find_inputs([root])  # its only problem: a folder with no answer files, so no tasks
+    tasks: list[Task] = []
+    for file in inputs.files:
+        named = format_named(file.path, "read")
+        out = Path(target) / os.path.relpath(file.path, root)
+        if file.problem is not None:
+            if named is None:  # a folder, or a link that may have led to one
+                tasks.append(Task(file.path, str(out / UNREAD), problem=file.problem))
+            elif named == "parquet":
+                tasks.append(Task(file.path, str(out), problem=file.problem))
+        elif file.format == "parquet":
+            tasks += _file_tasks(file.path, out, rows)
+    _refuse_clashes(tasks, inputs.reads())
     return tasks
+
+
+def _refuse_clashes(tasks: list[Task], reads: dict[FileId, str]) -> None:
+    """Refuse a plan whose tasks would write over a file read, over a folder, or twice to one file."""
+    first: dict[str, str] = {}
+    for task in tasks:
+        where = os.path.normpath(task.target)
+        if where in first:
+            raise OutputError(
+                f"cannot write {task.target}: the results of {first[where]} go there too; "
+                "rename one of the two answer files."
+            )
+        first[where] = task.source
+        refuse_reading(output_target(Path(task.target)), reads)
 
 
 def _file_tasks(path: str, out: Path, rows: int) -> list[Task]:
     try:
-        with pq.ParquetFile(path) as parquet:
+        with open_regular(path) as handle, pq.ParquetFile(handle) as parquet:
             metadata = parquet.metadata
             sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-    except (pa.ArrowException, OSError):
+    except (pa.ArrowException, OSError, UnicodeDecodeError):
         return [Task(path, str(out))]  # one task, which reports the file as unreadable
     parts: list[Part] = []
     groups: list[int] = []
@@ -130,23 +177,21 @@ def _file_tasks(path: str, out: Path, rows: int) -> list[Task]:
 
 
 def run_task(task: Task, rulepack: RulePack | None = None, texts: bool = False) -> Summary:
-    """Evaluate one task's rows into its own Parquet file (complete, or not there); what it found."""
+    """Evaluate one task's rows into its own Parquet file, written whole or not at all
+    (`triage.fs.files.atomic_path`: an existing file stays as it was until the new one is complete, and
+    keeps its permissions); what it found."""
     pack = rulepack or load_rulepack()
-    target = Path(task.target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.part")
-    file = InputFile(task.source, task.source, "parquet")
-    try:
-        # One task, one core (the worker's other tasks and the other workers take the others); written to
-        # the path by Arrow, not through Python's buffers (a worker's malloc trims its heap eagerly).
+    Path(task.target).parent.mkdir(parents=True, exist_ok=True)
+    target = output_target(Path(task.target))
+    fmt = "parquet" if task.problem is None else ""
+    file = InputFile(task.source, task.source, fmt, problem=task.problem)
+    # One task, one core (the worker's other tasks and the other workers take the others); written to
+    # the path by Arrow, not through Python's buffers (a worker's malloc trims its heap eagerly).
+    with atomic_path(target) as temp:
         if task.part is None:
-            summary = evaluate_columnar([file], pack, str(temp), "parquet", texts=texts, threads=False)
+            summary = evaluate_columnar([file], pack, temp, "parquet", texts=texts, threads=False)
         else:
-            summary = evaluate_part(file, task.part, pack, str(temp), texts=texts, threads=False)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+            summary = evaluate_part(file, task.part, pack, temp, texts=texts, threads=False)
     return summary
 
 

@@ -5,7 +5,8 @@ waiting on a pipe or device put in its place (it opens without blocking, then
 looks at what it opened).
 
 Writing: every file triage writes — results (`evaluate -o`), a schema, a FHIR
-export, saved answers — goes through `atomic_write`:
+export, saved answers, the result files of a Dask run — goes through
+`atomic_write` (or `atomic_path`, for a writer that opens its file by name):
 
 * it is written to a temporary file in the target's own folder, flushed to disk
   (`fsync`), and renamed over the target once complete, after which the folder
@@ -250,6 +251,34 @@ def atomic_write(target: Target, *, private: bool = False, replace: bool = True)
         with os.fdopen(fd, "wb", buffering=0) as out:
             yield out
         return
+    with (
+        _temporary(target, private=private, replace=replace) as (fd, _),
+        os.fdopen(fd, "wb", buffering=0, closefd=False) as out,
+    ):
+        yield out
+
+
+@contextmanager
+def atomic_path(target: Target, *, private: bool = False, replace: bool = True) -> Iterator[str]:
+    """A path for a writer that opens its file by name (Arrow's own file writer, with no Python buffer
+    in between): what it writes there appears under `target` only once the block ends without an error,
+    as with `atomic_write`.
+
+    The path is that of a new, empty temporary file beside the target, with the
+    permissions it is to have; the writer must close its file before the block
+    ends. An existing named pipe or character device is named as it is.
+    """
+    if target.direct:
+        yield str(target.path)
+        return
+    with _temporary(target, private=private, replace=replace) as (_, temp):
+        yield temp
+
+
+@contextmanager
+def _temporary(target: Target, *, private: bool, replace: bool) -> Iterator[tuple[int, str]]:
+    """A temporary file beside the target (its open descriptor and its path), put in the target's place
+    once the block ends, flushed to disk; removed instead if anything fails."""
     try:
         old: os.stat_result | None = os.stat(target.real)
     except FileNotFoundError:
@@ -260,10 +289,12 @@ def atomic_write(target: Target, *, private: bool = False, replace: bool = True)
     # otherwise open it in the moment before its permissions are set, and read it later.
     fd, temp = _create_temp(target.real, 0o666 if old is None and not private else 0o600)
     try:
-        with os.fdopen(fd, "wb", buffering=0) as out:
-            _take_over(out.fileno(), old, private)
-            yield out
-            os.fsync(out.fileno())
+        try:
+            _take_over(fd, old, private)
+            yield fd, temp
+            os.fsync(fd)  # whoever wrote the file, through whichever descriptor
+        finally:
+            os.close(fd)
         if replace:
             os.replace(temp, target.real)
         else:
