@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from itertools import combinations
 
 from triage.core.pack import Question, RulePack
-from triage.core.vocabulary import AnswerValue, AtLeast, Below, ParamRef, walk
+from triage.core.vocabulary import AnswerValue, number, parts, walk
 
 
 def answer_space(
@@ -63,7 +63,7 @@ def thresholds(pack: RulePack, question_id: str) -> set[int]:
     found: set[int] = set()
     for _, condition in pack.conditions():
         for node in walk(condition):
-            if isinstance(node, (AtLeast, Below)) and node.question == question_id:
-                bound = node.at_least if isinstance(node, AtLeast) else node.below
-                found.add(pack.param(bound.param) if isinstance(bound, ParamRef) else bound)
+            named = parts(node)
+            if named.bound is not None and named.question == question_id:
+                found.add(number(named.bound, pack))
     return found

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from triage.core.models import Citation, PackInfo
-from triage.core.vocabulary import AnswerValue, Condition, Term, walk
+from triage.core.vocabulary import AnswerValue, Condition, parts, walk
 
 NONE = "none"
 """The reserved answer meaning "none of these" in a multi-select."""
@@ -252,12 +252,13 @@ class RulePack:
         pending = [condition]
         while pending:
             for node in walk(pending.pop()):
-                if isinstance(node, Term):
-                    if node.term not in seen_terms and node.term in self.document.terms:
-                        seen_terms.add(node.term)
-                        pending.append(self.document.terms[node.term])
-                elif hasattr(node, "question"):
-                    found.add(node.question)
+                named = parts(node)
+                if named.question is not None:
+                    found.add(named.question)
+                term = named.term
+                if term is not None and term not in seen_terms and term in self.document.terms:
+                    seen_terms.add(term)
+                    pending.append(self.document.terms[term])
         return frozenset(found)
 
     def conditions(self) -> Iterator[tuple[str, Condition]]:

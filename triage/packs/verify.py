@@ -28,26 +28,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from triage.core import vocabulary as vocab
 from triage.core.answers import read_answers
 from triage.core.answerspace import answer_space, domain
 from triage.core.engine import evaluate
 from triage.core.errors import InvalidAnswers, PackProblem, TriageError
 from triage.core.models import ArticleCitation, Citation
 from triage.core.pack import NONE, Question, RulePack
-from triage.core.vocabulary import (
-    All,
-    AnswerValue,
-    AtLeast,
-    Below,
-    Condition,
-    Empty,
-    Not,
-    ParamRef,
-    Term,
-    Test,
-    walk,
-)
-from triage.core.vocabulary import Any as AnyOf
+from triage.core.vocabulary import AnswerValue, Condition, ConditionVisitor, ParamRef, parts, visit, walk
 
 # -- the kinds of problem ---------------------------------------------------------------------------
 
@@ -252,13 +240,13 @@ def check_usage(pack: RulePack) -> Iterator[PackProblem]:
     params_used: set[str] = set()
     for _, condition in pack.conditions():
         for node in walk(condition):
-            if isinstance(node, Test):
-                read.add(node.question)
-            if isinstance(node, Term):
-                terms_used.add(node.term)
-            bound = _bound(node)
-            if isinstance(bound, ParamRef):
-                params_used.add(bound.param)
+            named = parts(node)
+            if named.question is not None:
+                read.add(named.question)
+            if named.term is not None:
+                terms_used.add(named.term)
+            if isinstance(named.bound, ParamRef):
+                params_used.add(named.bound.param)
     for q in doc.questions:
         if q.id not in read:
             yield Unused(f"questions[{q.id}]", f"question {q.id} is never read by any condition")
@@ -292,10 +280,11 @@ def _check_options_told_apart(pack: RulePack) -> Iterator[PackProblem]:
     emptiness: set[str] = set()
     for _, condition in pack.conditions():
         for node in walk(condition):
-            if isinstance(node, Test) and node.question in named:
-                named[node.question].update(node.options_used())
-                if isinstance(node, Empty):
-                    emptiness.add(node.question)
+            test = parts(node)
+            if test.question in named:
+                named[test.question].update(test.options)
+                if test.emptiness:
+                    emptiness.add(test.question)
     for q in pack.document.questions:
         unnamed = [o for o in q.option_ids() if o not in named[q.id]]
         if q.type == "single" and len(unnamed) > 1:
@@ -381,7 +370,7 @@ def check_guards(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
         for question in sorted(pack.questions_read(condition) - values.keys()):
             if (where, question) in found:
                 continue
-            if _kleene(condition, values, pack, question) is None:
+            if visit(condition, _Kleene(values, pack, question)) is None:
                 found[(where, question)] = UnguardedRead(
                     where,
                     f"holds only because {question} was not asked; "
@@ -406,24 +395,55 @@ def check_guards(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
     return list(found.values())
 
 
-def _kleene(
-    condition: Condition, values: Mapping[str, AnswerValue], pack: RulePack, unknown: str
-) -> bool | None:
-    """Evaluate with every test of `unknown` neither true nor false; None means "depends on it"."""
-    if isinstance(condition, Test):
-        return None if condition.question == unknown else condition.holds(values, pack)
-    if isinstance(condition, Term):
-        return _kleene(pack.term(condition.term), values, pack, unknown)
-    if isinstance(condition, Not):
-        inner = _kleene(condition.not_, values, pack, unknown)
+class _Kleene(ConditionVisitor["bool | None"]):
+    """A condition in three-valued logic, every test of `unknown` neither true nor false: None
+    means "depends on it"."""
+
+    def __init__(self, values: Mapping[str, AnswerValue], pack: RulePack, unknown: str) -> None:
+        self.values = values
+        self.pack = pack
+        self.unknown = unknown
+
+    def visit_all(self, condition: vocab.All) -> bool | None:
+        return self._settled(condition.all, decisive=False)
+
+    def visit_any(self, condition: vocab.Any) -> bool | None:
+        return self._settled(condition.any, decisive=True)
+
+    def visit_not(self, condition: vocab.Not) -> bool | None:
+        inner = visit(condition.not_, self)
         return None if inner is None else not inner
-    if isinstance(condition, (All, AnyOf)):
-        decisive = isinstance(condition, AnyOf)  # the value that settles it: True for any, False for all
-        results = [_kleene(c, values, pack, unknown) for c in condition.children()]
+
+    def visit_term(self, condition: vocab.Term) -> bool | None:
+        return visit(self.pack.term(condition.term), self)
+
+    def visit_always(self, condition: vocab.Always) -> bool | None:
+        return True
+
+    def visit_in(self, condition: vocab.In) -> bool | None:
+        return self._test(condition)
+
+    def visit_includes(self, condition: vocab.Includes) -> bool | None:
+        return self._test(condition)
+
+    def visit_empty(self, condition: vocab.Empty) -> bool | None:
+        return self._test(condition)
+
+    def visit_at_least(self, condition: vocab.AtLeast) -> bool | None:
+        return self._test(condition)
+
+    def visit_below(self, condition: vocab.Below) -> bool | None:
+        return self._test(condition)
+
+    def _settled(self, children: tuple[Condition, ...], decisive: bool) -> bool | None:
+        """`all` (settled by a False) or `any` (settled by a True)."""
+        results = [visit(c, self) for c in children]
         if decisive in results:
             return decisive
         return None if None in results else not decisive
-    return condition.holds(values, pack)
+
+    def _test(self, test: vocab.Test) -> bool | None:
+        return None if test.question == self.unknown else test.holds(self.values, self.pack)
 
 
 def check_tables(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
@@ -626,40 +646,32 @@ def run_examples(pack: RulePack) -> Iterator[ExampleRun]:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _bound(node: Condition) -> int | ParamRef | None:
-    if isinstance(node, AtLeast):
-        return node.at_least
-    if isinstance(node, Below):
-        return node.below
-    return None
-
-
 def _check_condition(pack: RulePack, where: str, condition: Condition) -> Iterator[PackProblem]:
     for node in walk(condition):
-        if isinstance(node, Term) and node.term not in pack.document.terms:
+        named = parts(node)
+        if named.term is not None and named.term not in pack.document.terms:
             yield UndefinedName(
-                where, f"term {node.term!r} is not defined; defined: {', '.join(pack.document.terms)}"
+                where, f"term {named.term!r} is not defined; defined: {', '.join(pack.document.terms)}"
             )
-        bound = _bound(node)
-        if isinstance(bound, ParamRef) and bound.param not in pack.document.parameters:
-            yield UndefinedName(where, f"parameter {bound.param!r} is not defined")
-        if not isinstance(node, Test):
+        if isinstance(named.bound, ParamRef) and named.bound.param not in pack.document.parameters:
+            yield UndefinedName(where, f"parameter {named.bound.param!r} is not defined")
+        if named.question is None:
             continue
-        question = pack.questions.get(node.question)
+        question = pack.questions.get(named.question)
         if question is None:
-            yield UndefinedName(where, f"question {node.question!r} is not defined")
+            yield UndefinedName(where, f"question {named.question!r} is not defined")
             continue
-        wanted = node.question_type
+        wanted = named.question_type
         if question.type != wanted:
             yield WrongQuestionType(
-                where, f"{node.question} is a {question.type} question; this test needs a {wanted} one"
+                where, f"{named.question} is a {question.type} question; this test needs a {wanted} one"
             )
             continue
-        for option in node.options_used():
+        for option in named.options:
             if option not in question.option_ids():
                 yield UndefinedName(
                     where,
-                    f"{option!r} is not an option of {node.question}; "
+                    f"{option!r} is not an option of {named.question}; "
                     f"options: {', '.join(question.option_ids())}",
                 )
 
@@ -669,11 +681,12 @@ def _check_terms_acyclic(pack: RulePack) -> Iterator[PackProblem]:
 
     def refers(name: str, seen: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
         for node in walk(terms[name]):
-            if isinstance(node, Term) and node.term in terms:
-                if node.term in seen:
-                    yield (*seen, node.term)
+            term = parts(node).term
+            if term is not None and term in terms:
+                if term in seen:
+                    yield (*seen, term)
                 else:
-                    yield from refers(node.term, (*seen, node.term))
+                    yield from refers(term, (*seen, term))
 
     for name in terms:
         for cycle in refers(name, (name,)):
