@@ -102,8 +102,9 @@ class Parameter(_Spec):
     basis: str = Field(min_length=1)
 
 
-class Outcome(_Spec):
-    """An urgency level or a prognosis category: its text for the reader, and sources."""
+class Category(_Spec):
+    """A prognosis category, and what an urgency level shares with one: its text for the reader,
+    and sources."""
 
     id: str = Field(min_length=1)
     label: str = Field(min_length=1)
@@ -111,7 +112,7 @@ class Outcome(_Spec):
     citations: tuple[Citation, ...] = Field(min_length=1)
 
 
-class Level(Outcome):
+class Level(Category):
     """An urgency level; `display` says how loudly a screen shows it (an alarm cannot be missed).
 
     `safety_net` says when to get help sooner than the level advises. Verification
@@ -142,7 +143,7 @@ class UrgencyTable(_Spec):
 class PrognosisTable(_Spec):
     """The prognosis categories, and the rules of which exactly one matches any answers."""
 
-    categories: tuple[Outcome, ...] = Field(min_length=1)
+    categories: tuple[Category, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
 
 
@@ -222,7 +223,7 @@ class RulePack:
         self.info = PackInfo(name=document.name, version=document.version, sha256=sha256)
         self.questions: Mapping[str, Question] = {q.id: q for q in document.questions}
         self.levels: Mapping[str, Level] = {o.id: o for o in document.urgency.levels}
-        self.categories: Mapping[str, Outcome] = {o.id: o for o in document.prognosis.categories}
+        self.categories: Mapping[str, Category] = {o.id: o for o in document.prognosis.categories}
         # questions_read of each condition object (kept with it, so a reused id() cannot mislead).
         self._questions_read: dict[int, tuple[Condition, frozenset[str]]] = {}
 

@@ -306,7 +306,7 @@ Key = tuple[AnswerValue | None, ...]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Matches:
     """Which rules of each table match one answer set."""
 
     urgency: tuple[bool, ...]
@@ -326,15 +326,15 @@ class AnswerSpace:
     """Every complete answer set of a pack, with which rules match it."""
 
     sets: tuple[dict[str, AnswerValue], ...]
-    outcomes: tuple[Outcome, ...]
+    matches: tuple[Matches, ...]
     by_key: Mapping[Key, int]
 
     @classmethod
     def of(cls, pack: RulePack) -> AnswerSpace:
         doc = pack.document
         sets = tuple(answer_space(pack))
-        outcomes = tuple(
-            Outcome(
+        matches = tuple(
+            Matches(
                 urgency=tuple(r.when.holds(a, pack) for r in doc.urgency.rules),
                 prognosis=tuple(r.when.holds(a, pack) for r in doc.prognosis.rules),
                 suggestions=tuple(s.when.holds(a, pack) for s in doc.suggestions),
@@ -342,7 +342,7 @@ class AnswerSpace:
             for a in sets
         )
         by_key = {_key(pack, a): i for i, a in enumerate(sets)}
-        return cls(sets, outcomes, by_key)
+        return cls(sets, matches, by_key)
 
 
 def _key(pack: RulePack, values: Mapping[str, AnswerValue]) -> Key:
@@ -378,18 +378,18 @@ def check_guards(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
                     counterexample=values,
                 )
 
-    for values, outcome in zip(space.sets, space.outcomes, strict=True):
+    for values, matches in zip(space.sets, space.matches, strict=True):
         for q in doc.questions:
             if q.asked_when is not None and q.asked_when.holds(values, pack):
                 check(f"questions[{q.id}].asked_when", q.asked_when, values)
-        for rule, hit in zip(doc.urgency.rules, outcome.urgency, strict=True):
+        for rule, hit in zip(doc.urgency.rules, matches.urgency, strict=True):
             if hit:
                 check(f"urgency.rules[{rule.id}].when", rule.when, values)
                 break
-        for rule, hit in zip(doc.prognosis.rules, outcome.prognosis, strict=True):
+        for rule, hit in zip(doc.prognosis.rules, matches.prognosis, strict=True):
             if hit:
                 check(f"prognosis.rules[{rule.id}].when", rule.when, values)
-        for suggestion, hit in zip(doc.suggestions, outcome.suggestions, strict=True):
+        for suggestion, hit in zip(doc.suggestions, matches.suggestions, strict=True):
             if hit:
                 check(f"suggestions[{suggestion.id}].when", suggestion.when, values)
     return list(found.values())
@@ -453,10 +453,10 @@ def check_tables(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
     urgency_gaps: list[dict[str, AnswerValue]] = []
     prognosis_gaps: list[dict[str, AnswerValue]] = []
     overlaps: dict[tuple[str, ...], list[dict[str, AnswerValue]]] = {}
-    for values, outcome in zip(space.sets, space.outcomes, strict=True):
-        if not any(outcome.urgency):
+    for values, matches in zip(space.sets, space.matches, strict=True):
+        if not any(matches.urgency):
             urgency_gaps.append(values)
-        matching = tuple(r.id for r, hit in zip(doc.prognosis.rules, outcome.prognosis, strict=True) if hit)
+        matching = tuple(r.id for r, hit in zip(doc.prognosis.rules, matches.prognosis, strict=True) if hit)
         if not matching:
             prognosis_gaps.append(values)
         elif len(matching) > 1:
@@ -469,8 +469,8 @@ def check_tables(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
             )
     bare = [
         values
-        for values, outcome in zip(space.sets, space.outcomes, strict=True)
-        if not any(outcome.suggestions)
+        for values, matches in zip(space.sets, space.matches, strict=True)
+        if not any(matches.suggestions)
     ]
     if bare:
         problems.append(
@@ -497,20 +497,20 @@ def check_reachability(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
     problems: list[PackProblem] = []
     for i, rule in enumerate(doc.urgency.rules):
         where = f"urgency.rules[{rule.id}].when"
-        holding = [o for o in space.outcomes if o.urgency[i]]
+        holding = [m for m in space.matches if m.urgency[i]]
         if not holding:
             problems.append(NeverFires(where, f"rule {rule.id} matches no possible answers"))
             continue
-        if any(not any(o.urgency[:i]) for o in holding):
+        if any(not any(m.urgency[:i]) for m in holding):
             continue
         earlier = sorted(
             {
-                next(r.id for r, hit in zip(doc.urgency.rules, o.urgency, strict=False) if hit)
-                for o in holding
+                next(r.id for r, hit in zip(doc.urgency.rules, m.urgency, strict=False) if hit)
+                for m in holding
             },
             key=[r.id for r in doc.urgency.rules].index,
         )
-        example = space.sets[space.outcomes.index(holding[0])]
+        example = space.sets[space.matches.index(holding[0])]
         problems.append(
             Shadowed(
                 where,
@@ -519,7 +519,7 @@ def check_reachability(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
             )
         )
     for i, prognosis_rule in enumerate(doc.prognosis.rules):
-        if not any(o.prognosis[i] for o in space.outcomes):
+        if not any(m.prognosis[i] for m in space.matches):
             problems.append(
                 NeverFires(
                     f"prognosis.rules[{prognosis_rule.id}].when",
@@ -527,7 +527,7 @@ def check_reachability(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
                 )
             )
     for i, suggestion in enumerate(doc.suggestions):
-        if not any(o.suggestions[i] for o in space.outcomes):
+        if not any(m.suggestions[i] for m in space.matches):
             problems.append(
                 NeverFires(
                     f"suggestions[{suggestion.id}].when",
@@ -546,7 +546,7 @@ def check_effect(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
     """
     problems: list[PackProblem] = []
     read = set().union(*(pack.questions_read(c) for _, c in pack.conditions()))
-    results = [o.result(pack) for o in space.outcomes]
+    results = [m.result(pack) for m in space.matches]
     for question in pack.document.questions:
         if question.id not in read:
             continue  # reported as unused
