@@ -25,7 +25,7 @@ from decimal import Decimal
 from triage.core.answerspace import answer_space
 from triage.core.errors import InvalidAnswers
 from triage.core.models import Answers, Problem
-from triage.core.pack import NONE, Question, RulePack
+from triage.core.pack import NONE, Question, RulePack, matching_rule
 from triage.core.vocabulary import AnswerValue
 
 ID_FIELD = "id"
@@ -166,7 +166,7 @@ def _urgency_note(
 
 
 def _urgency(values: Mapping[str, AnswerValue], pack: RulePack) -> str | None:
-    rule = next((r for r in pack.document.urgency.rules if r.when.holds(values, pack)), None)
+    rule = matching_rule(pack.document.urgency.rules, values, pack)
     return rule.then if rule is not None else None
 
 

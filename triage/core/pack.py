@@ -10,14 +10,14 @@ Reading a pack from disk, safely and within limits, and verifying it are
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from triage.core.models import Citation, PackInfo
-from triage.core.vocabulary import AnswerValue, Condition, parts, walk
+from triage.core.vocabulary import AnswerMap, AnswerValue, Condition, Scope, parts, walk
 
 NONE = "none"
 """The reserved answer meaning "none of these" in a multi-select."""
@@ -131,6 +131,21 @@ class Rule(_Spec):
     when: Condition
     then: str
     reason: str = Field(min_length=1)
+
+
+def first_match(rules: Sequence[Rule], matches: Iterable[bool]) -> Rule | None:
+    """The rule a table gives, knowing which of its rules match, in order: the first that does.
+
+    Urgency is decided by the first rule that matches; exactly one prognosis rule
+    matches any answers (verification proves it), so the first is that one.
+    """
+    return next((rule for rule, hit in zip(rules, matches, strict=True) if hit), None)
+
+
+def matching_rule(rules: Sequence[Rule], values: AnswerMap, scope: Scope) -> Rule | None:
+    """The rule a table gives for a set of answers (`first_match`); None only for a pack that
+    failed verification."""
+    return first_match(rules, (rule.when.holds(values, scope) for rule in rules))
 
 
 class UrgencyTable(_Spec):

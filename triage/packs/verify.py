@@ -34,7 +34,7 @@ from triage.core.answerspace import answer_space, domain
 from triage.core.engine import evaluate
 from triage.core.errors import InvalidAnswers, PackProblem, TriageError
 from triage.core.models import ArticleCitation, Citation
-from triage.core.pack import NONE, Question, RulePack
+from triage.core.pack import NONE, Question, Rule, RulePack, first_match
 from triage.core.vocabulary import AnswerValue, Condition, ConditionVisitor, ParamRef, parts, visit, walk
 
 # -- the kinds of problem ---------------------------------------------------------------------------
@@ -313,12 +313,16 @@ class Matches:
     prognosis: tuple[bool, ...]
     suggestions: tuple[bool, ...]
 
+    def urgency_rule(self, pack: RulePack) -> Rule | None:
+        """The urgency rule that decides: the first that matches."""
+        return first_match(pack.document.urgency.rules, self.urgency)
+
     def result(self, pack: RulePack) -> tuple[object, ...]:
-        """What a person would be told: first urgency, matching categories, suggestions."""
-        doc = pack.document
-        first = next((r.then for r, hit in zip(doc.urgency.rules, self.urgency, strict=True) if hit), None)
-        categories = tuple(r.then for r, hit in zip(doc.prognosis.rules, self.prognosis, strict=True) if hit)
-        return (first, categories, self.suggestions)
+        """What a person would be told: urgency, matching categories, suggestions."""
+        decides = self.urgency_rule(pack)
+        prognosis = pack.document.prognosis.rules
+        categories = tuple(r.then for r, hit in zip(prognosis, self.prognosis, strict=True) if hit)
+        return (decides.then if decides is not None else None, categories, self.suggestions)
 
 
 @dataclass(frozen=True)
@@ -382,10 +386,9 @@ def check_guards(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
         for q in doc.questions:
             if q.asked_when is not None and q.asked_when.holds(values, pack):
                 check(f"questions[{q.id}].asked_when", q.asked_when, values)
-        for rule, hit in zip(doc.urgency.rules, matches.urgency, strict=True):
-            if hit:
-                check(f"urgency.rules[{rule.id}].when", rule.when, values)
-                break
+        urgency_rule = matches.urgency_rule(pack)
+        if urgency_rule is not None:
+            check(f"urgency.rules[{urgency_rule.id}].when", urgency_rule.when, values)
         for rule, hit in zip(doc.prognosis.rules, matches.prognosis, strict=True):
             if hit:
                 check(f"prognosis.rules[{rule.id}].when", rule.when, values)
@@ -501,15 +504,11 @@ def check_reachability(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
         if not holding:
             problems.append(NeverFires(where, f"rule {rule.id} matches no possible answers"))
             continue
-        if any(not any(m.urgency[:i]) for m in holding):
+        deciding = [m.urgency_rule(pack) for m in holding]
+        if any(r is rule for r in deciding):
             continue
-        earlier = sorted(
-            {
-                next(r.id for r, hit in zip(doc.urgency.rules, m.urgency, strict=False) if hit)
-                for m in holding
-            },
-            key=[r.id for r in doc.urgency.rules].index,
-        )
+        order = [r.id for r in doc.urgency.rules]
+        earlier = sorted({r.id for r in deciding if r is not None}, key=order.index)
         example = space.sets[space.matches.index(holding[0])]
         problems.append(
             Shadowed(
