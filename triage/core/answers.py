@@ -25,7 +25,7 @@ from decimal import Decimal
 from triage.core.answerspace import answer_space
 from triage.core.errors import InvalidAnswers
 from triage.core.models import Answers, Problem
-from triage.core.pack import NONE, Question, RulePack, matching_rule
+from triage.core.pack import NONE, Question, RulePack, matching_rule, whole_numbers
 from triage.core.vocabulary import AnswerValue
 
 ID_FIELD = "id"
@@ -378,9 +378,7 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
 
 
 def _read_number(question: Question, raw: object) -> int:
-    assert question.min is not None
-    assert question.max is not None
-    span = f"Allowed: a whole number from {question.min} to {question.max}"
+    span = f"Allowed: {whole_numbers(*question.bounds)}"
     span += f" ({question.unit})." if question.unit else "."
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
         raise ValueError(f"{shown(raw)} is not a whole number. {span}")
@@ -404,7 +402,7 @@ def _read_number(question: Question, raw: object) -> int:
         if not math.isfinite(raw) or not raw.is_integer():
             raise ValueError(f"{shown(raw)} is not a whole number. {span}")
         raw = int(raw)
-    if not question.min <= raw <= question.max:
+    if not question.allows(raw):
         raise ValueError(f"{shown(raw)} is out of range. {span}")
     return raw
 
@@ -427,7 +425,7 @@ def _missing(question: Question) -> str:
     if question.type == "multi":
         return f'{message} For none, write "{NONE}" or []; a missing answer is never read as none.'
     if question.type == "number":
-        return f"{message} Allowed: a whole number from {question.min} to {question.max}."
+        return f"{message} Allowed: {whole_numbers(*question.bounds)}."
     return f"{message} {_allowed(question.option_ids())}"
 
 

@@ -50,12 +50,10 @@ def domain(pack: RulePack, question: Question) -> tuple[AnswerValue, ...]:
     if question.type == "multi":
         ids = question.option_ids()
         return tuple(frozenset(c) for size in range(len(ids) + 1) for c in combinations(ids, size))
-    assert question.min is not None
-    assert question.max is not None
-    points = {question.min, question.max}
+    points = set(question.bounds)
     for threshold in thresholds(pack, question.id):
         points.update({threshold - 1, threshold})
-    return tuple(sorted(p for p in points if question.min <= p <= question.max))
+    return tuple(sorted(p for p in points if question.allows(p)))
 
 
 def thresholds(pack: RulePack, question_id: str) -> set[int]:

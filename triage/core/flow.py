@@ -210,21 +210,18 @@ def answer_text(question: Question, value: AnswerValue) -> str:
 
 def parse_number(question: Question, text: str) -> int:
     """A typed whole number within the question's range; `ValueError` says what is allowed."""
-    assert question.min is not None
-    assert question.max is not None
+    low, high = question.bounds
     what = f"a whole number of {question.unit}" if question.unit else "a whole number"
     # One short line: the prompt shows the error in a line that does not wrap.
-    allowed = f"Type {what}, from {question.min} to {question.max}."
+    allowed = f"Type {what}, from {low} to {high}."
     typed = text.strip()
     if not typed:
         raise ValueError(f"Please answer. {allowed}")
     if not _DIGITS.fullmatch(typed):
         raise ValueError(f"Not a whole number. {allowed}")
     number = int(typed)
-    if number < question.min:
-        raise ValueError(f"Too small. {allowed}")
-    if number > question.max:
-        raise ValueError(f"Too large. {allowed}")
+    if not question.allows(number):
+        raise ValueError(f"{'Too small' if number < low else 'Too large'}. {allowed}")
     return number
 
 

@@ -23,6 +23,11 @@ NONE = "none"
 """The reserved answer meaning "none of these" in a multi-select."""
 
 
+def whole_numbers(low: int, high: int) -> str:
+    """A range of whole-number answers in words."""
+    return f"a whole number from {low} to {high}"
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -74,6 +79,18 @@ class Question(_Spec):
         if self.type != "multi" and self.none_label is not None:
             raise ValueError("only a multi question has a none_label")
         return self
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """A number question's answers: the whole numbers from min to max."""
+        assert self.min is not None
+        assert self.max is not None
+        return self.min, self.max
+
+    def allows(self, number: int) -> bool:
+        """Whether a whole number is an answer to this number question."""
+        low, high = self.bounds
+        return low <= number <= high
 
     @functools.cached_property
     def _option_ids(self) -> tuple[str, ...]:

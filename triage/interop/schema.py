@@ -40,7 +40,7 @@ from pydantic.json_schema import models_json_schema
 
 from triage.core import vocabulary as vocab
 from triage.core.models import RecordError, Result
-from triage.core.pack import NONE, Question, RulePack
+from triage.core.pack import NONE, Question, RulePack, whole_numbers
 from triage.core.vocabulary import Condition, ConditionVisitor, number, visit
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -161,9 +161,7 @@ def _answer(question: Question) -> dict[str, Any]:
         return _single(question, question.option_ids())
     if question.type == "multi":
         return {"anyOf": [*_multi_options(question), *_multi_none()]}
-    assert question.min is not None
-    assert question.max is not None
-    return _number(question.min, question.max, question.unit)
+    return _number(*question.bounds, question.unit)
 
 
 def _single(question: Question, options: tuple[str, ...]) -> dict[str, Any]:
@@ -226,7 +224,7 @@ def _none() -> str:
 
 def _number(low: int, high: int, unit: str | None = None) -> dict[str, Any]:
     """A whole number from low to high: a JSON number with no fraction, or its text."""
-    span = f"a whole number from {low} to {high}" + (f" ({unit})" if unit else "")
+    span = whole_numbers(low, high) + (f" ({unit})" if unit else "")
     forms: list[Schema] = []
     if low <= high:
         forms = [
@@ -234,12 +232,6 @@ def _number(low: int, high: int, unit: str | None = None) -> dict[str, Any]:
             {"type": "string", "pattern": _number_pattern(low, high), "description": f"{span}, as text"},
         ]
     return {"anyOf": forms} if forms else {"not": {}, "description": "no number is in range"}
-
-
-def _range(question: Question) -> tuple[int, int]:
-    assert question.min is not None
-    assert question.max is not None
-    return question.min, question.max
 
 
 def _always_required(pack: RulePack) -> str:
@@ -338,12 +330,12 @@ class _Compiler(ConditionVisitor[Schema]):
 
     def visit_at_least(self, condition: vocab.AtLeast) -> Schema:
         question = self.pack.questions[condition.question]
-        low, high = _range(question)
+        low, high = question.bounds
         return self._test(question, [_number(max(low, number(condition.at_least, self.pack)), high)])
 
     def visit_below(self, condition: vocab.Below) -> Schema:
         question = self.pack.questions[condition.question]
-        low, high = _range(question)
+        low, high = question.bounds
         return self._test(question, [_number(low, min(high, number(condition.below, self.pack) - 1))])
 
     @staticmethod

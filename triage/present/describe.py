@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from triage.core.pack import RulePack
+from triage.core.pack import RulePack, whole_numbers
 from triage.present import escape
 from triage.present.words import MARKDOWN, PLAIN, RAW, Style, asked_when_words, citations_in_words, to_words
 
@@ -157,7 +157,7 @@ def questions(pack: RulePack, style: Style = PLAIN, *, review: bool = False) -> 
         if review and q.help:
             yield f"{fact}help: {style.text(q.help)}"
         if q.type == "number":
-            yield f"{fact}a whole number from {q.min} to {q.max}{' ' + style.text(q.unit) if q.unit else ''}"
+            yield f"{fact}{whole_numbers(*q.bounds)}{' ' + style.text(q.unit) if q.unit else ''}"
         for o in q.options:
             said = f"{style.label(o.label)} — {style.text(o.description)}" if review else style.text(o.label)
             yield f"{choice}{style.question(o.id)}: {said}"
