@@ -25,7 +25,7 @@ from decimal import Decimal
 from triage.core.answerspace import answer_space
 from triage.core.errors import InvalidAnswers
 from triage.core.models import Answers, Problem
-from triage.core.pack import NONE, Question, RulePack, matching_rule, whole_numbers
+from triage.core.pack import NONE, Question, RulePack, matching_rule, selection, whole_numbers
 from triage.core.vocabulary import AnswerValue
 
 ID_FIELD = "id"
@@ -359,12 +359,12 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
         parts = [p.strip() for p in raw]
     else:
         raise ValueError(f"{shown(raw)} is not a list of choices. {hint}")
-    if any(p.lower() == NONE for p in parts):
-        if len(parts) > 1:
-            raise ValueError(
-                f'"{NONE}" cannot be combined with other choices: say none, or list the choices.'
-            )
-        return frozenset()
+    parts = [NONE if p.lower() == NONE else p for p in parts]
+    chosen = selection(parts)
+    if chosen is None:
+        raise ValueError(f'"{NONE}" cannot be combined with other choices: say none, or list the choices.')
+    if not chosen:
+        return chosen
     unknown = [p for p in parts if p not in allowed]
     if unknown:
         named = ", ".join(shown(p) for p in unknown[:3])
@@ -374,7 +374,7 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
             f"{named} {'is' if len(unknown) == 1 else 'are'} not among the choices."
             f"{did_you_mean(unknown[0], allowed)} {hint}"
         )
-    return frozenset(parts)
+    return chosen
 
 
 def _read_number(question: Question, raw: object) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from triage.core.pack import NONE, Question, RulePack
+from triage.core.pack import NONE, Question, RulePack, selection
 from triage.core.vocabulary import AnswerValue
 
 _DIGITS = re.compile(r"[+-]?\d+")
@@ -234,11 +234,14 @@ def check_choices(question: Question, chosen: Collection[str]) -> str | None:
     none_label = question.none_label or NONE
     if not chosen:
         return f'Choose at least one, or "{none_label}".'
-    if NONE in chosen and len(chosen) > 1:
+    if selection(chosen) is None:
         return f'"{none_label}" cannot be combined with other choices.'
     return None
 
 
 def selection_value(chosen: Collection[str]) -> frozenset[str]:
-    """A checked multi-select as an answer value: "none of these" is the empty set."""
-    return frozenset(c for c in chosen if c != NONE)
+    """A checked multi-select (`check_choices` takes it) as an answer value: "none of these" is the
+    empty set."""
+    value = selection(chosen)
+    assert value is not None, "check_choices refuses none with other choices"
+    return value

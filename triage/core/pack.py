@@ -10,7 +10,7 @@ Reading a pack from disk, safely and within limits, and verifying it are
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Literal
 
@@ -21,6 +21,14 @@ from triage.core.vocabulary import AnswerMap, AnswerValue, Condition, Scope, par
 
 NONE = "none"
 """The reserved answer meaning "none of these" in a multi-select."""
+
+
+def selection(choices: Collection[str]) -> frozenset[str] | None:
+    """The answer a multi-select's choices give: the options chosen, or the empty set for `NONE`
+    alone. `NONE` with other choices says two things at once, and gives no answer (None)."""
+    if NONE not in choices:
+        return frozenset(choices)
+    return frozenset() if len(choices) == 1 else None
 
 
 def whole_numbers(low: int, high: int) -> str:
