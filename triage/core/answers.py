@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from triage.core.answerspace import answer_space
-from triage.core.errors import InvalidAnswers
+from triage.core.errors import InvalidAnswers, answers_record
 from triage.core.models import Answers, Problem
 from triage.core.pack import NONE, Question, RulePack, matching_rule, selection, whole_numbers
 from triage.core.vocabulary import AnswerValue
@@ -307,9 +307,7 @@ def _all_pairs(mapping: Mapping[object, object]) -> Iterable[tuple[object, objec
 
 
 def _as_record(answers: Answers) -> dict[str, object]:
-    record: dict[str, object] = {
-        k: sorted(v) if isinstance(v, frozenset) else v for k, v in answers.values.items()
-    }
+    record = answers_record(answers.values)
     if answers.id is not None:
         record[ID_FIELD] = answers.id
     return record

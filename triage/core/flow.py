@@ -174,14 +174,7 @@ class Flow:
 
     def record(self) -> dict[str, object]:
         """The answers as an answer record (SPEC §5), ready for JSON or YAML."""
-        out: dict[str, object] = {}
-        for question_id, value in self.answers.items():
-            if isinstance(value, frozenset):
-                order = self.pack.questions[question_id].option_ids()
-                out[question_id] = [o for o in order if o in value]
-            else:
-                out[question_id] = value
-        return out
+        return {q: self.pack.questions[q].written(value) for q, value in self.answers.items()}
 
 
 def interview(pack: RulePack, prompter: Prompter) -> Flow:

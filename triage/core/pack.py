@@ -108,6 +108,13 @@ class Question(_Spec):
         """The ids of the options, in order (computed once: every answer read asks for them)."""
         return self._option_ids
 
+    def written(self, value: AnswerValue) -> str | int | list[str]:
+        """An answer as an answer record writes it: an option id, a number, or the options chosen
+        in the question's order (none chosen: an empty list)."""
+        if isinstance(value, frozenset):
+            return [o for o in self.option_ids() if o in value]
+        return value
+
     def answer_text(self, value: AnswerValue) -> str:
         """An answer in the words the person chose it by: option labels, the none label, a number
         with its unit."""

@@ -470,13 +470,13 @@ def response_from_record(record: Mapping[str, object] | Answers, pack: RulePack)
         value = answers.values.get(question.id)
         if value is None:
             continue
-        if isinstance(value, frozenset):
-            codes = [o for o in question.option_ids() if o in value] or [NONE]
-            answer = [{"valueCoding": _coding(pack, question, c)} for c in codes]
-        elif isinstance(value, int):
-            answer = [{"valueInteger": value}]
+        written = question.written(value)
+        if isinstance(written, list):
+            answer = [{"valueCoding": _coding(pack, question, c)} for c in written or [NONE]]
+        elif isinstance(written, int):
+            answer = [{"valueInteger": written}]
         else:
-            answer = [{"valueCoding": _coding(pack, question, value)}]
+            answer = [{"valueCoding": _coding(pack, question, written)}]
         items.append({"linkId": question.id, "text": question.prompt, "answer": answer})
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
