@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from triage.core.pack import RulePack, whole_numbers
+from triage.core.pack import Rule, RulePack, whole_numbers
 from triage.present import escape
 from triage.present.words import MARKDOWN, PLAIN, RAW, Style, asked_when_words, citations_in_words, to_words
 
@@ -89,11 +89,12 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
             [[style.name(k), to_words(term, pack, style)] for k, term in doc.terms.items()],
         )
 
+    def rules(gives: str, rules: Sequence[Rule]) -> Iterator[str]:
+        rows = [[t(r.id), to_words(r.when, pack, style), t(r.then), t(r.reason)] for r in rules]
+        yield from table(["rule", "when", gives, "why"], rows)
+
     yield from heading(2, "Urgency — the first rule that matches wins")
-    yield from table(
-        ["rule", "when", "urgency", "why"],
-        [[t(r.id), to_words(r.when, pack, style), t(r.then), t(r.reason)] for r in doc.urgency.rules],
-    )
+    yield from rules("urgency", doc.urgency.rules)
     yield from heading(3, "Urgency levels")
     yield from table(
         ["level", "label", "text", "safety net", "sources"],
@@ -104,10 +105,7 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
     )
 
     yield from heading(2, "Prognosis — exactly one rule matches every answer set")
-    yield from table(
-        ["rule", "when", "category", "why"],
-        [[t(r.id), to_words(r.when, pack, style), t(r.then), t(r.reason)] for r in doc.prognosis.rules],
-    )
+    yield from rules("category", doc.prognosis.rules)
     yield from heading(3, "Prognosis categories")
     yield from table(
         ["category", "text", "sources"],
