@@ -36,6 +36,7 @@ from triage.batch.arrowfiles import Part, evaluate_columnar, evaluate_part
 from triage.batch.columnar import evaluate_table, result_schema
 from triage.batch.summary import Summary
 from triage.core.pack import RulePack
+from triage.io.formats import format_named
 from triage.io.inputs import InputFile
 from triage.packs.loading import load_rulepack
 
@@ -98,7 +99,7 @@ def plan(source: str | Path, target: str | Path, rows: int = TASK_ROWS) -> list[
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for file in sorted(files):
-            if file.startswith(".") or not file.lower().endswith(".parquet"):
+            if file.startswith(".") or format_named(file, "read") != "parquet":
                 continue
             path = os.path.join(folder, file)
             tasks += _file_tasks(path, Path(target) / os.path.relpath(path, root), rows)
