@@ -1,10 +1,10 @@
 """The closed vocabulary is interpreted by visitors only, and every visitor handles every kind.
 
-A new kind of condition is a model, a member of `Condition`, a row of `KINDS` and
-a method of `ConditionVisitor`; mypy --strict then reports `visit` (its
-`assert_never`) and every visitor that does not handle it. These tests say the
-same at run time: the kinds agree everywhere, and no visitor in the package
-leaves one out.
+A new kind of condition is a model with its `accept`, a member of `Condition`, a
+row of `KINDS` and a method of `ConditionVisitor`; mypy --strict then reports
+every visitor that does not handle it (and a member without `accept`). These
+tests say the same at run time: the kinds agree everywhere, each kind reaches
+its own method, and no visitor in the package leaves one out.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pydantic import Tag, TypeAdapter
 
 import triage
 from triage.core import vocabulary as vocab
-from triage.core.vocabulary import KINDS, Condition, ConditionVisitor, visit
+from triage.core.vocabulary import KINDS, Condition, ConditionVisitor
 
 EXAMPLES: dict[str, object] = {
     "all": {"all": [{"always": True}]},
@@ -94,11 +94,11 @@ def test_the_kinds_agree_everywhere() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_visit_calls_the_method_of_the_kind(kind: str) -> None:
+def test_accept_calls_the_method_of_the_kind(kind: str) -> None:
     """A condition read from a pack reaches its own kind's method, with itself."""
     condition = TypeAdapter(Condition).validate_python(EXAMPLES[kind])
     assert type(condition) is _members()[kind]
-    seen = visit(condition, _Recorder())
+    seen = condition.accept(_Recorder())
     assert seen == (kind, condition)
 
 
@@ -145,7 +145,7 @@ def test_no_module_but_the_vocabulary_tells_kinds_apart_by_class() -> None:
 
 
 class _Recorder(ConditionVisitor[tuple[str, object]]):
-    """Says which method `visit` called, and with what."""
+    """Says which method `accept` called, and with what."""
 
     def visit_all(self, condition: vocab.All) -> tuple[str, object]:
         return "all", condition

@@ -19,30 +19,25 @@ A number may also be `{param: name}`, a parameter of the pack. A question that
 was not asked has no answer, and every question condition on it is false.
 
 What a condition means is said once per kind, by a `ConditionVisitor`: one
-method per kind, called by `visit`. Here: whether it holds (`Holds`), the answers
+method per kind, which `condition.accept(visitor)` calls. Here: whether it holds (`Holds`), the answers
 that decided it (`Reasons`, in the pack's own words: "the cause: after a facial
 paralysis such as Bell's palsy") and what it names (`parts`, for the checks of a
 pack). Elsewhere: its three-valued reading (`triage.packs.verify`), its words
 (`triage.present.words`), JSON Schema and FHIR enableWhen (`triage.interop`).
-A new kind is a model here, a member of `Condition`, a row of `KINDS` and a
-method of `ConditionVisitor`; type checking and tests/test_vocabulary.py then
-name every visitor that does not handle it yet.
+A new kind is a model here with its `accept`, a member of `Condition`, a row of
+`KINDS` and a method of `ConditionVisitor`; type checking and
+tests/test_vocabulary.py then name every visitor that does not handle it yet.
 """
 
 from __future__ import annotations
 
-import sys
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Generic, Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
-
-if sys.version_info >= (3, 11):
-    from typing import assert_never
-else:  # pragma: no cover - pydantic depends on typing_extensions
-    from typing_extensions import assert_never
 
 T = TypeVar("T")
 
@@ -91,11 +86,16 @@ class _Condition(_Node):
 
     def holds(self, answers: AnswerMap, scope: Scope) -> bool:
         """Whether the condition holds for a set of normalised answers."""
-        return visit(cast("Condition", self), Holds(answers, scope))
+        return cast("Condition", self).accept(Holds(answers, scope))
 
     def reasons(self, answers: AnswerMap, scope: Scope, outcome: bool) -> Iterator[str]:
         """The answers that made the condition come out as `outcome`, each in the pack's words."""
-        return visit(cast("Condition", self), Reasons(answers, scope, outcome))
+        return cast("Condition", self).accept(Reasons(answers, scope, outcome))
+
+    @functools.cached_property
+    def _parts(self) -> Parts:
+        # Kept: verification walks the same conditions for every answer set it tries.
+        return cast("Condition", self).accept(_PARTS)
 
 
 class All(_Condition):
@@ -103,11 +103,17 @@ class All(_Condition):
 
     all: tuple[Condition, ...] = Field(min_length=1)
 
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_all(self)
+
 
 class Any(_Condition):
     """At least one condition in `any` holds."""
 
     any: tuple[Condition, ...] = Field(min_length=1)
+
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_any(self)
 
 
 class Not(_Condition):
@@ -115,17 +121,26 @@ class Not(_Condition):
 
     not_: Condition = Field(alias="not")
 
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_not(self)
+
 
 class Term(_Condition):
     """The pack's named condition `term` holds."""
 
     term: str
 
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_term(self)
+
 
 class Always(_Condition):
     """Holds for every answer set: the last row of a first-match table."""
 
     always: Literal[True]
+
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_always(self)
 
 
 class Test(_Condition):
@@ -139,11 +154,17 @@ class In(Test):
 
     in_: tuple[str, ...] = Field(alias="in", min_length=1)
 
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_in(self)
+
 
 class Includes(Test):
     """A multi-select answer contains the option `includes`."""
 
     includes: str
+
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_includes(self)
 
 
 class Empty(Test):
@@ -151,17 +172,26 @@ class Empty(Test):
 
     empty: bool
 
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_empty(self)
+
 
 class AtLeast(Test):
     """A whole-number answer is `at_least` or more."""
 
     at_least: Number
 
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_at_least(self)
+
 
 class Below(Test):
     """A whole-number answer is less than `below`."""
 
     below: Number
+
+    def accept(self, visitor: ConditionVisitor[T]) -> T:
+        return visitor.visit_below(self)
 
 
 KINDS = ("all", "any", "not", "term", "always", "in", "includes", "empty", "at_least", "below")
@@ -211,11 +241,12 @@ for _model in (All, Any, Not):
 class ConditionVisitor(ABC, Generic[T]):
     """Something done with a condition, said once for each kind of the vocabulary.
 
-    `visit(condition, visitor)` calls the method of the condition's kind. Every
-    method is abstract, so a visitor that leaves out a kind cannot be made (mypy
-    reports it where the visitor is created, and tests/test_vocabulary.py checks
-    every visitor in the package), and `visit` itself ends in `assert_never`: a
-    kind added to `Condition` is an error until it is visited here.
+    `condition.accept(visitor)` calls the method of the condition's kind: each
+    kind's `accept` calls its own. Every method here is abstract, so a visitor
+    that leaves out a kind cannot be made: mypy reports it where the visitor is
+    created, and tests/test_vocabulary.py checks every visitor in the package.
+    A member of `Condition` without an `accept` is a type error wherever a
+    condition is visited.
     """
 
     @abstractmethod
@@ -249,33 +280,6 @@ class ConditionVisitor(ABC, Generic[T]):
     def visit_below(self, condition: Below) -> T: ...
 
 
-def visit(condition: Condition, visitor: ConditionVisitor[T]) -> T:
-    """What `visitor` makes of `condition`: the method for its kind."""
-    match condition:
-        case All():
-            return visitor.visit_all(condition)
-        case Any():
-            return visitor.visit_any(condition)
-        case Not():
-            return visitor.visit_not(condition)
-        case Term():
-            return visitor.visit_term(condition)
-        case Always():
-            return visitor.visit_always(condition)
-        case In():
-            return visitor.visit_in(condition)
-        case Includes():
-            return visitor.visit_includes(condition)
-        case Empty():
-            return visitor.visit_empty(condition)
-        case AtLeast():
-            return visitor.visit_at_least(condition)
-        case Below():
-            return visitor.visit_below(condition)
-        case _:
-            assert_never(condition)
-
-
 # -- evaluation -------------------------------------------------------------------------------------
 
 
@@ -287,16 +291,16 @@ class Holds(ConditionVisitor[bool]):
         self.scope = scope
 
     def visit_all(self, condition: All) -> bool:
-        return all(visit(c, self) for c in condition.all)
+        return all(c.accept(self) for c in condition.all)
 
     def visit_any(self, condition: Any) -> bool:
-        return any(visit(c, self) for c in condition.any)
+        return any(c.accept(self) for c in condition.any)
 
     def visit_not(self, condition: Not) -> bool:
-        return not visit(condition.not_, self)
+        return not condition.not_.accept(self)
 
     def visit_term(self, condition: Term) -> bool:
-        return visit(self.scope.term(condition.term), self)
+        return self.scope.term(condition.term).accept(self)
 
     def visit_always(self, condition: Always) -> bool:
         return True
@@ -339,24 +343,24 @@ class Reasons(ConditionVisitor[Iterator[str]]):
     def visit_all(self, condition: All) -> Iterator[str]:
         if self.outcome:
             for c in condition.all:
-                yield from visit(c, self)
+                yield from c.accept(self)
         else:
             holds = Holds(self.answers, self.scope)
-            yield from visit(next(c for c in condition.all if not visit(c, holds)), self)
+            yield from next(c for c in condition.all if not c.accept(holds)).accept(self)
 
     def visit_any(self, condition: Any) -> Iterator[str]:
         if self.outcome:
             holds = Holds(self.answers, self.scope)
-            yield from visit(next(c for c in condition.any if visit(c, holds)), self)
+            yield from next(c for c in condition.any if c.accept(holds)).accept(self)
         else:
             for c in condition.any:
-                yield from visit(c, self)
+                yield from c.accept(self)
 
     def visit_not(self, condition: Not) -> Iterator[str]:
-        return visit(condition.not_, Reasons(self.answers, self.scope, not self.outcome))
+        return condition.not_.accept(Reasons(self.answers, self.scope, not self.outcome))
 
     def visit_term(self, condition: Term) -> Iterator[str]:
-        return visit(self.scope.term(condition.term), self)
+        return self.scope.term(condition.term).accept(self)
 
     def visit_always(self, condition: Always) -> Iterator[str]:
         return iter(())
@@ -448,7 +452,7 @@ _PARTS = _Parts()
 
 def parts(condition: Condition) -> Parts:
     """What one condition names (not what is nested in it: see `walk`)."""
-    return visit(condition, _PARTS)
+    return condition._parts
 
 
 def walk(condition: Condition) -> Iterator[Condition]:

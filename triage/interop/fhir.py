@@ -49,7 +49,7 @@ from triage.core.answers import (
 from triage.core.errors import InvalidAnswers, TriageError
 from triage.core.models import Answers, Problem
 from triage.core.pack import NONE, Question, RulePack
-from triage.core.vocabulary import Condition, ConditionVisitor, number, visit
+from triage.core.vocabulary import Condition, ConditionVisitor, number
 
 INSTALL_HINT = "pip install 'triage[fhir]'"
 OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
@@ -164,7 +164,7 @@ def enable_when(
     disjunction of tests; anything else raises `FhirExportError` rather than
     exporting a different logic. The behavior is None for fewer than two tests.
     """
-    conjunction, disjunction = visit(condition, _EnableWhen(pack, negated=False))
+    conjunction, disjunction = condition.accept(_EnableWhen(pack, negated=False))
     if conjunction is not None:
         return conjunction, ("all" if len(conjunction) > 1 else None)
     if disjunction:
@@ -190,10 +190,10 @@ class _EnableWhen(ConditionVisitor[Forms]):
         return self._group(condition.any, every=self.negated)
 
     def visit_not(self, condition: vocab.Not) -> Forms:
-        return visit(condition.not_, _EnableWhen(self.pack, not self.negated))
+        return condition.not_.accept(_EnableWhen(self.pack, not self.negated))
 
     def visit_term(self, condition: vocab.Term) -> Forms:
-        return visit(self.pack.term(condition.term), self)
+        return self.pack.term(condition.term).accept(self)
 
     def visit_always(self, condition: vocab.Always) -> Forms:
         return (None, []) if self.negated else ([], None)
@@ -228,7 +228,7 @@ class _EnableWhen(ConditionVisitor[Forms]):
 
     def _group(self, children: tuple[Condition, ...], *, every: bool) -> Forms:
         """`all` (or `not any`) when `every`: each (negated) child holds; else some one does."""
-        forms = [visit(c, self) for c in children]
+        forms = [c.accept(self) for c in children]
         if every:
             conjunction = _concat([c for c, _ in forms])
             return conjunction, _single(conjunction)

@@ -41,7 +41,7 @@ from pydantic.json_schema import models_json_schema
 from triage.core import vocabulary as vocab
 from triage.core.models import RecordError, Result
 from triage.core.pack import NONE, Question, RulePack, whole_numbers
-from triage.core.vocabulary import Condition, ConditionVisitor, number, visit
+from triage.core.vocabulary import Condition, ConditionVisitor, number
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 Schema = dict[str, Any] | bool
@@ -298,7 +298,7 @@ class _Compiler(ConditionVisitor[Schema]):
         self.pack = pack
 
     def compile(self, condition: Condition) -> Schema:
-        return visit(condition, self)
+        return condition.accept(self)
 
     def visit_all(self, condition: vocab.All) -> Schema:
         return {"allOf": [self.compile(c) for c in condition.all]}

@@ -35,7 +35,7 @@ from triage.core.engine import evaluate
 from triage.core.errors import InvalidAnswers, PackProblem, TriageError
 from triage.core.models import ArticleCitation, Citation
 from triage.core.pack import NONE, Question, Rule, RulePack, first_match
-from triage.core.vocabulary import AnswerValue, Condition, ConditionVisitor, ParamRef, parts, visit, walk
+from triage.core.vocabulary import AnswerValue, Condition, ConditionVisitor, ParamRef, parts, walk
 
 # -- the kinds of problem ---------------------------------------------------------------------------
 
@@ -374,7 +374,7 @@ def check_guards(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
         for question in sorted(pack.questions_read(condition) - values.keys()):
             if (where, question) in found:
                 continue
-            if visit(condition, _Kleene(values, pack, question)) is None:
+            if condition.accept(_Kleene(values, pack, question)) is None:
                 found[(where, question)] = UnguardedRead(
                     where,
                     f"holds only because {question} was not asked; "
@@ -414,11 +414,11 @@ class _Kleene(ConditionVisitor["bool | None"]):
         return self._settled(condition.any, decisive=True)
 
     def visit_not(self, condition: vocab.Not) -> bool | None:
-        inner = visit(condition.not_, self)
+        inner = condition.not_.accept(self)
         return None if inner is None else not inner
 
     def visit_term(self, condition: vocab.Term) -> bool | None:
-        return visit(self.pack.term(condition.term), self)
+        return self.pack.term(condition.term).accept(self)
 
     def visit_always(self, condition: vocab.Always) -> bool | None:
         return True
@@ -440,7 +440,7 @@ class _Kleene(ConditionVisitor["bool | None"]):
 
     def _settled(self, children: tuple[Condition, ...], decisive: bool) -> bool | None:
         """`all` (settled by a False) or `any` (settled by a True)."""
-        results = [visit(c, self) for c in children]
+        results = [c.accept(self) for c in children]
         if decisive in results:
             return decisive
         return None if None in results else not decisive

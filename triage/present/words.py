@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from triage.core import vocabulary as vocab
 from triage.core.models import ArticleCitation, Citation
 from triage.core.pack import Question, RulePack
-from triage.core.vocabulary import Condition, ConditionVisitor, Number, ParamRef, parts, visit
+from triage.core.vocabulary import Condition, ConditionVisitor, Number, ParamRef, parts
 from triage.present import escape
 
 
@@ -67,7 +67,7 @@ def to_words(condition: Condition, pack: RulePack, style: Style = PLAIN) -> str:
     `all` is joined with "and", `any` with "or"; a nested group is bracketed so
     that the reading is never ambiguous.
     """
-    return visit(condition, _Words(pack, style, top=True))
+    return condition.accept(_Words(pack, style, top=True))
 
 
 class _Words(ConditionVisitor[str]):
@@ -87,7 +87,7 @@ class _Words(ConditionVisitor[str]):
         return self._not(self._joined(condition.any, " or "))
 
     def visit_not(self, condition: vocab.Not) -> str:
-        return self._not(visit(condition.not_, _Words(self.pack, self.style, negated=True)))
+        return self._not(condition.not_.accept(_Words(self.pack, self.style, negated=True)))
 
     def visit_term(self, condition: vocab.Term) -> str:
         return self._not(self.style.name(condition.term))
@@ -123,7 +123,7 @@ class _Words(ConditionVisitor[str]):
 
     def _joined(self, children: tuple[Condition, ...], joiner: str) -> str:
         inner = _Words(self.pack, self.style)
-        text = joiner.join(visit(c, inner) for c in children)
+        text = joiner.join(c.accept(inner) for c in children)
         return text if self.top or len(children) == 1 else f"({text})"
 
     def _who(self, test: vocab.Test) -> str:
