@@ -93,7 +93,7 @@ class _Reading:
                 if given and isinstance(problem := read_value(question, raw), Problem):
                     self.errors.append(problem)
                 return
-            if not question.asked_when.holds(self.values, pack):
+            if not question.is_asked(self.values, pack):
                 if given:
                     self.warnings.append(Problem(field=question.id, message=_not_asked(depends_on)))
                 return

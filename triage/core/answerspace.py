@@ -32,7 +32,7 @@ def answer_space(
             yield dict(values)
             return
         question = questions[index]
-        if question.asked_when is not None and not question.asked_when.holds(values, pack):
+        if not question.is_asked(values, pack):
             yield from extend(index + 1)
             return
         for value in domains[question.id]:

@@ -99,7 +99,7 @@ class Flow:
 
     def is_asked(self, question: Question) -> bool:
         """Whether the question is asked, given the current answers."""
-        return question.asked_when is None or question.asked_when.holds(self._answers, self.pack)
+        return question.is_asked(self._answers, self.pack)
 
     def next_question(self) -> Question | None:
         """The first question that is asked and not yet answered, or None when done."""
@@ -147,7 +147,7 @@ class Flow:
         # questions after it keep their earlier answers to offer.
         known = {**self._reopened, **self._answers}
         for question in self.pack.document.questions:
-            if question.asked_when is not None and not question.asked_when.holds(known, self.pack):
+            if not question.is_asked(known, self.pack):
                 known.pop(question.id, None)
                 self._answers.pop(question.id, None)
                 self._reopened.pop(question.id, None)

@@ -88,6 +88,10 @@ class Question(_Spec):
             raise ValueError("only a multi question has a none_label")
         return self
 
+    def is_asked(self, answers: AnswerMap, scope: Scope) -> bool:
+        """Whether the question is asked, given the answers before it: its `asked_when` holds."""
+        return self.asked_when is None or self.asked_when.holds(answers, scope)
+
     @property
     def bounds(self) -> tuple[int, int]:
         """A number question's answers: the whole numbers from min to max."""
