@@ -308,31 +308,35 @@ def _coded(indices: AnyArray, values: list[object]) -> Distinct:
     return Distinct(indices, values)
 
 
+_LISTS = (
+    pa.types.is_list,
+    pa.types.is_large_list,
+    pa.types.is_fixed_size_list,
+    pa.types.is_list_view,
+    pa.types.is_large_list_view,
+)
+_HASHABLE = (
+    pa.types.is_integer,
+    pa.types.is_boolean,
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_string_view,
+    pa.types.is_binary,
+    pa.types.is_large_binary,
+    pa.types.is_binary_view,
+    pa.types.is_fixed_size_binary,
+    pa.types.is_decimal,
+    pa.types.is_temporal,
+)
+"""The types `dictionary_encode` takes (not floats: see `distinct`)."""
+
+
 def _is_list(kind: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_list(kind)
-        or pa.types.is_large_list(kind)
-        or pa.types.is_fixed_size_list(kind)
-        or pa.types.is_list_view(kind)
-        or pa.types.is_large_list_view(kind)
-    )
+    return any(is_kind(kind) for is_kind in _LISTS)
 
 
 def _hashable(kind: pa.DataType) -> bool:
-    """Whether `dictionary_encode` takes this type (not floats: see `distinct`)."""
-    return bool(
-        pa.types.is_integer(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_string_view(kind)
-        or pa.types.is_binary(kind)
-        or pa.types.is_large_binary(kind)
-        or pa.types.is_binary_view(kind)
-        or pa.types.is_fixed_size_binary(kind)
-        or pa.types.is_decimal(kind)
-        or pa.types.is_temporal(kind)
-    )
+    return any(is_kind(kind) for is_kind in _HASHABLE)
 
 
 def _distinct_lists(column: AnyArray) -> Distinct | None:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from triage.core.answerspace import answer_space
-from triage.core.errors import InvalidAnswers
+from triage.core.errors import InvalidAnswers, answers_record
 from triage.core.models import Answers, Problem
-from triage.core.pack import NONE, Question, RulePack
+from triage.core.pack import NONE, Question, RulePack, matching_rule, selection, whole_numbers
 from triage.core.vocabulary import AnswerValue
 
 ID_FIELD = "id"
@@ -131,7 +131,7 @@ class _Reading:
                 if given and isinstance(problem := read_value(question, raw), Problem):
                     self.errors.append(problem)
                 return
-            if not question.asked_when.holds(self.values, pack):
+            if not question.is_asked(self.values, pack):
                 if given:
                     self.warnings.append(Problem(field=question.id, message=_not_asked(depends_on)))
                 return
@@ -226,7 +226,7 @@ def urgency_note_in_bytes(raw: bytes, pack: RulePack, what: str = "line") -> lis
 
 
 def _urgency(values: Mapping[str, AnswerValue], pack: RulePack) -> str | None:
-    rule = next((r for r in pack.document.urgency.rules if r.when.holds(values, pack)), None)
+    rule = matching_rule(pack.document.urgency.rules, values, pack)
     return rule.then if rule is not None else None
 
 
@@ -387,9 +387,7 @@ def _all_pairs(mapping: Mapping[object, object]) -> Iterable[tuple[object, objec
 
 
 def _as_record(answers: Answers) -> dict[str, object]:
-    record: dict[str, object] = {
-        k: sorted(v) if isinstance(v, frozenset) else v for k, v in answers.values.items()
-    }
+    record = answers_record(answers.values)
     if answers.id is not None:
         record[ID_FIELD] = answers.id
     return record
@@ -439,12 +437,12 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
         parts = [p.strip() for p in raw]
     else:
         raise ValueError(f"{shown(raw)} is not a list of choices. {hint}")
-    if any(p.lower() == NONE for p in parts):
-        if len(parts) > 1:
-            raise ValueError(
-                f'"{NONE}" cannot be combined with other choices: say none, or list the choices.'
-            )
-        return frozenset()
+    parts = [NONE if p.lower() == NONE else p for p in parts]
+    chosen = selection(parts)
+    if chosen is None:
+        raise ValueError(f'"{NONE}" cannot be combined with other choices: say none, or list the choices.')
+    if not chosen:
+        return chosen
     unknown = [p for p in parts if p not in allowed]
     if unknown:
         named = some_of([shown(p) for p in unknown[:3]], len(unknown))
@@ -452,13 +450,11 @@ def _read_multi(question: Question, raw: object) -> frozenset[str]:
             f"{named} {'is' if len(unknown) == 1 else 'are'} not among the choices."
             f"{did_you_mean(unknown[0], allowed)} {hint}"
         )
-    return frozenset(parts)
+    return chosen
 
 
 def _read_number(question: Question, raw: object) -> int:
-    assert question.min is not None
-    assert question.max is not None
-    span = f"Allowed: a whole number from {question.min} to {question.max}"
+    span = f"Allowed: {whole_numbers(*question.bounds)}"
     span += f" ({question.unit})." if question.unit else "."
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
         raise ValueError(f"{shown(raw)} is not a whole number. {span}")
@@ -482,7 +478,7 @@ def _read_number(question: Question, raw: object) -> int:
         if not math.isfinite(raw) or not raw.is_integer():
             raise ValueError(f"{shown(raw)} is not a whole number. {span}")
         raw = int(raw)
-    if not question.min <= raw <= question.max:
+    if not question.allows(raw):
         raise ValueError(f"{shown(raw)} is out of range. {span}")
     return raw
 
@@ -505,7 +501,7 @@ def _missing(question: Question) -> str:
     if question.type == "multi":
         return f'{message} For none, write "{NONE}" or []; a missing answer is never read as none.'
     if question.type == "number":
-        return f"{message} Allowed: a whole number from {question.min} to {question.max}."
+        return f"{message} Allowed: {whole_numbers(*question.bounds)}."
     return f"{message} {_allowed(question.option_ids())}"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from itertools import combinations
 
 from triage.core.pack import Question, RulePack
-from triage.core.vocabulary import AnswerValue, AtLeast, Below, ParamRef, walk
+from triage.core.vocabulary import AnswerValue, number, parts, walk
 
 
 def answer_space(
@@ -32,7 +32,7 @@ def answer_space(
             yield dict(values)
             return
         question = questions[index]
-        if question.asked_when is not None and not question.asked_when.holds(values, pack):
+        if not question.is_asked(values, pack):
             yield from extend(index + 1)
             return
         for value in domains[question.id]:
@@ -50,12 +50,10 @@ def domain(pack: RulePack, question: Question) -> tuple[AnswerValue, ...]:
     if question.type == "multi":
         ids = question.option_ids()
         return tuple(frozenset(c) for size in range(len(ids) + 1) for c in combinations(ids, size))
-    assert question.min is not None
-    assert question.max is not None
-    points = {question.min, question.max}
+    points = set(question.bounds)
     for threshold in thresholds(pack, question.id):
         points.update({threshold - 1, threshold})
-    return tuple(sorted(p for p in points if question.min <= p <= question.max))
+    return tuple(sorted(p for p in points if question.allows(p)))
 
 
 def thresholds(pack: RulePack, question_id: str) -> set[int]:
@@ -63,7 +61,7 @@ def thresholds(pack: RulePack, question_id: str) -> set[int]:
     found: set[int] = set()
     for _, condition in pack.conditions():
         for node in walk(condition):
-            if isinstance(node, (AtLeast, Below)) and node.question == question_id:
-                bound = node.at_least if isinstance(node, AtLeast) else node.below
-                found.add(pack.param(bound.param) if isinstance(bound, ParamRef) else bound)
+            named = parts(node)
+            if named.bound is not None and named.question == question_id:
+                found.add(number(named.bound, pack))
     return found

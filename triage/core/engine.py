@@ -30,7 +30,7 @@ from triage.core.models import (
     Suggestion,
     UrgencyAdvice,
 )
-from triage.core.pack import Rule, RulePack
+from triage.core.pack import Rule, RulePack, matching_rule
 from triage.core.vocabulary import AnswerMap, Condition
 
 
@@ -93,8 +93,8 @@ def decide(pack: RulePack, values: AnswerMap) -> Decision:
 
 def _decide(pack: RulePack, values: AnswerMap) -> Decision:
     document = pack.document
-    urgency_rule = _first_match(pack, document.urgency.rules, values, "urgency")
-    prognosis_rule = _first_match(pack, document.prognosis.rules, values, "prognosis")
+    urgency_rule = _decided(pack, document.urgency.rules, values, "urgency")
+    prognosis_rule = _decided(pack, document.prognosis.rules, values, "prognosis")
     level = pack.levels[urgency_rule.then]
     category = pack.categories[prognosis_rule.then]
     explanation = [
@@ -126,12 +126,12 @@ def _decide(pack: RulePack, values: AnswerMap) -> Decision:
     )
 
 
-def _first_match(pack: RulePack, rules: tuple[Rule, ...], values: AnswerMap, table: str) -> Rule:
-    for rule in rules:
-        if rule.when.holds(values, pack):
-            return rule
-    # Verification proves every table covers the whole answer space; this is a bug.
-    raise TriageError(f"no {table} rule of pack {pack.info.name} matches the answers {dict(values)}")
+def _decided(pack: RulePack, rules: tuple[Rule, ...], values: AnswerMap, table: str) -> Rule:
+    rule = matching_rule(rules, values, pack)
+    if rule is None:
+        # Verification proves every table covers the whole answer space; this is a bug.
+        raise TriageError(f"no {table} rule of pack {pack.info.name} matches the answers {dict(values)}")
+    return rule
 
 
 def _explain(pack: RulePack, rule_id: str, reason: str, when: Condition, values: AnswerMap) -> Explanation:

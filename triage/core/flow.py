@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from triage.core.pack import NONE, Question, RulePack
+from triage.core.pack import NONE, Question, RulePack, selection
 from triage.core.vocabulary import AnswerValue
 
 _DIGITS = re.compile(r"[+-]?\d+")
@@ -99,7 +99,7 @@ class Flow:
 
     def is_asked(self, question: Question) -> bool:
         """Whether the question is asked, given the current answers."""
-        return question.asked_when is None or question.asked_when.holds(self._answers, self.pack)
+        return question.is_asked(self._answers, self.pack)
 
     def next_question(self) -> Question | None:
         """The first question that is asked and not yet answered, or None when done."""
@@ -147,7 +147,7 @@ class Flow:
         # questions after it keep their earlier answers to offer.
         known = {**self._reopened, **self._answers}
         for question in self.pack.document.questions:
-            if question.asked_when is not None and not question.asked_when.holds(known, self.pack):
+            if not question.is_asked(known, self.pack):
                 known.pop(question.id, None)
                 self._answers.pop(question.id, None)
                 self._reopened.pop(question.id, None)
@@ -174,14 +174,7 @@ class Flow:
 
     def record(self) -> dict[str, object]:
         """The answers as an answer record (SPEC §5), ready for JSON or YAML."""
-        out: dict[str, object] = {}
-        for question_id, value in self.answers.items():
-            if isinstance(value, frozenset):
-                order = self.pack.questions[question_id].option_ids()
-                out[question_id] = [o for o in order if o in value]
-            else:
-                out[question_id] = value
-        return out
+        return {q: self.pack.questions[q].written(value) for q, value in self.answers.items()}
 
 
 def interview(pack: RulePack, prompter: Prompter) -> Flow:
@@ -210,21 +203,18 @@ def answer_text(question: Question, value: AnswerValue) -> str:
 
 def parse_number(question: Question, text: str) -> int:
     """A typed whole number within the question's range; `ValueError` says what is allowed."""
-    assert question.min is not None
-    assert question.max is not None
+    low, high = question.bounds
     what = f"a whole number of {question.unit}" if question.unit else "a whole number"
     # One short line: the prompt shows the error in a line that does not wrap.
-    allowed = f"Type {what}, from {question.min} to {question.max}."
+    allowed = f"Type {what}, from {low} to {high}."
     typed = text.strip()
     if not typed:
         raise ValueError(f"Please answer. {allowed}")
     if not _DIGITS.fullmatch(typed):
         raise ValueError(f"Not a whole number. {allowed}")
     number = int(typed)
-    if number < question.min:
-        raise ValueError(f"Too small. {allowed}")
-    if number > question.max:
-        raise ValueError(f"Too large. {allowed}")
+    if not question.allows(number):
+        raise ValueError(f"{'Too small' if number < low else 'Too large'}. {allowed}")
     return number
 
 
@@ -237,11 +227,14 @@ def check_choices(question: Question, chosen: Collection[str]) -> str | None:
     none_label = question.none_label or NONE
     if not chosen:
         return f'Choose at least one, or "{none_label}".'
-    if NONE in chosen and len(chosen) > 1:
+    if selection(chosen) is None:
         return f'"{none_label}" cannot be combined with other choices.'
     return None
 
 
 def selection_value(chosen: Collection[str]) -> frozenset[str]:
-    """A checked multi-select as an answer value: "none of these" is the empty set."""
-    return frozenset(c for c in chosen if c != NONE)
+    """A checked multi-select (`check_choices` takes it) as an answer value: "none of these" is the
+    empty set."""
+    value = selection(chosen)
+    assert value is not None, "check_choices refuses none with other choices"
+    return value

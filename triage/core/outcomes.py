@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from triage.core.answers import ID_FIELD, alarm, read_answers, read_id, read_value
 from triage.core.engine import Decision, decide, evaluate
@@ -164,11 +165,7 @@ class OutcomeMemo:
         if key is None:
             return read_outcome(record, self.pack)
         found = self._memo.get(key)
-        if found is None:
-            if len(self._memo) >= self.limit:
-                self._memo.clear()
-            found = self._memo[key] = self.read(record)
-        return found
+        return found if found is not None else _kept(self._memo, key, self.read(record), self.limit)
 
     def read(self, record: object) -> Outcome:
         """The outcome of a record (without its id), read in full once per distinct answers key."""
@@ -176,11 +173,9 @@ class OutcomeMemo:
         if key is None:
             return read_outcome(record, self.pack)
         found = self._by_answers.get(key)
-        if found is None:
-            if len(self._by_answers) >= self.limit:
-                self._by_answers.clear()
-            found = self._by_answers[key] = read_outcome(record, self.pack)
-        return found
+        if found is not None:
+            return found
+        return _kept(self._by_answers, key, read_outcome(record, self.pack), self.limit)
 
     def _answers_key(self, record: object) -> AnswersKey | None:
         """What reading a record depends on; None for anything but a flat record of plain values."""
@@ -207,12 +202,23 @@ class OutcomeMemo:
                 return None
             value = values.get((key, tagged), _NOT_READ)
             if value is _NOT_READ:
-                if len(values) >= self.limit:
-                    values.clear()
-                value = read_value(question, raw)
-                values[key, tagged] = _UNREADABLE if isinstance(value, Problem) else value
+                read = read_value(question, raw)
+                readable = _UNREADABLE if isinstance(read, Problem) else read
+                value = _kept(values, (key, tagged), readable, self.limit)
             answers.append((key, value, tagged) if value is _UNREADABLE else (key, value))
         return tuple(unknown), frozenset(answers)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _kept(memo: dict[K, V], key: K, value: V, limit: int) -> V:
+    """Remember a value and return it; a memo of `limit` entries starts afresh, so memory stays flat."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def evaluate_many(records: Iterable[object], pack: RulePack) -> Iterator[Result | RecordError]:

@@ -10,17 +10,30 @@ Reading a pack from disk, safely and within limits, and verifying it are
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from triage.core.models import Citation, PackInfo
-from triage.core.vocabulary import AnswerValue, Condition, Term, walk
+from triage.core.vocabulary import AnswerMap, AnswerValue, Condition, Scope, parts, walk
 
 NONE = "none"
 """The reserved answer meaning "none of these" in a multi-select."""
+
+
+def selection(choices: Collection[str]) -> frozenset[str] | None:
+    """The answer a multi-select's choices give: the options chosen, or the empty set for `NONE`
+    alone. `NONE` with other choices says two things at once, and gives no answer (None)."""
+    if NONE not in choices:
+        return frozenset(choices)
+    return frozenset() if len(choices) == 1 else None
+
+
+def whole_numbers(low: int, high: int) -> str:
+    """A range of whole-number answers in words."""
+    return f"a whole number from {low} to {high}"
 
 
 class _Spec(BaseModel):
@@ -75,6 +88,22 @@ class Question(_Spec):
             raise ValueError("only a multi question has a none_label")
         return self
 
+    def is_asked(self, answers: AnswerMap, scope: Scope) -> bool:
+        """Whether the question is asked, given the answers before it: its `asked_when` holds."""
+        return self.asked_when is None or self.asked_when.holds(answers, scope)
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """A number question's answers: the whole numbers from min to max."""
+        assert self.min is not None
+        assert self.max is not None
+        return self.min, self.max
+
+    def allows(self, number: int) -> bool:
+        """Whether a whole number is an answer to this number question."""
+        low, high = self.bounds
+        return low <= number <= high
+
     @functools.cached_property
     def _option_ids(self) -> tuple[str, ...]:
         return tuple(o.id for o in self.options)
@@ -82,6 +111,13 @@ class Question(_Spec):
     def option_ids(self) -> tuple[str, ...]:
         """The ids of the options, in order (computed once: every answer read asks for them)."""
         return self._option_ids
+
+    def written(self, value: AnswerValue) -> str | int | list[str]:
+        """An answer as an answer record writes it: an option id, a number, or the options chosen
+        in the question's order (none chosen: an empty list)."""
+        if isinstance(value, frozenset):
+            return [o for o in self.option_ids() if o in value]
+        return value
 
     def answer_text(self, value: AnswerValue) -> str:
         """An answer in the words the person chose it by: option labels, the none label, a number
@@ -102,8 +138,9 @@ class Parameter(_Spec):
     basis: str = Field(min_length=1)
 
 
-class Outcome(_Spec):
-    """An urgency level or a prognosis category: its text for the reader, and sources."""
+class Category(_Spec):
+    """A prognosis category, and what an urgency level shares with one: its text for the reader,
+    and sources."""
 
     id: str = Field(min_length=1)
     label: str = Field(min_length=1)
@@ -111,7 +148,7 @@ class Outcome(_Spec):
     citations: tuple[Citation, ...] = Field(min_length=1)
 
 
-class Level(Outcome):
+class Level(Category):
     """An urgency level; `display` says how loudly a screen shows it (an alarm cannot be missed).
 
     `safety_net` says when to get help sooner than the level advises. Verification
@@ -132,6 +169,21 @@ class Rule(_Spec):
     reason: str = Field(min_length=1)
 
 
+def first_match(rules: Sequence[Rule], matches: Iterable[bool]) -> Rule | None:
+    """The rule a table gives, knowing which of its rules match, in order: the first that does.
+
+    Urgency is decided by the first rule that matches; exactly one prognosis rule
+    matches any answers (verification proves it), so the first is that one.
+    """
+    return next((rule for rule, hit in zip(rules, matches, strict=True) if hit), None)
+
+
+def matching_rule(rules: Sequence[Rule], values: AnswerMap, scope: Scope) -> Rule | None:
+    """The rule a table gives for a set of answers (`first_match`); None only for a pack that
+    failed verification."""
+    return first_match(rules, (rule.when.holds(values, scope) for rule in rules))
+
+
 class UrgencyTable(_Spec):
     """The urgency levels, most urgent first, and the first-match rules that choose one."""
 
@@ -142,7 +194,7 @@ class UrgencyTable(_Spec):
 class PrognosisTable(_Spec):
     """The prognosis categories, and the rules of which exactly one matches any answers."""
 
-    categories: tuple[Outcome, ...] = Field(min_length=1)
+    categories: tuple[Category, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(min_length=1)
 
 
@@ -222,7 +274,7 @@ class RulePack:
         self.info = PackInfo(name=document.name, version=document.version, sha256=sha256)
         self.questions: Mapping[str, Question] = {q.id: q for q in document.questions}
         self.levels: Mapping[str, Level] = {o.id: o for o in document.urgency.levels}
-        self.categories: Mapping[str, Outcome] = {o.id: o for o in document.prognosis.categories}
+        self.categories: Mapping[str, Category] = {o.id: o for o in document.prognosis.categories}
         # questions_read of each condition object (kept with it, so a reused id() cannot mislead).
         self._questions_read: dict[int, tuple[Condition, frozenset[str]]] = {}
 
@@ -252,12 +304,13 @@ class RulePack:
         pending = [condition]
         while pending:
             for node in walk(pending.pop()):
-                if isinstance(node, Term):
-                    if node.term not in seen_terms and node.term in self.document.terms:
-                        seen_terms.add(node.term)
-                        pending.append(self.document.terms[node.term])
-                elif hasattr(node, "question"):
-                    found.add(node.question)
+                named = parts(node)
+                if named.question is not None:
+                    found.add(named.question)
+                term = named.term
+                if term is not None and term not in seen_terms and term in self.document.terms:
+                    seen_terms.add(term)
+                    pending.append(self.document.terms[term])
         return frozenset(found)
 
     def conditions(self) -> Iterator[tuple[str, Condition]]:

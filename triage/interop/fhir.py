@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from triage.core import vocabulary as vocab
 from triage.core.answers import (
     ID_FIELD,
     RECORD,
@@ -50,20 +51,7 @@ from triage.core.answers import (
 from triage.core.errors import InvalidAnswers, TriageError
 from triage.core.models import Answers, Problem
 from triage.core.pack import NONE, Question, RulePack
-from triage.core.vocabulary import (
-    All,
-    Always,
-    AtLeast,
-    Below,
-    Condition,
-    Empty,
-    In,
-    Includes,
-    Not,
-    ParamRef,
-    Term,
-)
-from triage.core.vocabulary import Any as AnyOf
+from triage.core.vocabulary import Condition, ConditionVisitor, number
 
 INSTALL_HINT = "pip install 'triage[fhir]'"
 OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
@@ -72,6 +60,10 @@ MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 
 EnableWhen = dict[str, Any]
 """One `Questionnaire.item.enableWhen` element, as JSON data."""
+
+Forms = tuple[list[EnableWhen] | None, list[EnableWhen] | None]
+"""A condition as enableWhen tests that must all hold, and as tests of which one must hold;
+None where it cannot be written so."""
 
 
 class FhirUnavailable(TriageError):
@@ -174,11 +166,9 @@ def enable_when(
     disjunction of tests; anything else raises `FhirExportError` rather than
     exporting a different logic. The behavior is None for fewer than two tests.
     """
-    translator = _EnableWhen(pack)
-    conjunction = translator.conjunction(condition, negated=False)
+    conjunction, disjunction = condition.accept(_EnableWhen(pack, negated=False))
     if conjunction is not None:
         return conjunction, ("all" if len(conjunction) > 1 else None)
-    disjunction = translator.disjunction(condition, negated=False)
     if disjunction:
         return disjunction, ("any" if len(disjunction) > 1 else None)
     raise FhirExportError(
@@ -187,88 +177,86 @@ def enable_when(
     )
 
 
-class _EnableWhen:
-    """Writes a condition (or its negation) as a flat list of enableWhen tests, or says it cannot."""
+class _EnableWhen(ConditionVisitor[Forms]):
+    """Writes a condition (or, `negated`, its negation) as flat lists of enableWhen tests: those
+    that must all hold, and those of which one must (`Forms`)."""
 
-    def __init__(self, pack: RulePack) -> None:
+    def __init__(self, pack: RulePack, negated: bool) -> None:
         self.pack = pack
+        self.negated = negated
 
-    def conjunction(self, condition: Condition, negated: bool) -> list[EnableWhen] | None:
-        """Tests that must all hold, or None."""
-        if isinstance(condition, Term):
-            return self.conjunction(self.pack.term(condition.term), negated)
-        if isinstance(condition, Not):
-            return self.conjunction(condition.not_, not negated)
-        if isinstance(condition, (All, AnyOf)):
-            children = condition.all if isinstance(condition, All) else condition.any
-            if isinstance(condition, All) != negated:  # all(c) or not any(c): every (negated) child
-                return _concat([self.conjunction(c, negated) for c in children])
-            return self._single(self.disjunction(condition, negated))
-        if isinstance(condition, Always):
-            return None if negated else []
-        return self._test(condition, negated)[0]
+    def visit_all(self, condition: vocab.All) -> Forms:
+        return self._group(condition.all, every=not self.negated)
 
-    def disjunction(self, condition: Condition, negated: bool) -> list[EnableWhen] | None:
-        """Tests of which at least one must hold, or None."""
-        if isinstance(condition, Term):
-            return self.disjunction(self.pack.term(condition.term), negated)
-        if isinstance(condition, Not):
-            return self.disjunction(condition.not_, not negated)
-        if isinstance(condition, (All, AnyOf)):
-            children = condition.all if isinstance(condition, All) else condition.any
-            if isinstance(condition, AnyOf) != negated:  # any(c) or not all(c): some (negated) child
-                return _concat([self.disjunction(c, negated) for c in children])
-            return self._single(self.conjunction(condition, negated))
-        if isinstance(condition, Always):
-            return [] if negated else None
-        return self._test(condition, negated)[1]
+    def visit_any(self, condition: vocab.Any) -> Forms:
+        return self._group(condition.any, every=self.negated)
+
+    def visit_not(self, condition: vocab.Not) -> Forms:
+        return condition.not_.accept(_EnableWhen(self.pack, not self.negated))
+
+    def visit_term(self, condition: vocab.Term) -> Forms:
+        return self.pack.term(condition.term).accept(self)
+
+    def visit_always(self, condition: vocab.Always) -> Forms:
+        return (None, []) if self.negated else ([], None)
+
+    # FHIR: "=" holds when some answer equals the value; "!=" when none does, so
+    # "!=" holds on an unanswered (or disabled) item, as `not` does in the engine.
+
+    def visit_in(self, condition: vocab.In) -> Forms:
+        tests = [self._coded(condition, "!=" if self.negated else "=", o) for o in condition.in_]
+        return (tests, _single(tests)) if self.negated else (_single(tests), tests)
+
+    def visit_includes(self, condition: vocab.Includes) -> Forms:
+        tests = [self._coded(condition, "!=" if self.negated else "=", condition.includes)]
+        return tests, tests
+
+    def visit_empty(self, condition: vocab.Empty) -> Forms:
+        if condition.empty:
+            tests = [self._coded(condition, "!=" if self.negated else "=", NONE)]
+            return tests, tests
+        options = self.pack.questions[condition.question].option_ids()
+        if self.negated:  # unanswered, or "none": no option chosen
+            none = [self._exists(condition, False), self._coded(condition, "=", NONE)]
+            return [self._coded(condition, "!=", o) for o in options], none
+        some = [self._exists(condition, True), self._coded(condition, "!=", NONE)]
+        return some, [self._coded(condition, "=", o) for o in options]
+
+    def visit_at_least(self, condition: vocab.AtLeast) -> Forms:
+        return self._compared(condition, number(condition.at_least, self.pack), holds=">=", fails="<")
+
+    def visit_below(self, condition: vocab.Below) -> Forms:
+        return self._compared(condition, number(condition.below, self.pack), holds="<", fails=">=")
+
+    def _group(self, children: tuple[Condition, ...], *, every: bool) -> Forms:
+        """`all` (or `not any`) when `every`: each (negated) child holds; else some one does."""
+        forms = [c.accept(self) for c in children]
+        if every:
+            conjunction = _concat([c for c, _ in forms])
+            return conjunction, _single(conjunction)
+        disjunction = _concat([d for _, d in forms])
+        return _single(disjunction), disjunction
+
+    def _compared(self, test: vocab.Test, value: int, *, holds: str, fails: str) -> Forms:
+        if self.negated:  # unanswered, or on the other side of the bound
+            return None, [self._exists(test, False), _integer(test, fails, value)]
+        return [_integer(test, holds, value)], [_integer(test, holds, value)]
+
+    def _coded(self, test: vocab.Test, operator: str, code: str) -> EnableWhen:
+        coding = {"system": option_system(self.pack, test.question), "code": code}
+        return {"question": test.question, "operator": operator, "answerCoding": coding}
 
     @staticmethod
-    def _single(tests: list[EnableWhen] | None) -> list[EnableWhen] | None:
-        return tests if tests is not None and len(tests) == 1 else None
+    def _exists(test: vocab.Test, value: bool) -> EnableWhen:
+        return {"question": test.question, "operator": "exists", "answerBoolean": value}
 
-    def _test(
-        self, test: Condition, negated: bool
-    ) -> tuple[list[EnableWhen] | None, list[EnableWhen] | None]:
-        """(conjunction, disjunction) forms of one answer test or its negation."""
-        assert isinstance(test, (In, Includes, Empty, AtLeast, Below))
-        question = self.pack.questions[test.question]
 
-        def coded(operator: str, code: str) -> EnableWhen:
-            return {
-                "question": question.id,
-                "operator": operator,
-                "answerCoding": {"system": option_system(self.pack, question.id), "code": code},
-            }
+def _integer(test: vocab.Test, operator: str, value: int) -> EnableWhen:
+    return {"question": test.question, "operator": operator, "answerInteger": value}
 
-        def number(operator: str, value: int) -> EnableWhen:
-            return {"question": question.id, "operator": operator, "answerInteger": value}
 
-        def exists(value: bool) -> EnableWhen:
-            return {"question": question.id, "operator": "exists", "answerBoolean": value}
-
-        # FHIR: "=" holds when some answer equals the value; "!=" when none does, so
-        # "!=" holds on an unanswered (or disabled) item, as `not` does in the engine.
-        if isinstance(test, In):
-            tests = [coded("!=" if negated else "=", o) for o in test.in_]
-            return (tests, self._single(tests)) if negated else (self._single(tests), tests)
-        if isinstance(test, Includes):
-            tests = [coded("!=" if negated else "=", test.includes)]
-            return tests, tests
-        if isinstance(test, Empty):
-            if test.empty:
-                tests = [coded("!=" if negated else "=", NONE)]
-                return tests, tests
-            options = question.option_ids()
-            if negated:  # unanswered, or "none": no option chosen
-                return [coded("!=", o) for o in options], [exists(False), coded("=", NONE)]
-            return [exists(True), coded("!=", NONE)], [coded("=", o) for o in options]
-        bound = test.at_least if isinstance(test, AtLeast) else test.below
-        value = self.pack.param(bound.param) if isinstance(bound, ParamRef) else bound
-        holds, fails = (">=", "<") if isinstance(test, AtLeast) else ("<", ">=")
-        if negated:  # unanswered, or on the other side of the bound
-            return None, [exists(False), number(fails, value)]
-        return [number(holds, value)], [number(holds, value)]
+def _single(tests: list[EnableWhen] | None) -> list[EnableWhen] | None:
+    return tests if tests is not None and len(tests) == 1 else None
 
 
 def _concat(parts: list[list[EnableWhen] | None]) -> list[EnableWhen] | None:
@@ -496,13 +484,13 @@ def response_from_record(record: Mapping[str, object] | Answers, pack: RulePack)
         value = answers.values.get(question.id)
         if value is None:
             continue
-        if isinstance(value, frozenset):
-            codes = [o for o in question.option_ids() if o in value] or [NONE]
-            answer = [{"valueCoding": _coding(pack, question, c)} for c in codes]
-        elif isinstance(value, int):
-            answer = [{"valueInteger": value}]
+        written = question.written(value)
+        if isinstance(written, list):
+            answer = [{"valueCoding": _coding(pack, question, c)} for c in written or [NONE]]
+        elif isinstance(written, int):
+            answer = [{"valueInteger": written}]
         else:
-            answer = [{"valueCoding": _coding(pack, question, value)}]
+            answer = [{"valueCoding": _coding(pack, question, written)}]
         items.append({"linkId": question.id, "text": question.prompt, "answer": answer})
     response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",

@@ -38,23 +38,10 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from triage.core import vocabulary as vocab
 from triage.core.models import RecordError, Result
-from triage.core.pack import NONE, Question, RulePack
-from triage.core.vocabulary import (
-    All,
-    Always,
-    AtLeast,
-    Below,
-    Condition,
-    Empty,
-    In,
-    Includes,
-    Not,
-    ParamRef,
-    Term,
-    Test,
-)
-from triage.core.vocabulary import Any as AnyOf
+from triage.core.pack import NONE, Question, RulePack, whole_numbers
+from triage.core.vocabulary import Condition, ConditionVisitor, number
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 Schema = dict[str, Any] | bool
@@ -174,9 +161,7 @@ def _answer(question: Question) -> dict[str, Any]:
         return _single(question, question.option_ids())
     if question.type == "multi":
         return {"anyOf": [*_multi_options(question), *_multi_none()]}
-    assert question.min is not None
-    assert question.max is not None
-    return _number(question.min, question.max, question.unit)
+    return _number(*question.bounds, question.unit)
 
 
 def _single(question: Question, options: tuple[str, ...]) -> dict[str, Any]:
@@ -239,7 +224,7 @@ def _none() -> str:
 
 def _number(low: int, high: int, unit: str | None = None) -> dict[str, Any]:
     """A whole number from low to high: a JSON number with no fraction, or its text."""
-    span = f"a whole number from {low} to {high}" + (f" ({unit})" if unit else "")
+    span = whole_numbers(low, high) + (f" ({unit})" if unit else "")
     forms: list[Schema] = []
     if low <= high:
         forms = [
@@ -306,50 +291,60 @@ def _choice(options: tuple[str, ...]) -> str:
 # Conditions -----------------------------------------------------------------------------------
 
 
-class _Compiler:
+class _Compiler(ConditionVisitor[Schema]):
     """Compiles a condition into a schema that holds on a raw record exactly when the engine's does."""
 
     def __init__(self, pack: RulePack) -> None:
         self.pack = pack
 
     def compile(self, condition: Condition) -> Schema:
-        if isinstance(condition, All):
-            return {"allOf": [self.compile(c) for c in condition.all]}
-        if isinstance(condition, AnyOf):
-            return {"anyOf": [self.compile(c) for c in condition.any]}
-        if isinstance(condition, Not):
-            return {"not": self.compile(condition.not_)}
-        if isinstance(condition, Term):
-            return {"$ref": f"#/$defs/term.{condition.term}"}
-        if isinstance(condition, Always):
-            return True
-        assert isinstance(condition, Test)
-        return self._test(condition)
+        return condition.accept(self)
 
-    def _test(self, test: Test) -> Schema:
+    def visit_all(self, condition: vocab.All) -> Schema:
+        return {"allOf": [self.compile(c) for c in condition.all]}
+
+    def visit_any(self, condition: vocab.Any) -> Schema:
+        return {"anyOf": [self.compile(c) for c in condition.any]}
+
+    def visit_not(self, condition: vocab.Not) -> Schema:
+        return {"not": self.compile(condition.not_)}
+
+    def visit_term(self, condition: vocab.Term) -> Schema:
+        return {"$ref": f"#/$defs/term.{condition.term}"}
+
+    def visit_always(self, condition: vocab.Always) -> Schema:
+        return True
+
+    def visit_in(self, condition: vocab.In) -> Schema:
+        question = self.pack.questions[condition.question]
+        return self._test(question, list(_single(question, condition.in_)["anyOf"]))
+
+    def visit_includes(self, condition: vocab.Includes) -> Schema:
+        question = self.pack.questions[condition.question]
+        return self._test(question, _multi_options(question, includes=condition.includes))
+
+    def visit_empty(self, condition: vocab.Empty) -> Schema:
+        question = self.pack.questions[condition.question]
+        forms = _multi_none() if condition.empty else _multi_options(question, nonempty=True)
+        return self._test(question, forms)
+
+    def visit_at_least(self, condition: vocab.AtLeast) -> Schema:
+        question = self.pack.questions[condition.question]
+        low, high = question.bounds
+        return self._test(question, [_number(max(low, number(condition.at_least, self.pack)), high)])
+
+    def visit_below(self, condition: vocab.Below) -> Schema:
+        question = self.pack.questions[condition.question]
+        low, high = question.bounds
+        return self._test(question, [_number(low, min(high, number(condition.below, self.pack) - 1))])
+
+    @staticmethod
+    def _test(question: Question, matching: list[Schema]) -> Schema:
         # A test holds only on an answer that was asked, given and valid.
-        question = self.pack.questions[test.question]
         schema: dict[str, Any] = {
             "required": [question.id],
-            "properties": {question.id: {"anyOf": self._matching(question, test)}},
+            "properties": {question.id: {"anyOf": matching}},
         }
         if question.asked_when is not None:
             schema["allOf"] = [{"$ref": f"#/$defs/asked.{question.id}"}]
         return schema
-
-    def _matching(self, question: Question, test: Test) -> list[Schema]:
-        if isinstance(test, In):
-            return list(_single(question, test.in_)["anyOf"])
-        if isinstance(test, Includes):
-            return _multi_options(question, includes=test.includes)
-        if isinstance(test, Empty):
-            return _multi_none() if test.empty else _multi_options(question, nonempty=True)
-        assert question.min is not None
-        assert question.max is not None
-        if isinstance(test, AtLeast):
-            return [_number(max(question.min, self._value(test.at_least)), question.max)]
-        assert isinstance(test, Below)
-        return [_number(question.min, min(question.max, self._value(test.below) - 1))]
-
-    def _value(self, number: int | ParamRef) -> int:
-        return self.pack.param(number.param) if isinstance(number, ParamRef) else number

@@ -28,7 +28,7 @@ import yaml
 from triage.core.answerspace import answer_space
 from triage.core.errors import DuplicateKey, PackProblem, RulePackError, UnreadablePack
 from triage.core.pack import PackDocument, RulePack, document_conditions
-from triage.core.vocabulary import Condition, Term, walk
+from triage.core.vocabulary import Condition, parts, terms_in
 from triage.fs.files import NotRegular, open_regular
 from triage.packs.verify import check_references
 
@@ -157,17 +157,15 @@ def check_conditions(document: PackDocument) -> list[PackProblem]:
     measured: dict[str, tuple[int, int]] = {}  # a term's (depth, parts), terms written out
 
     def measure(condition: Condition) -> tuple[int, int]:
-        if isinstance(condition, Term):
-            depth, parts = measured.get(condition.term, (0, 0))
-            return depth + 1, parts + 1
-        inner = [measure(c) for c in condition.children()]
+        named = parts(condition)
+        if named.term is not None:
+            depth, size = measured.get(named.term, (0, 0))
+            return depth + 1, size + 1
+        inner = [measure(c) for c in named.children]
         return 1 + max((d for d, _ in inner), default=0), 1 + sum(p for _, p in inner)
 
     # Measure terms after the terms they use (Kahn's order): no recursion along a chain.
-    uses = {
-        name: {n.term for n in walk(c) if isinstance(n, Term) and n.term in terms and n.term != name}
-        for name, c in terms.items()
-    }
+    uses = {name: (terms_in(c) & terms.keys()) - {name} for name, c in terms.items()}
     users: dict[str, list[str]] = {name: [] for name in terms}
     for name, used in uses.items():
         for other in used:
@@ -186,8 +184,8 @@ def check_conditions(document: PackDocument) -> list[PackProblem]:
     too_deep = 0
     total = 0
     for where, condition in document_conditions(document):
-        depth, parts = measure(condition)
-        total += parts
+        depth, size = measure(condition)
+        total += size
         if depth > MAX_CONDITION_DEPTH:
             too_deep += 1
             if too_deep <= _MAX_REPORTED:

@@ -28,26 +28,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from triage.core import vocabulary as vocab
 from triage.core.answers import read_answers
 from triage.core.answerspace import answer_space, domain
 from triage.core.engine import evaluate
 from triage.core.errors import InvalidAnswers, PackProblem, TriageError
 from triage.core.models import ArticleCitation, Citation
-from triage.core.pack import NONE, Question, RulePack
-from triage.core.vocabulary import (
-    All,
-    AnswerValue,
-    AtLeast,
-    Below,
-    Condition,
-    Empty,
-    Not,
-    ParamRef,
-    Term,
-    Test,
-    walk,
-)
-from triage.core.vocabulary import Any as AnyOf
+from triage.core.pack import NONE, Question, Rule, RulePack, first_match
+from triage.core.vocabulary import AnswerValue, Condition, ConditionVisitor, ParamRef, parts, walk
 
 # -- the kinds of problem ---------------------------------------------------------------------------
 
@@ -252,13 +240,13 @@ def check_usage(pack: RulePack) -> Iterator[PackProblem]:
     params_used: set[str] = set()
     for _, condition in pack.conditions():
         for node in walk(condition):
-            if isinstance(node, Test):
-                read.add(node.question)
-            if isinstance(node, Term):
-                terms_used.add(node.term)
-            bound = _bound(node)
-            if isinstance(bound, ParamRef):
-                params_used.add(bound.param)
+            named = parts(node)
+            if named.question is not None:
+                read.add(named.question)
+            if named.term is not None:
+                terms_used.add(named.term)
+            if isinstance(named.bound, ParamRef):
+                params_used.add(named.bound.param)
     for q in doc.questions:
         if q.id not in read:
             yield Unused(f"questions[{q.id}]", f"question {q.id} is never read by any condition")
@@ -292,10 +280,11 @@ def _check_options_told_apart(pack: RulePack) -> Iterator[PackProblem]:
     emptiness: set[str] = set()
     for _, condition in pack.conditions():
         for node in walk(condition):
-            if isinstance(node, Test) and node.question in named:
-                named[node.question].update(node.options_used())
-                if isinstance(node, Empty):
-                    emptiness.add(node.question)
+            test = parts(node)
+            if test.question in named:
+                named[test.question].update(test.options)
+                if test.emptiness:
+                    emptiness.add(test.question)
     for q in pack.document.questions:
         unnamed = [o for o in q.option_ids() if o not in named[q.id]]
         if q.type == "single" and len(unnamed) > 1:
@@ -317,19 +306,23 @@ Key = tuple[AnswerValue | None, ...]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Matches:
     """Which rules of each table match one answer set."""
 
     urgency: tuple[bool, ...]
     prognosis: tuple[bool, ...]
     suggestions: tuple[bool, ...]
 
+    def urgency_rule(self, pack: RulePack) -> Rule | None:
+        """The urgency rule that decides: the first that matches."""
+        return first_match(pack.document.urgency.rules, self.urgency)
+
     def result(self, pack: RulePack) -> tuple[object, ...]:
-        """What a person would be told: first urgency, matching categories, suggestions."""
-        doc = pack.document
-        first = next((r.then for r, hit in zip(doc.urgency.rules, self.urgency, strict=True) if hit), None)
-        categories = tuple(r.then for r, hit in zip(doc.prognosis.rules, self.prognosis, strict=True) if hit)
-        return (first, categories, self.suggestions)
+        """What a person would be told: urgency, matching categories, suggestions."""
+        decides = self.urgency_rule(pack)
+        prognosis = pack.document.prognosis.rules
+        categories = tuple(r.then for r, hit in zip(prognosis, self.prognosis, strict=True) if hit)
+        return (decides.then if decides is not None else None, categories, self.suggestions)
 
 
 @dataclass(frozen=True)
@@ -337,15 +330,15 @@ class AnswerSpace:
     """Every complete answer set of a pack, with which rules match it."""
 
     sets: tuple[dict[str, AnswerValue], ...]
-    outcomes: tuple[Outcome, ...]
+    matches: tuple[Matches, ...]
     by_key: Mapping[Key, int]
 
     @classmethod
     def of(cls, pack: RulePack) -> AnswerSpace:
         doc = pack.document
         sets = tuple(answer_space(pack))
-        outcomes = tuple(
-            Outcome(
+        matches = tuple(
+            Matches(
                 urgency=tuple(r.when.holds(a, pack) for r in doc.urgency.rules),
                 prognosis=tuple(r.when.holds(a, pack) for r in doc.prognosis.rules),
                 suggestions=tuple(s.when.holds(a, pack) for s in doc.suggestions),
@@ -353,7 +346,7 @@ class AnswerSpace:
             for a in sets
         )
         by_key = {_key(pack, a): i for i, a in enumerate(sets)}
-        return cls(sets, outcomes, by_key)
+        return cls(sets, matches, by_key)
 
 
 def _key(pack: RulePack, values: Mapping[str, AnswerValue]) -> Key:
@@ -381,7 +374,7 @@ def check_guards(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
         for question in sorted(pack.questions_read(condition) - values.keys()):
             if (where, question) in found:
                 continue
-            if _kleene(condition, values, pack, question) is None:
+            if condition.accept(_Kleene(values, pack, question)) is None:
                 found[(where, question)] = UnguardedRead(
                     where,
                     f"holds only because {question} was not asked; "
@@ -389,41 +382,71 @@ def check_guards(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
                     counterexample=values,
                 )
 
-    for values, outcome in zip(space.sets, space.outcomes, strict=True):
+    for values, matches in zip(space.sets, space.matches, strict=True):
         for q in doc.questions:
             if q.asked_when is not None and q.asked_when.holds(values, pack):
                 check(f"questions[{q.id}].asked_when", q.asked_when, values)
-        for rule, hit in zip(doc.urgency.rules, outcome.urgency, strict=True):
-            if hit:
-                check(f"urgency.rules[{rule.id}].when", rule.when, values)
-                break
-        for rule, hit in zip(doc.prognosis.rules, outcome.prognosis, strict=True):
+        urgency_rule = matches.urgency_rule(pack)
+        if urgency_rule is not None:
+            check(f"urgency.rules[{urgency_rule.id}].when", urgency_rule.when, values)
+        for rule, hit in zip(doc.prognosis.rules, matches.prognosis, strict=True):
             if hit:
                 check(f"prognosis.rules[{rule.id}].when", rule.when, values)
-        for suggestion, hit in zip(doc.suggestions, outcome.suggestions, strict=True):
+        for suggestion, hit in zip(doc.suggestions, matches.suggestions, strict=True):
             if hit:
                 check(f"suggestions[{suggestion.id}].when", suggestion.when, values)
     return list(found.values())
 
 
-def _kleene(
-    condition: Condition, values: Mapping[str, AnswerValue], pack: RulePack, unknown: str
-) -> bool | None:
-    """Evaluate with every test of `unknown` neither true nor false; None means "depends on it"."""
-    if isinstance(condition, Test):
-        return None if condition.question == unknown else condition.holds(values, pack)
-    if isinstance(condition, Term):
-        return _kleene(pack.term(condition.term), values, pack, unknown)
-    if isinstance(condition, Not):
-        inner = _kleene(condition.not_, values, pack, unknown)
+class _Kleene(ConditionVisitor["bool | None"]):
+    """A condition in three-valued logic, every test of `unknown` neither true nor false: None
+    means "depends on it"."""
+
+    def __init__(self, values: Mapping[str, AnswerValue], pack: RulePack, unknown: str) -> None:
+        self.values = values
+        self.pack = pack
+        self.unknown = unknown
+
+    def visit_all(self, condition: vocab.All) -> bool | None:
+        return self._settled(condition.all, decisive=False)
+
+    def visit_any(self, condition: vocab.Any) -> bool | None:
+        return self._settled(condition.any, decisive=True)
+
+    def visit_not(self, condition: vocab.Not) -> bool | None:
+        inner = condition.not_.accept(self)
         return None if inner is None else not inner
-    if isinstance(condition, (All, AnyOf)):
-        decisive = isinstance(condition, AnyOf)  # the value that settles it: True for any, False for all
-        results = [_kleene(c, values, pack, unknown) for c in condition.children()]
+
+    def visit_term(self, condition: vocab.Term) -> bool | None:
+        return self.pack.term(condition.term).accept(self)
+
+    def visit_always(self, condition: vocab.Always) -> bool | None:
+        return True
+
+    def visit_in(self, condition: vocab.In) -> bool | None:
+        return self._test(condition)
+
+    def visit_includes(self, condition: vocab.Includes) -> bool | None:
+        return self._test(condition)
+
+    def visit_empty(self, condition: vocab.Empty) -> bool | None:
+        return self._test(condition)
+
+    def visit_at_least(self, condition: vocab.AtLeast) -> bool | None:
+        return self._test(condition)
+
+    def visit_below(self, condition: vocab.Below) -> bool | None:
+        return self._test(condition)
+
+    def _settled(self, children: tuple[Condition, ...], decisive: bool) -> bool | None:
+        """`all` (settled by a False) or `any` (settled by a True)."""
+        results = [c.accept(self) for c in children]
         if decisive in results:
             return decisive
         return None if None in results else not decisive
-    return condition.holds(values, pack)
+
+    def _test(self, test: vocab.Test) -> bool | None:
+        return None if test.question == self.unknown else test.holds(self.values, self.pack)
 
 
 def check_tables(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
@@ -433,10 +456,10 @@ def check_tables(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
     urgency_gaps: list[dict[str, AnswerValue]] = []
     prognosis_gaps: list[dict[str, AnswerValue]] = []
     overlaps: dict[tuple[str, ...], list[dict[str, AnswerValue]]] = {}
-    for values, outcome in zip(space.sets, space.outcomes, strict=True):
-        if not any(outcome.urgency):
+    for values, matches in zip(space.sets, space.matches, strict=True):
+        if not any(matches.urgency):
             urgency_gaps.append(values)
-        matching = tuple(r.id for r, hit in zip(doc.prognosis.rules, outcome.prognosis, strict=True) if hit)
+        matching = tuple(r.id for r, hit in zip(doc.prognosis.rules, matches.prognosis, strict=True) if hit)
         if not matching:
             prognosis_gaps.append(values)
         elif len(matching) > 1:
@@ -449,8 +472,8 @@ def check_tables(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
             )
     bare = [
         values
-        for values, outcome in zip(space.sets, space.outcomes, strict=True)
-        if not any(outcome.suggestions)
+        for values, matches in zip(space.sets, space.matches, strict=True)
+        if not any(matches.suggestions)
     ]
     if bare:
         problems.append(
@@ -477,20 +500,16 @@ def check_reachability(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
     problems: list[PackProblem] = []
     for i, rule in enumerate(doc.urgency.rules):
         where = f"urgency.rules[{rule.id}].when"
-        holding = [o for o in space.outcomes if o.urgency[i]]
+        holding = [m for m in space.matches if m.urgency[i]]
         if not holding:
             problems.append(NeverFires(where, f"rule {rule.id} matches no possible answers"))
             continue
-        if any(not any(o.urgency[:i]) for o in holding):
+        deciding = [m.urgency_rule(pack) for m in holding]
+        if any(r is rule for r in deciding):
             continue
-        earlier = sorted(
-            {
-                next(r.id for r, hit in zip(doc.urgency.rules, o.urgency, strict=False) if hit)
-                for o in holding
-            },
-            key=[r.id for r in doc.urgency.rules].index,
-        )
-        example = space.sets[space.outcomes.index(holding[0])]
+        order = [r.id for r in doc.urgency.rules]
+        earlier = sorted({r.id for r in deciding if r is not None}, key=order.index)
+        example = space.sets[space.matches.index(holding[0])]
         problems.append(
             Shadowed(
                 where,
@@ -499,7 +518,7 @@ def check_reachability(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
             )
         )
     for i, prognosis_rule in enumerate(doc.prognosis.rules):
-        if not any(o.prognosis[i] for o in space.outcomes):
+        if not any(m.prognosis[i] for m in space.matches):
             problems.append(
                 NeverFires(
                     f"prognosis.rules[{prognosis_rule.id}].when",
@@ -507,7 +526,7 @@ def check_reachability(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
                 )
             )
     for i, suggestion in enumerate(doc.suggestions):
-        if not any(o.suggestions[i] for o in space.outcomes):
+        if not any(m.suggestions[i] for m in space.matches):
             problems.append(
                 NeverFires(
                     f"suggestions[{suggestion.id}].when",
@@ -526,7 +545,7 @@ def check_effect(pack: RulePack, space: AnswerSpace) -> list[PackProblem]:
     """
     problems: list[PackProblem] = []
     read = set().union(*(pack.questions_read(c) for _, c in pack.conditions()))
-    results = [o.result(pack) for o in space.outcomes]
+    results = [m.result(pack) for m in space.matches]
     for question in pack.document.questions:
         if question.id not in read:
             continue  # reported as unused
@@ -626,40 +645,32 @@ def run_examples(pack: RulePack) -> Iterator[ExampleRun]:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _bound(node: Condition) -> int | ParamRef | None:
-    if isinstance(node, AtLeast):
-        return node.at_least
-    if isinstance(node, Below):
-        return node.below
-    return None
-
-
 def _check_condition(pack: RulePack, where: str, condition: Condition) -> Iterator[PackProblem]:
     for node in walk(condition):
-        if isinstance(node, Term) and node.term not in pack.document.terms:
+        named = parts(node)
+        if named.term is not None and named.term not in pack.document.terms:
             yield UndefinedName(
-                where, f"term {node.term!r} is not defined; defined: {', '.join(pack.document.terms)}"
+                where, f"term {named.term!r} is not defined; defined: {', '.join(pack.document.terms)}"
             )
-        bound = _bound(node)
-        if isinstance(bound, ParamRef) and bound.param not in pack.document.parameters:
-            yield UndefinedName(where, f"parameter {bound.param!r} is not defined")
-        if not isinstance(node, Test):
+        if isinstance(named.bound, ParamRef) and named.bound.param not in pack.document.parameters:
+            yield UndefinedName(where, f"parameter {named.bound.param!r} is not defined")
+        if named.question is None:
             continue
-        question = pack.questions.get(node.question)
+        question = pack.questions.get(named.question)
         if question is None:
-            yield UndefinedName(where, f"question {node.question!r} is not defined")
+            yield UndefinedName(where, f"question {named.question!r} is not defined")
             continue
-        wanted = node.question_type
+        wanted = named.question_type
         if question.type != wanted:
             yield WrongQuestionType(
-                where, f"{node.question} is a {question.type} question; this test needs a {wanted} one"
+                where, f"{named.question} is a {question.type} question; this test needs a {wanted} one"
             )
             continue
-        for option in node.options_used():
+        for option in named.options:
             if option not in question.option_ids():
                 yield UndefinedName(
                     where,
-                    f"{option!r} is not an option of {node.question}; "
+                    f"{option!r} is not an option of {named.question}; "
                     f"options: {', '.join(question.option_ids())}",
                 )
 
@@ -669,11 +680,12 @@ def _check_terms_acyclic(pack: RulePack) -> Iterator[PackProblem]:
 
     def refers(name: str, seen: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
         for node in walk(terms[name]):
-            if isinstance(node, Term) and node.term in terms:
-                if node.term in seen:
-                    yield (*seen, node.term)
+            term = parts(node).term
+            if term is not None and term in terms:
+                if term in seen:
+                    yield (*seen, term)
                 else:
-                    yield from refers(node.term, (*seen, node.term))
+                    yield from refers(term, (*seen, term))
 
     for name in terms:
         for cycle in refers(name, (name,)):

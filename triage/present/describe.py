@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from triage.core.pack import RulePack
+from triage.core.pack import Rule, RulePack, whole_numbers
 from triage.present import escape
 from triage.present.words import MARKDOWN, PLAIN, RAW, Style, asked_when_words, citations_in_words, to_words
 
@@ -89,11 +89,12 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
             [[style.name(k), to_words(term, pack, style)] for k, term in doc.terms.items()],
         )
 
+    def rules(gives: str, rules: Sequence[Rule]) -> Iterator[str]:
+        rows = [[t(r.id), to_words(r.when, pack, style), t(r.then), t(r.reason)] for r in rules]
+        yield from table(["rule", "when", gives, "why"], rows)
+
     yield from heading(2, "Urgency — the first rule that matches wins")
-    yield from table(
-        ["rule", "when", "urgency", "why"],
-        [[t(r.id), to_words(r.when, pack, style), t(r.then), t(r.reason)] for r in doc.urgency.rules],
-    )
+    yield from rules("urgency", doc.urgency.rules)
     yield from heading(3, "Urgency levels")
     yield from table(
         ["level", "label", "text", "safety net", "sources"],
@@ -104,10 +105,7 @@ def _show(pack: RulePack, style: Style) -> Iterator[str]:
     )
 
     yield from heading(2, "Prognosis — exactly one rule matches every answer set")
-    yield from table(
-        ["rule", "when", "category", "why"],
-        [[t(r.id), to_words(r.when, pack, style), t(r.then), t(r.reason)] for r in doc.prognosis.rules],
-    )
+    yield from rules("category", doc.prognosis.rules)
     yield from heading(3, "Prognosis categories")
     yield from table(
         ["category", "text", "sources"],
@@ -157,7 +155,7 @@ def questions(pack: RulePack, style: Style = PLAIN, *, review: bool = False) -> 
         if review and q.help:
             yield f"{fact}help: {style.text(q.help)}"
         if q.type == "number":
-            yield f"{fact}a whole number from {q.min} to {q.max}{' ' + style.text(q.unit) if q.unit else ''}"
+            yield f"{fact}{whole_numbers(*q.bounds)}{' ' + style.text(q.unit) if q.unit else ''}"
         for o in q.options:
             said = f"{style.label(o.label)} — {style.text(o.description)}" if review else style.text(o.label)
             yield f"{choice}{style.question(o.id)}: {said}"

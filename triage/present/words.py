@@ -17,24 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from triage.core import vocabulary as vocab
 from triage.core.models import ArticleCitation, Citation
 from triage.core.pack import Question, RulePack
-from triage.core.vocabulary import (
-    All,
-    Always,
-    AtLeast,
-    Below,
-    Condition,
-    Empty,
-    In,
-    Includes,
-    Not,
-    Number,
-    ParamRef,
-    Term,
-    Test,
-)
-from triage.core.vocabulary import Any as AnyOf
+from triage.core.vocabulary import Condition, ConditionVisitor, Number, ParamRef, parts
 from triage.present import escape
 
 
@@ -81,49 +67,74 @@ def to_words(condition: Condition, pack: RulePack, style: Style = PLAIN) -> str:
     `all` is joined with "and", `any` with "or"; a nested group is bracketed so
     that the reading is never ambiguous.
     """
-    return _words(condition, pack, style, top=True)
+    return condition.accept(_Words(pack, style, top=True))
 
 
-def _words(condition: Condition, pack: RulePack, style: Style, top: bool = False) -> str:
-    if isinstance(condition, Always):
-        return "always (any answers)"
-    if isinstance(condition, Term):
-        return style.name(condition.term)
-    if isinstance(condition, Not):
-        inner = condition.not_
-        if isinstance(inner, Test):
-            return _test_words(inner, pack, style, negated=True)
-        return f"not {_words(inner, pack, style)}"
-    if isinstance(condition, (All, AnyOf)):
-        joiner = " and " if isinstance(condition, All) else " or "
-        text = joiner.join(_words(c, pack, style) for c in condition.children())
-        return text if top or len(condition.children()) == 1 else f"({text})"
-    if isinstance(condition, Test):
-        return _test_words(condition, pack, style, negated=False)
-    raise TypeError(f"unknown condition {condition!r}")  # pragma: no cover - the vocabulary is closed
+class _Words(ConditionVisitor[str]):
+    """A condition in words; `negated`, the words of `not` it: a test says its own opposite
+    ("does not include"), anything else is said with "not" before it."""
 
+    def __init__(self, pack: RulePack, style: Style, *, top: bool = False, negated: bool = False) -> None:
+        self.pack = pack
+        self.style = style
+        self.top = top
+        self.negated = negated
 
-def _test_words(test: Test, pack: RulePack, style: Style, *, negated: bool) -> str:
-    question = pack.questions.get(test.question)
-    who = style.question(test.question)
-    if isinstance(test, In):
-        labels = " or ".join(style.label(_option_label(question, o)) for o in test.in_)
-        return f"{who} is {'not ' if negated else ''}{labels}"
-    if isinstance(test, Includes):
-        verb = "does not include" if negated else "includes"
-        return f"{who} {verb} {style.label(_option_label(question, test.includes))}"
-    if isinstance(test, Empty):
-        none = style.label(question.none_label) if question and question.none_label else "none"
-        if test.empty != negated:
-            return f"{who} is {none}"
-        return f"{who} has at least one answer"
-    if isinstance(test, (AtLeast, Below)):
-        unit = f" {style.text(question.unit)}" if question and question.unit else ""
-        at_least = isinstance(test, AtLeast) != negated
-        bound = test.at_least if isinstance(test, AtLeast) else test.below
-        amount = _number(bound, pack, unit, style)
-        return f"{who} is {amount} or more" if at_least else f"{who} is less than {amount}"
-    raise TypeError(f"unknown test {test!r}")  # pragma: no cover - the vocabulary is closed
+    def visit_all(self, condition: vocab.All) -> str:
+        return self._not(self._joined(condition.all, " and "))
+
+    def visit_any(self, condition: vocab.Any) -> str:
+        return self._not(self._joined(condition.any, " or "))
+
+    def visit_not(self, condition: vocab.Not) -> str:
+        return self._not(condition.not_.accept(_Words(self.pack, self.style, negated=True)))
+
+    def visit_term(self, condition: vocab.Term) -> str:
+        return self._not(self.style.name(condition.term))
+
+    def visit_always(self, condition: vocab.Always) -> str:
+        return self._not("always (any answers)")
+
+    def visit_in(self, condition: vocab.In) -> str:
+        question = self.pack.questions.get(condition.question)
+        labels = " or ".join(self.style.label(_option_label(question, o)) for o in condition.in_)
+        return f"{self._who(condition)} is {'not ' if self.negated else ''}{labels}"
+
+    def visit_includes(self, condition: vocab.Includes) -> str:
+        label = _option_label(self.pack.questions.get(condition.question), condition.includes)
+        verb = "does not include" if self.negated else "includes"
+        return f"{self._who(condition)} {verb} {self.style.label(label)}"
+
+    def visit_empty(self, condition: vocab.Empty) -> str:
+        question = self.pack.questions.get(condition.question)
+        none = self.style.label(question.none_label) if question and question.none_label else "none"
+        if condition.empty != self.negated:
+            return f"{self._who(condition)} is {none}"
+        return f"{self._who(condition)} has at least one answer"
+
+    def visit_at_least(self, condition: vocab.AtLeast) -> str:
+        return self._compared(condition, condition.at_least, at_least=not self.negated)
+
+    def visit_below(self, condition: vocab.Below) -> str:
+        return self._compared(condition, condition.below, at_least=self.negated)
+
+    def _not(self, words: str) -> str:
+        return f"not {words}" if self.negated else words
+
+    def _joined(self, children: tuple[Condition, ...], joiner: str) -> str:
+        inner = _Words(self.pack, self.style)
+        text = joiner.join(c.accept(inner) for c in children)
+        return text if self.top or len(children) == 1 else f"({text})"
+
+    def _who(self, test: vocab.Test) -> str:
+        return self.style.question(test.question)
+
+    def _compared(self, test: vocab.Test, bound: Number, *, at_least: bool) -> str:
+        question = self.pack.questions.get(test.question)
+        unit = f" {self.style.text(question.unit)}" if question and question.unit else ""
+        amount = _number(bound, self.pack, unit, self.style)
+        relation = f"{amount} or more" if at_least else f"less than {amount}"
+        return f"{self._who(test)} is {relation}"
 
 
 def _number(value: Number, pack: RulePack, unit: str, style: Style) -> str:
@@ -157,6 +168,7 @@ def asked_when_words(question: Question, pack: RulePack, style: Style = PLAIN) -
     if condition is None:
         return "always"
     words = f"when {to_words(condition, pack, style)}"
-    if isinstance(condition, Term) and condition.term in pack.document.terms:
-        words += f": {to_words(pack.term(condition.term), pack, style)}"
+    term = parts(condition).term
+    if term is not None and term in pack.document.terms:
+        words += f": {to_words(pack.term(term), pack, style)}"
     return words

@@ -32,7 +32,7 @@ from triage.apps.web.views import (
     start_page,
 )
 from triage.core.flow import Flow, parse_number, selection_value
-from triage.core.pack import Question, RulePack
+from triage.core.pack import NONE, Question, RulePack
 from triage.io.answerfile import dump_record
 
 FORM_PAGE_CACHE = "private, no-cache"
@@ -159,7 +159,7 @@ class Pages:
         else:
             error = choices_error(question, given)
             if error is not None:
-                known = {*question.option_ids(), "none"}
+                known = {*question.option_ids(), NONE}
                 return self.ask(flow, question, shown=Shown(chosen=set(given) & known), error=error)
             flow.answer(question.id, given[0] if question.type == "single" else selection_value(given))
         return self.next_page(flow)

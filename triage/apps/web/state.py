@@ -73,11 +73,11 @@ def carried_fields(flow: Flow) -> list[tuple[str, str]]:
 def _fields(flow: Flow, prefix: str, values: Mapping[str, AnswerValue]) -> Iterable[tuple[str, str]]:
     for question_id, value in values.items():
         name = prefix + question_id
-        if isinstance(value, frozenset):
-            chosen = [o for o in flow.pack.questions[question_id].option_ids() if o in value]
-            yield from ((name, option) for option in chosen or [NONE])
+        written = flow.pack.questions[question_id].written(value)
+        if isinstance(written, list):
+            yield from ((name, option) for option in written or [NONE])
         else:
-            yield name, str(value)
+            yield name, str(written)
 
 
 def _shown(name: str) -> str:
