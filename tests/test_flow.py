@@ -240,7 +240,7 @@ def test_dependents_are_transitive(pack: RulePack) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("0", 0), ("6", 6), (" 12 ", 12), ("1200", 1200), ("+3", 3), ("007", 7)],
+    [("0", 0), ("6", 6), (" 12 ", 12), ("1200", 1200), ("+3", 3), ("007", 7), ("0" * 5000 + "7", 7)],
 )
 def test_parse_number_accepts_whole_numbers_in_range(pack: RulePack, typed: str, expected: int) -> None:
     """Whole numbers within the range are read as they are typed."""
@@ -257,6 +257,8 @@ def test_parse_number_accepts_whole_numbers_in_range(pack: RulePack, typed: str,
         ("6 months", "Not a whole number"),
         ("-1", "Too small"),
         ("1201", "Too large"),
+        ("9" * 5000, "Too large"),
+        ("-" + "9" * 5000, "Too small"),
     ],
 )
 def test_parse_number_says_what_is_allowed(pack: RulePack, typed: str, problem: str) -> None:

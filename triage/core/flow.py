@@ -212,7 +212,11 @@ def parse_number(question: Question, text: str) -> int:
         raise ValueError(f"Please answer. {allowed}")
     if not _DIGITS.fullmatch(typed):
         raise ValueError(f"Not a whole number. {allowed}")
-    number = int(typed)
+    negative, digits = typed.startswith("-"), typed.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > len(str(max(abs(low), abs(high)))):
+        # Out of range however long it is (int() refuses 4,300 digits or more, in words of its own).
+        raise ValueError(f"{'Too small' if negative else 'Too large'}. {allowed}")
+    number = -int(digits) if negative else int(digits)
     if not question.allows(number):
         raise ValueError(f"{'Too small' if number < low else 'Too large'}. {allowed}")
     return number
