@@ -89,9 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             args = parser.parse_args(argv)
-        except SystemExit as done:  # --help, --version or a usage error: argparse wrote its text
-            sys.stdout.flush()  # so that /dev/full is reported for these too
-            return done.code if isinstance(done.code, int) else EXIT_USAGE
+        except SystemExit:  # --help, --version or a usage error: argparse wrote its text
+            sys.stdout.flush()  # so that a failure to write it is reported, as for any command
+            raise
         code = int(args.run(args))
         sys.stdout.flush()  # here, so that a failure to write the last of it is reported
         return code
