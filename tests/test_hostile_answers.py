@@ -307,6 +307,16 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("stroke-observation.json#entry[0]", RESULT, "routine"),
         ("stroke-observation.json#entry[1]", "resourceType", "a Observation resource holds no answers"),
     ],
+    # FHIR: a red flag beside the answers read (nested in an answer, a second value, a contained
+    # response, an extension), and a linkId given twice with one unanswered.
+    "stroke-outside-answers.json": [
+        ("stroke-outside-answers.json#entry[0]", RESULT, "routine"),
+        ("stroke-outside-answers.json#entry[1]", "red_flags", "an answer to this question has no nested items"),
+        ("stroke-outside-answers.json#entry[2]", "red_flags", "an answer holds one value; got valueCoding"),
+        ("stroke-outside-answers.json#entry[3]", "(record)", "this response states stroke_signs outside"),
+        ("stroke-outside-answers.json#entry[4]", "(record)", "this response states stroke_signs outside"),
+        ("stroke-outside-answers.json#entry[5]", "red_flags", "this linkId is answered more than once"),
+    ],
     "stroke-not-a-record.jsonl": [
         ("stroke-not-a-record.jsonl:1", "(record)", "a record must be a mapping of question ids to answers"),
         ("stroke-not-a-record.jsonl:2", "(record)", "a record must be a mapping of question ids to answers"),
@@ -330,6 +340,10 @@ ALARMED = {
     "near-miss-red-flags.jsonl:2",
     "near-miss-red-flags.jsonl:3",
     "nan.jsonl:1",
+    "stroke-outside-answers.json#entry[1]",
+    "stroke-outside-answers.json#entry[2]",
+    "stroke-outside-answers.json#entry[3]",
+    "stroke-outside-answers.json#entry[4]",
 }
 """The error entries of the corpus that state a red flag: each says what it calls for (field `(urgency)`)."""
 LEAKS = ["but found another", "datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
