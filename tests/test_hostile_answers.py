@@ -317,6 +317,16 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("stroke-outside-answers.json#entry[4]", "(record)", "this response states stroke_signs outside"),
         ("stroke-outside-answers.json#entry[5]", "red_flags", "this linkId is answered more than once"),
     ],
+    # A red flag written as a person reads it: full-width, a zero-width space inside, a hyphen, after
+    # a pipe, between bidi overrides.
+    "stroke-disguised.jsonl": [
+        ("stroke-disguised.jsonl:1", RESULT, "routine"),
+        ("stroke-disguised.jsonl:2", "red_flags", "is not among the choices"),
+        ("stroke-disguised.jsonl:3", "red_flags", "is not among the choices"),
+        ("stroke-disguised.jsonl:4", "red_flags", "'stroke-signs' is not among the choices"),
+        ("stroke-disguised.jsonl:5", "red_flags", "'none|sudden_face_droop' is not among the choices"),
+        ("stroke-disguised.jsonl:6", "Red_Flags", "unknown question id"),
+    ],
     "stroke-not-a-record.jsonl": [
         ("stroke-not-a-record.jsonl:1", "(record)", "a record must be a mapping of question ids to answers"),
         ("stroke-not-a-record.jsonl:2", "(record)", "a record must be a mapping of question ids to answers"),
@@ -340,6 +350,11 @@ ALARMED = {
     "near-miss-red-flags.jsonl:2",
     "near-miss-red-flags.jsonl:3",
     "nan.jsonl:1",
+    "stroke-disguised.jsonl:2",
+    "stroke-disguised.jsonl:3",
+    "stroke-disguised.jsonl:4",
+    "stroke-disguised.jsonl:5",
+    "stroke-disguised.jsonl:6",
     "stroke-outside-answers.json#entry[1]",
     "stroke-outside-answers.json#entry[2]",
     "stroke-outside-answers.json#entry[3]",

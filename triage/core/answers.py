@@ -16,6 +16,7 @@ import difflib
 import functools
 import math
 import re
+import unicodedata
 import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -253,6 +254,8 @@ class AlarmOptions:
 
     BUDGET = 100_000
     """The most values looked at in one record: bounds the work on a hostile one."""
+    BYTES_READ = 1_000_000
+    """The most of a binary value (YAML !!binary) looked through for option ids."""
 
     def __init__(self, pack: RulePack) -> None:
         order = list(pack.levels)
@@ -281,7 +284,21 @@ class AlarmOptions:
             found = AlarmOption(question_id, option_id, label, order[rank])
             self.by_question.setdefault(question_id, {})[option_id.casefold()] = found
             self.anywhere.setdefault(option_id.casefold(), []).append(found)
-        words = b"|".join(re.escape(o.encode()) for o in sorted(self.anywhere, key=len, reverse=True))
+        ids = sorted(self.anywhere, key=len, reverse=True)
+        self.spelt = {_UNDERSCORE.sub("_", _folded(o)): o for o in ids}
+        self.in_text, self.in_answer = (
+            re.compile(
+                r"(?<!\w)(?:"
+                + "|".join(separator.join(map(re.escape, o.split("_"))) for o in self.spelt)
+                + r")(?!\w)"
+            )
+            if ids
+            else None
+            for separator in (_SEPARATOR, _SEPARATOR_OR_SPACE)
+        )
+        """The alarm option ids as whole words in text as `_folded` gives it, `_` written as a hyphen;
+        in an answer to the option's own question, as a space too ("stroke signs")."""
+        words = b"|".join(re.escape(o.encode()) for o in ids)
         self.words = (
             re.compile(rb"(?<![A-Za-z0-9_])(?:" + words + rb")(?![A-Za-z0-9_])", re.IGNORECASE)
             if self.anywhere
@@ -302,17 +319,27 @@ class AlarmOptions:
         in the pack's order; empty if none is stated.
 
         Under a question's own key, only that question's options count; under any
-        other key but the id, any question's. An option is stated by a text that
-        is its id (case and surrounding spaces aside), or a `;`- or `,`-separated
-        part of one, anywhere inside the value (in lists, mappings, at any depth);
-        or by a mapping key that is its id, unless the key's value says no
-        (false, 0, "no", ...: a column or field per option).
+        other key but the id, any question's. An option is stated by a text (or
+        bytes) that names its id as a whole word, as a person reads it: in any
+        case, full-width, with zero-width, bidi or accent marks, `_` written as a
+        hyphen (or, under the option's own question, a space), among other words
+        (`none|stroke_signs`, `"stroke_signs."`), anywhere inside the value (in
+        lists, mappings, at any depth); or by a mapping key that names it, unless
+        the key's value says no (false, 0, "no", ...: a column or field per option).
         """
         found = self.found(pairs)
         if not found:
             return []
         most = min(self.order.index(o.level) for o in found)
         return [o for o in found if self.order.index(o.level) == most]
+
+    def _named(self, text: str, answer: bool) -> set[str]:
+        """The alarm option ids a text names as whole words (see `stated`), as ids are written; `answer`:
+        the text answers the options' own question."""
+        words = self.in_answer if answer else self.in_text
+        if words is None:
+            return set()
+        return {self.spelt[_UNDERSCORE.sub("_", word)] for word in words.findall(_folded(text))}
 
     def found(self, pairs: Iterable[tuple[object, object]]) -> list[AlarmOption]:
         """Every alarm option the pairs state (see `stated`), in the order found."""
@@ -333,8 +360,10 @@ class AlarmOptions:
         while queue and budget > 0:
             table, node = queue.popleft()
             budget -= 1
+            if isinstance(node, (bytes, bytearray)):
+                node = bytes(node[: self.BYTES_READ]).decode("utf-8", "replace")
             if isinstance(node, str):
-                for text in _parts(node):
+                for text in self._named(node, answer=table is not None):
                     if table is None:
                         found.update(dict.fromkeys(self.anywhere.get(text, ())))
                     elif text in table:
@@ -364,14 +393,21 @@ def alarm_options(pack: RulePack) -> AlarmOptions:
     return found
 
 
-_SEPARATED = re.compile(r"\s*[;,]\s*")
+_SEPARATOR = r"[_\-\u2010-\u2015\u2212]+"
+_SEPARATOR_OR_SPACE = r"[\s_\-\u2010-\u2015\u2212]+"
+_UNDERSCORE = re.compile(_SEPARATOR_OR_SPACE)
 _NO = frozenset({"", "0", "no", "n", "false", "off", "none", "null"})
+_UNSEEN = frozenset({"Cf", "Mn"})
+"""Characters a reader does not see as letters: format (zero-width, bidi) and combining marks."""
 
 
-def _parts(text: str) -> set[str]:
-    """A text and its `;`- or `,`-separated parts, as option ids are compared: stripped, case folded."""
-    folded = text.strip().casefold()
-    return {folded, *_SEPARATED.split(folded)} if ";" in folded or "," in folded else {folded}
+def _folded(text: str) -> str:
+    """Text as option ids are looked for in it: compatibility forms (full-width letters) as the plain
+    letters, without characters no one sees (zero-width, bidi, accents), case folded."""
+    if text.isascii():
+        return text.casefold()
+    plain = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in plain if unicodedata.category(c) not in _UNSEEN).casefold()
 
 
 def _says_no(value: object) -> bool:
