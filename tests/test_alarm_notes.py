@@ -433,3 +433,32 @@ def test_a_line_too_long_to_read_still_says_the_red_flags_it_names(tmp_path: Pat
             assert label(STROKE) in noted["errors"][-1]["message"]
             outputs.append(entries)
         assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param({RED_FLAGS.id: True}, id="true"),
+        pytest.param({RED_FLAGS.id: "yes", **CALM}, id="yes-as-text"),
+        pytest.param({RED_FLAGS.id: " TRUE "}, id="true-as-text"),
+        pytest.param({RED_FLAGS.id: 1, **CALM}, id="one"),
+    ],
+)
+def test_yes_to_a_question_whose_every_choice_alarms_gives_the_least_of_their_notes(record: object) -> None:
+    """`red_flags: yes` (YAML reads an unquoted yes as true) names no option, but every option of the question
+    alarms: the error entry says what the least urgent of them calls for."""
+    said = note(record)
+    assert said is not None
+    least = max((alarm_options(PACK).by_question[RED_FLAGS.id][o.id].level for o in RED_FLAGS.options), key=LEVELS.index)
+    assert PACK.levels[least].label in said
+    assert note({RED_FLAGS.id: False}) is None
+
+
+@pytest.mark.parametrize("question", ["cause", "severity", EYE])
+def test_a_red_flag_given_as_the_answer_to_another_question_gives_its_note(question: str) -> None:
+    """`cause: stroke_signs` beside `red_flags: none` is refused (not a cause) and says what stroke signs call
+    for: a red-flag id is stated wherever it is written."""
+    record = {**CALM, RED_FLAGS.id: "none", question: [STROKE] if question == EYE else STROKE}
+    said = note(record)
+    assert said is not None
+    assert label(STROKE) in said

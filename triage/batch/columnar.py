@@ -585,7 +585,8 @@ class TableEvaluator:
             return None  # string_view has no regular-expression kernel: read as any other column
         if alarms.anywhere:
             # Compared as `stated` compares (case folded): non-ASCII text is left to it.
-            pattern = "|".join(re.escape(option) for option in alarms.anywhere)
+            # As `stated` reads ASCII text: `_` may be written as a hyphen.
+            pattern = "|".join("[_-]+".join(map(re.escape, o.split("_"))) for o in alarms.anywhere)
             found = pc.match_substring_regex(texts, pattern, ignore_case=True)
             if pc.any(pc.or_(found, pc.invert(pc.string_is_ascii(texts)))).as_py():
                 return None
