@@ -327,6 +327,15 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("stroke-disguised.jsonl:5", "red_flags", "'none|sudden_face_droop' is not among the choices"),
         ("stroke-disguised.jsonl:6", "Red_Flags", "unknown question id"),
     ],
+    # A red flag in the cell of a question not asked (a row shifted by a cell), and red_flags: yes.
+    "stroke-shifted-row.csv": [
+        ("stroke-shifted-row.csv:2", RESULT, "routine"),
+        ("stroke-shifted-row.csv:3", "eye_problems", "its answer names stroke_signs (a choice of red_flags)"),
+    ],
+    "stroke-yes.yaml": [
+        ("stroke-yes.yaml#0", "red_flags", "true is not a list of choices"),
+        ("stroke-yes.yaml#1", "red_flags", "false is not a list of choices"),
+    ],
     "stroke-not-a-record.jsonl": [
         ("stroke-not-a-record.jsonl:1", "(record)", "a record must be a mapping of question ids to answers"),
         ("stroke-not-a-record.jsonl:2", "(record)", "a record must be a mapping of question ids to answers"),
@@ -355,6 +364,8 @@ ALARMED = {
     "stroke-disguised.jsonl:4",
     "stroke-disguised.jsonl:5",
     "stroke-disguised.jsonl:6",
+    "stroke-shifted-row.csv:3",
+    "stroke-yes.yaml#0",
     "stroke-outside-answers.json#entry[1]",
     "stroke-outside-answers.json#entry[2]",
     "stroke-outside-answers.json#entry[3]",
