@@ -749,3 +749,20 @@ def test_a_link_id_given_twice_is_refused_even_when_one_is_unanswered(pack: Rule
     [(_, mapped)] = records_from_fhir(response, pack)
     assert isinstance(mapped, triage.InvalidAnswers)
     assert "answered more than once" in {p.field: p.message for p in mapped.problems}["red_flags"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"valueBoolean": True}, {"valueString": "yes"}, {"valueCoding": {"code": "yes"}}, {"valueInteger": 1}],
+    ids=["boolean", "string", "code", "integer"],
+)
+def test_yes_to_red_flags_in_a_response_gives_the_least_of_their_notes(pack: RulePack, answer: Any) -> None:
+    """A response answering red_flags "yes" names no option, but each would alarm: its error entry says what
+    the least urgent of them calls for, as a JSON record's does."""
+    response = copy.deepcopy(response_from_record(NO_FLAG, pack))
+    items(response)["red_flags"]["answer"] = [answer]
+    [(_, mapped)] = records_from_fhir(response, pack)
+    assert isinstance(mapped, triage.InvalidAnswers)
+    notes = [p.message for p in mapped.problems if p.field == "(urgency)"]
+    assert len(notes) == 1
+    assert pack.levels["urgent"].label in notes[0]

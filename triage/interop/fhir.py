@@ -407,7 +407,8 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
             p for p in exc.problems if p.field not in failed and p.field not in (ID_FIELD, URGENCY)
         )
     # What the items state, answered or not (an unknown code, a linkId misspelt): it may call for an alarm.
-    stated = [(item.get("linkId"), item) for item in items if isinstance(item, Mapping)]
+    stated: list[tuple[object, object]] = [(i.get("linkId"), i) for i in items if isinstance(i, Mapping)]
+    stated += _answer_values(items)  # a "yes" to a question names no option
     problems.extend(urgency_note(record, pack, also=[*stated, (None, elsewhere)]))
     return InvalidAnswers(problems, record_id)
 
@@ -430,6 +431,19 @@ def _stated_elsewhere(resource: Mapping[str, Any], record: Mapping[str, object],
     found = alarm_options(pack).found([(None, resource)])
     held = {(q, o) for q, value in record.items() for o in (value if isinstance(value, list) else [value])}
     return [o.option for o in found if (o.question, o.option) not in held]
+
+
+def _answer_values(items: list[Any]) -> list[tuple[object, object]]:
+    """Each answer's value as (linkId, value): a valueCoding's code, any other value[x] as it is."""
+    values: list[tuple[object, object]] = []
+    for item in items:
+        answers = item.get("answer") if isinstance(item, Mapping) else None
+        for answer in answers if isinstance(answers, list) else []:
+            for key, value in answer.items() if isinstance(answer, Mapping) else []:
+                if isinstance(key, str) and key.startswith("value"):
+                    code = value.get("code") if isinstance(value, Mapping) else value
+                    values.append((item.get("linkId"), code))
+    return values
 
 
 def _is_questionnaire(resource: object) -> bool:
