@@ -79,7 +79,15 @@ def test_a_month_short_of_one_is_never_read_as_one_in_any_format(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("written", "urgency"),
-    [("0", "urgent"), ("1", "soon"), ("1.0", "soon"), ("1.000", "soon"), ('"1"', "soon"), ("1e0", "soon")],
+    [
+        ("0", "urgent"),
+        ("1", "soon"),
+        ("1.0", "soon"),
+        ("1.000", "soon"),
+        ('"1"', "soon"),
+        ("1e0", "soon"),
+        ("0e999999999", "urgent"),  # zero, however large its exponent
+    ],
 )
 def test_whole_numbers_as_written_are_still_accepted(tmp_path: Path, written: str, urgency: str) -> None:
     """`1`, `1.0`, `"1"` and `1e0` (exactly one, as written) are a whole month, in JSON Lines and JSON."""

@@ -560,7 +560,7 @@ def _read_number(question: Question, raw: object) -> int:
         # that 0.99999999999999999 is never read as the 1 a binary float would round it to.
         if not raw.is_finite() or raw != raw.to_integral_value():
             raise ValueError(f"{shown(raw)} is not a whole number. {span}")
-        if raw.adjusted() >= _MAX_GUESSED:  # far out of any range, and too long to convert safely
+        if not raw.is_zero() and raw.adjusted() >= _MAX_GUESSED:  # far out of range, too long to convert
             raise ValueError(f"{shown(raw)} is out of range. {span}")
         raw = int(raw)
     if isinstance(raw, str):
