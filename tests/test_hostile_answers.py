@@ -272,6 +272,13 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ),
         ("nan.jsonl:3", "(record)", "nan.jsonl:3: column 63: not valid JSON: a number too large to read"),
     ],
+    "control-in-text.jsonl": [
+        ("control-in-text.jsonl:1", "(record)", "column 9: not valid JSON: a control character"),
+        ("control-in-text.jsonl:2", RESULT, "routine"),
+    ],
+    "control-in-text.json": [
+        ("control-in-text.json", "(file)", "line 1, column 10: not valid JSON: a control character"),
+    ],
     "long-values.json": [("long-values.json", "questionnaire", "this response answers 'qqqq")],
     # A record that states stroke signs where it cannot be read: its entry (or its file's) names them.
     "stroke-trailing-comma.jsonl": [
@@ -372,7 +379,7 @@ ALARMED = {
     "stroke-outside-answers.json#entry[4]",
 }
 """The error entries of the corpus that state a red flag: each says what it calls for (field `(urgency)`)."""
-LEAKS = ["but found another", "datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
+LEAKS = ["character at", "but found another", "datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
 """Words of the parsers and of Python that no message may show."""
 LONGEST_ECHO = 120
 """The most characters of a value any message or field shows (a value may be 100 KB long)."""
