@@ -158,6 +158,49 @@ def test_a_refused_record_that_states_no_red_flag_has_no_note(record: dict[str, 
     assert note(record) is None
 
 
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+DISGUISES: dict[str, Any] = {
+    "full-width": _full_width,
+    "zero-width-inside": lambda o: o.replace("_", "_\u200b"),
+    "zero-width-after": lambda o: [o + "\u200b"],
+    "bidi-marks": lambda o: f"\u202d{o}\u202c",
+    "hyphens": lambda o: o.replace("_", "-"),
+    "pipe-separated": lambda o: f"none|{o}",
+    "newline-separated": lambda o: f"none\n{o}",
+    "quoted": lambda o: f"'{o}'",
+    "json-in-text": lambda o: json.dumps([o]),
+    "sentence": lambda o: f"{o}.",
+    "binary": lambda o: o.encode(),
+    "binary-in-a-list": lambda o: [o.encode()],
+    "accented": lambda o: o.replace("o", "\u00f6"),
+}
+"""Ways an option id can be written that read as no option but that a person reads as the id."""
+
+
+@pytest.mark.parametrize("disguise", DISGUISES.values(), ids=DISGUISES.keys())
+@pytest.mark.parametrize("key", [RED_FLAGS.id, "Red_Flags"])
+def test_a_red_flag_written_in_another_form_still_gives_its_note(key: str, disguise: Any) -> None:
+    """A red-flag id written full-width, with zero-width or bidi characters, hyphens for its underscores,
+    among other text (after a pipe, a newline, in quotes, as JSON text), as bytes or with accents is
+    refused, and its error entry carries the note of what the id calls for."""
+    record = {RED_FLAGS.id: "none", **CALM, key: disguise(STROKE)}
+    said = note(record)
+    assert said is not None
+    assert label(STROKE) in said
+
+
+def test_an_option_written_with_spaces_is_stated_only_as_an_answer_to_its_question() -> None:
+    """`stroke signs` answering the red-flag question states the option; in free text elsewhere, words
+    that happen to spell an id with spaces ("painful or red") state nothing."""
+    said = note({RED_FLAGS.id: ["stroke signs"]})
+    assert said is not None
+    assert label(STROKE) in said
+    assert note({RED_FLAGS.id: "none", **CALM, "comment": "the eye is not painful or red"}) is None
+
+
 FILLER = st.one_of(
     st.text(max_size=8),
     st.integers(-5, 5),
@@ -169,7 +212,7 @@ FILLER = st.one_of(
 @given(
     option=st.sampled_from([STROKE, DROOP, SUDDEN]),
     key=st.sampled_from([RED_FLAGS.id, "Red_Flags", "red_flag", "flags", "x"]),
-    shape=st.sampled_from(["text", "list", "separated", "spaced", "upper", "nested"]),
+    shape=st.sampled_from(["text", "list", "separated", "spaced", "upper", "nested", *DISGUISES]),
     junk=st.dictionaries(st.sampled_from([*PACK.questions, "extra", "Cause"]), FILLER, max_size=4),
     others=st.lists(FILLER, max_size=3),
 )
@@ -185,6 +228,7 @@ def test_a_stated_red_flag_is_never_silent_in_a_refused_record(
         "spaced": f" {option} ",
         "upper": [option.upper()],
         "nested": {"answer": [{"code": option}]},
+        **{name: disguise(option) for name, disguise in DISGUISES.items()},
     }[shape]
     record = {**junk, key: value}
     said = note(record)
@@ -389,3 +433,32 @@ def test_a_line_too_long_to_read_still_says_the_red_flags_it_names(tmp_path: Pat
             assert label(STROKE) in noted["errors"][-1]["message"]
             outputs.append(entries)
         assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param({RED_FLAGS.id: True}, id="true"),
+        pytest.param({RED_FLAGS.id: "yes", **CALM}, id="yes-as-text"),
+        pytest.param({RED_FLAGS.id: " TRUE "}, id="true-as-text"),
+        pytest.param({RED_FLAGS.id: 1, **CALM}, id="one"),
+    ],
+)
+def test_yes_to_a_question_whose_every_choice_alarms_gives_the_least_of_their_notes(record: object) -> None:
+    """`red_flags: yes` (YAML reads an unquoted yes as true) names no option, but every option of the question
+    alarms: the error entry says what the least urgent of them calls for."""
+    said = note(record)
+    assert said is not None
+    least = max((alarm_options(PACK).by_question[RED_FLAGS.id][o.id].level for o in RED_FLAGS.options), key=LEVELS.index)
+    assert PACK.levels[least].label in said
+    assert note({RED_FLAGS.id: False}) is None
+
+
+@pytest.mark.parametrize("question", ["cause", "severity", EYE])
+def test_a_red_flag_given_as_the_answer_to_another_question_gives_its_note(question: str) -> None:
+    """`cause: stroke_signs` beside `red_flags: none` is refused (not a cause) and says what stroke signs call
+    for: a red-flag id is stated wherever it is written."""
+    record = {**CALM, RED_FLAGS.id: "none", question: [STROKE] if question == EYE else STROKE}
+    said = note(record)
+    assert said is not None
+    assert label(STROKE) in said

@@ -383,3 +383,32 @@ def test_evaluate_table_is_exported_but_pyarrow_loads_only_when_used() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "cause" in done.stdout
+
+
+FULL_WIDTH_STROKE = "".join(chr(ord(c) + 0xFEE0) if c != "_" else c for c in "stroke_signs")
+
+
+def test_a_red_flag_in_another_form_or_place_gives_the_same_note_as_row_by_row() -> None:
+    """A free-text column naming stroke-signs (a hyphen) or stroke_signs full-width, a red flag in the column of a
+    question not asked (a row shifted by a cell), and `red_flags` given as yes: each row gets what
+    `evaluate` gives its record, the (urgency) note included."""
+    n = 5
+    table = pa.table(
+        {
+            "red_flags": ["none", "none", "none", "yes", "none"],
+            "cause": ["fshd"] * n,
+            "severity": ["mild"] * n,
+            "notes": ["stroke-signs", FULL_WIDTH_STROKE, None, None, "nothing"],
+            "worsening": [None, None, "sudden_face_droop", None, "no"],
+        }
+    )
+    rows = got_rows(columnar.evaluate_table(table))
+    assert rows == expected_rows(table)
+    noted = [any(e["field"] == "(urgency)" for e in row["errors"] or []) for row in rows]
+    assert noted == [True, True, True, True, False]
+    # A column of plain ASCII text is looked through in Arrow: a hyphen for _ is found there too.
+    plain = pa.array(["stroke-signs", "x", None, None, "no"])
+    ascii_only = table.drop_columns(["notes"]).append_column("notes", plain)
+    rows = got_rows(columnar.evaluate_table(ascii_only))
+    assert rows == expected_rows(ascii_only)
+    assert any(e["field"] == "(urgency)" for e in rows[0]["errors"])

@@ -79,7 +79,15 @@ def test_a_month_short_of_one_is_never_read_as_one_in_any_format(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("written", "urgency"),
-    [("0", "urgent"), ("1", "soon"), ("1.0", "soon"), ("1.000", "soon"), ('"1"', "soon"), ("1e0", "soon")],
+    [
+        ("0", "urgent"),
+        ("1", "soon"),
+        ("1.0", "soon"),
+        ("1.000", "soon"),
+        ('"1"', "soon"),
+        ("1e0", "soon"),
+        ("0e999999999", "urgent"),  # zero, however large its exponent
+    ],
 )
 def test_whole_numbers_as_written_are_still_accepted(tmp_path: Path, written: str, urgency: str) -> None:
     """`1`, `1.0`, `"1"` and `1e0` (exactly one, as written) are a whole month, in JSON Lines and JSON."""
@@ -189,3 +197,29 @@ def test_a_python_float_keeps_its_reading() -> None:
     assert triage.evaluate({**RECENT, MONTHS: float(ALMOST_ONE)}).urgency == "soon"
     with pytest.raises(triage.InvalidAnswers):
         triage.evaluate({**RECENT, MONTHS: Decimal(ALMOST_ONE)})
+
+
+@pytest.mark.parametrize(
+    ("kind", "written"),
+    [
+        ("decimal128", "0.99999999999999999999"),
+        ("decimal128", "1.00000000000000000001"),
+        ("decimal256", "0.99999999999999999999"),
+    ],
+)
+def test_a_parquet_decimal_short_of_a_whole_month_is_never_rounded(tmp_path: Path, kind: str, written: str) -> None:
+    """A Parquet decimal column holds its numbers exactly: one that is not whole is refused, in the CLI and in
+    `triage.evaluate_table`, never rounded into a float that is (urgent would become soon)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    column = pa.array([Decimal(written), Decimal("0.00")], getattr(pa, kind)(38, 20))
+    table = pa.table({**{k: [v, v] for k, v in RECENT.items()}, MONTHS: column})
+    pq.write_table(table, tmp_path / "months.parquet")
+    code, entries = evaluate(tmp_path, "months.parquet")
+    assert code == 1
+    assert entries[0]["errors"][0]["field"] == MONTHS
+    assert "is not a whole number" in entries[0]["errors"][0]["message"]
+    assert entries[1]["urgency"] == "urgent"
+    rows = triage.evaluate_table(table, rulepack=PACK).to_pylist()
+    assert rows[0]["urgency"] is None
+    assert rows[1]["urgency"] == "urgent"

@@ -679,3 +679,90 @@ def test_fhir_messages_never_echo_a_long_value(pack: RulePack, change: Any, fiel
     for problem in mapped.problems:
         assert len(problem.field) <= 120
         assert len(problem.message) <= 400, problem
+
+
+NO_FLAG = {"id": "n-1", "red_flags": [], "cause": "fshd", "severity": "mild"}
+STROKE_CODING = {"code": "stroke_signs"}
+STROKE_ANSWER = {"valueCoding": STROKE_CODING}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            lambda r: items(r)["red_flags"]["answer"][0].update(
+                item=[{"linkId": "red_flags", "answer": [STROKE_ANSWER]}]
+            ),
+            id="an-item-nested-in-an-answer",
+        ),
+        pytest.param(
+            lambda r: items(r)["red_flags"]["answer"][0].update(valueString="stroke_signs"),
+            id="a-second-value-beside-the-coding",
+        ),
+        pytest.param(
+            lambda r: r.update(
+                contained=[{"resourceType": "QuestionnaireResponse", "item": [{"linkId": "red_flags", "answer": [STROKE_ANSWER]}]}]
+            ),
+            id="a-contained-response",
+        ),
+        pytest.param(
+            lambda r: r.update(extension=[{"url": "urn:x", "valueCoding": STROKE_CODING}]), id="an-extension"
+        ),
+        pytest.param(
+            lambda r: items(r)["cause"].update(modifierExtension=[{"url": "urn:x", "valueString": "stroke_signs"}]),
+            id="a-modifier-extension-on-another-item",
+        ),
+        pytest.param(
+            lambda r: items(r)["red_flags"]["answer"][0]["valueCoding"].update(display="stroke_signs"),
+            id="the-display-of-none",
+        ),
+    ],
+)
+def test_a_red_flag_stated_outside_the_answers_read_is_never_a_result(pack: RulePack, change: Any) -> None:
+    """A response whose answers say no red flag but which states stroke_signs elsewhere (a nested item, a
+    second value, a contained response, an extension, a display) is refused with the emergency note,
+    never read as routine."""
+    response = copy.deepcopy(response_from_record(NO_FLAG, pack))
+    change(response)
+    [(_, mapped)] = records_from_fhir(response, pack)
+    assert isinstance(mapped, triage.InvalidAnswers), mapped
+    notes = [p.message for p in mapped.problems if p.field == "(urgency)"]
+    assert len(notes) == 1
+    assert "stroke_signs" in notes[0]
+    assert pack.levels["emergency"].label in notes[0]
+
+
+def test_a_contained_questionnaire_is_no_red_flag(pack: RulePack) -> None:
+    """A response that carries its Questionnaire (which lists every option) is read as its answers say."""
+    response = copy.deepcopy(response_from_record(NO_FLAG, pack))
+    response["contained"] = [questionnaire(pack)]
+    [(_, mapped)] = records_from_fhir(response, pack)
+    assert triage.evaluate(mapped, rulepack=pack).urgency == "routine"
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["unanswered-first", "unanswered-second"])
+def test_a_link_id_given_twice_is_refused_even_when_one_is_unanswered(pack: RulePack, first: bool) -> None:
+    """Two red_flags items, one unanswered, refuse the response in either order."""
+    response = copy.deepcopy(response_from_record(NO_FLAG, pack))
+    empty = {"linkId": "red_flags", "answer": []}
+    response["item"].insert(0 if first else len(response["item"]), empty)
+    [(_, mapped)] = records_from_fhir(response, pack)
+    assert isinstance(mapped, triage.InvalidAnswers)
+    assert "answered more than once" in {p.field: p.message for p in mapped.problems}["red_flags"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"valueBoolean": True}, {"valueString": "yes"}, {"valueCoding": {"code": "yes"}}, {"valueInteger": 1}],
+    ids=["boolean", "string", "code", "integer"],
+)
+def test_yes_to_red_flags_in_a_response_gives_the_least_of_their_notes(pack: RulePack, answer: Any) -> None:
+    """A response answering red_flags "yes" names no option, but each would alarm: its error entry says what
+    the least urgent of them calls for, as a JSON record's does."""
+    response = copy.deepcopy(response_from_record(NO_FLAG, pack))
+    items(response)["red_flags"]["answer"] = [answer]
+    [(_, mapped)] = records_from_fhir(response, pack)
+    assert isinstance(mapped, triage.InvalidAnswers)
+    notes = [p.message for p in mapped.problems if p.field == "(urgency)"]
+    assert len(notes) == 1
+    assert pack.levels["urgent"].label in notes[0]

@@ -272,6 +272,13 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ),
         ("nan.jsonl:3", "(record)", "nan.jsonl:3: column 63: not valid JSON: a number too large to read"),
     ],
+    "control-in-text.jsonl": [
+        ("control-in-text.jsonl:1", "(record)", "column 9: not valid JSON: a control character"),
+        ("control-in-text.jsonl:2", RESULT, "routine"),
+    ],
+    "control-in-text.json": [
+        ("control-in-text.json", "(file)", "line 1, column 10: not valid JSON: a control character"),
+    ],
     "long-values.json": [("long-values.json", "questionnaire", "this response answers 'qqqq")],
     # A record that states stroke signs where it cannot be read: its entry (or its file's) names them.
     "stroke-trailing-comma.jsonl": [
@@ -307,6 +314,35 @@ CASES: dict[str, list[tuple[str, str | None, str]]] = {
         ("stroke-observation.json#entry[0]", RESULT, "routine"),
         ("stroke-observation.json#entry[1]", "resourceType", "a Observation resource holds no answers"),
     ],
+    # FHIR: a red flag beside the answers read (nested in an answer, a second value, a contained
+    # response, an extension), and a linkId given twice with one unanswered.
+    "stroke-outside-answers.json": [
+        ("stroke-outside-answers.json#entry[0]", RESULT, "routine"),
+        ("stroke-outside-answers.json#entry[1]", "red_flags", "an answer to this question has no nested items"),
+        ("stroke-outside-answers.json#entry[2]", "red_flags", "an answer holds one value; got valueCoding"),
+        ("stroke-outside-answers.json#entry[3]", "(record)", "this response states stroke_signs outside"),
+        ("stroke-outside-answers.json#entry[4]", "(record)", "this response states stroke_signs outside"),
+        ("stroke-outside-answers.json#entry[5]", "red_flags", "this linkId is answered more than once"),
+    ],
+    # A red flag written as a person reads it: full-width, a zero-width space inside, a hyphen, after
+    # a pipe, between bidi overrides.
+    "stroke-disguised.jsonl": [
+        ("stroke-disguised.jsonl:1", RESULT, "routine"),
+        ("stroke-disguised.jsonl:2", "red_flags", "is not among the choices"),
+        ("stroke-disguised.jsonl:3", "red_flags", "is not among the choices"),
+        ("stroke-disguised.jsonl:4", "red_flags", "'stroke-signs' is not among the choices"),
+        ("stroke-disguised.jsonl:5", "red_flags", "'none|sudden_face_droop' is not among the choices"),
+        ("stroke-disguised.jsonl:6", "Red_Flags", "unknown question id"),
+    ],
+    # A red flag in the cell of a question not asked (a row shifted by a cell), and red_flags: yes.
+    "stroke-shifted-row.csv": [
+        ("stroke-shifted-row.csv:2", RESULT, "routine"),
+        ("stroke-shifted-row.csv:3", "eye_problems", "its answer names stroke_signs (a choice of red_flags)"),
+    ],
+    "stroke-yes.yaml": [
+        ("stroke-yes.yaml#0", "red_flags", "true is not a list of choices"),
+        ("stroke-yes.yaml#1", "red_flags", "false is not a list of choices"),
+    ],
     "stroke-not-a-record.jsonl": [
         ("stroke-not-a-record.jsonl:1", "(record)", "a record must be a mapping of question ids to answers"),
         ("stroke-not-a-record.jsonl:2", "(record)", "a record must be a mapping of question ids to answers"),
@@ -330,9 +366,20 @@ ALARMED = {
     "near-miss-red-flags.jsonl:2",
     "near-miss-red-flags.jsonl:3",
     "nan.jsonl:1",
+    "stroke-disguised.jsonl:2",
+    "stroke-disguised.jsonl:3",
+    "stroke-disguised.jsonl:4",
+    "stroke-disguised.jsonl:5",
+    "stroke-disguised.jsonl:6",
+    "stroke-shifted-row.csv:3",
+    "stroke-yes.yaml#0",
+    "stroke-outside-answers.json#entry[1]",
+    "stroke-outside-answers.json#entry[2]",
+    "stroke-outside-answers.json#entry[3]",
+    "stroke-outside-answers.json#entry[4]",
 }
 """The error entries of the corpus that state a red flag: each says what it calls for (field `(urgency)`)."""
-LEAKS = ["but found another", "datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
+LEAKS = ["character at", "but found another", "datetime.", "universal-newline", "utf-8-sig", "a number too large?", "got valueInteger", "Decimal("]
 """Words of the parsers and of Python that no message may show."""
 LONGEST_ECHO = 120
 """The most characters of a value any message or field shows (a value may be 100 KB long)."""

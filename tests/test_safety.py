@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import triage
+from triage.core.answers import alarm_options
 from triage.core.answerspace import answer_space
 from triage.core.engine import decide
 from triage.core.vocabulary import AnswerValue
@@ -312,9 +313,19 @@ def test_every_red_flag_answer_set_is_emergency_or_urgent() -> None:
     st.dictionaries(st.sampled_from(list(QUESTIONS)[1:]), json_values, max_size=6),
 )
 def test_a_red_flag_wins_whatever_else_the_record_says(flags: set[str], rest: dict[str, object]) -> None:
-    """With a red flag, any other answers (even nonsense) are ignored with warnings: the flag decides."""
+    """With a red flag, any other answers (even nonsense) are ignored with warnings: the flag decides. But
+    one that names a more urgent red flag (`cause: stroke_signs` beside `sudden_onset`) is never ignored:
+    the record is refused, and its note calls for at least what that red flag does."""
     record = {**rest, "red_flags": sorted(flags)}
     (entry,) = triage.evaluate_many([record])
+    if isinstance(entry, triage.RecordError):
+        flagged = triage.evaluate({"red_flags": sorted(flags)}).urgency
+        named = [o for o in alarm_options(PACK).found(rest.items()) if o.question == "red_flags"]
+        assert any(LEVELS.index(o.level) < LEVELS.index(flagged) for o in named), entry
+        (note,) = [p.message for p in entry.errors if p.field == "(urgency)"]
+        most = min((o.level for o in named), key=LEVELS.index)
+        assert PACK.levels[most].label in note
+        return
     assert isinstance(entry, triage.Result), entry
     check_red_flag_result(entry, frozenset(flags))
     given_others = {k for k, v in rest.items() if v is not None}

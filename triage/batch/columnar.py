@@ -30,7 +30,8 @@ How a row reads (what `triage.evaluate` would be given for it: `records`):
 * a null is no answer, as an empty CSV cell is (a key whose value is null is left out);
 * int → int, float → float (NaN and non-whole numbers stay numbers, and are
   refused as the reader refuses them), bool → bool, string → str, list → list,
-  decimal → float, binary → str when it is UTF-8 (else bytes, which are refused),
+  decimal → Decimal (read exactly, as a JSON number is: never rounded into a float
+  that is whole), binary → str when it is UTF-8 (else bytes, which are refused),
   dictionary-encoded → its values; anything else as `pyarrow` gives it in Python
   (a struct is a mapping, a date a date), for the reader to refuse;
 * a column that is not a question id (nor `id`) is an unknown key in each row
@@ -41,7 +42,6 @@ How a row reads (what `triage.evaluate` would be given for it: `records`):
 
 from __future__ import annotations
 
-import decimal
 import itertools
 import re
 from collections import Counter
@@ -239,8 +239,6 @@ def records(table: object) -> Iterator[dict[Any, object]]:
 
 def answer_value(value: object) -> object:
     """A value as `pyarrow` gives it in Python, as the answer it stands for (see the module's doc)."""
-    if isinstance(value, decimal.Decimal):
-        return float(value)
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
@@ -591,7 +589,8 @@ class TableEvaluator:
             return None  # string_view has no regular-expression kernel: read as any other column
         if alarms.anywhere:
             # Compared as `stated` compares (case folded): non-ASCII text is left to it.
-            pattern = "|".join(re.escape(option) for option in alarms.anywhere)
+            # As `stated` reads ASCII text: `_` may be written as a hyphen.
+            pattern = "|".join("[_-]+".join(map(re.escape, o.split("_"))) for o in alarms.anywhere)
             found = pc.match_substring_regex(texts, pattern, ignore_case=True)
             if pc.any(pc.or_(found, pc.invert(pc.string_is_ascii(texts)))).as_py():
                 return None

@@ -16,6 +16,7 @@ import difflib
 import functools
 import math
 import re
+import unicodedata
 import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -114,8 +115,21 @@ class _Reading:
             elif key != ID_FIELD and key not in pack.questions and unknown.room():
                 self.errors.append(Problem(field=shown_key(key), message=_unknown_key(key, pack)))
         self.errors += unknown.rest()
+        self.elsewhere: list[tuple[str, list[AlarmOption]]] = []
         for question in pack.document.questions:
             self._read(question, record.get(question.id), pack)
+        if self.elsewhere and not self.errors:
+            self._refuse_if_outranked(pack)
+
+    def _refuse_if_outranked(self, pack: RulePack) -> None:
+        """Refuse a record whose ignored answer names another question's alarm option (a red flag written
+        in a column shifted by a cell) more urgent than what its answers decide: never ignored then."""
+        order = list(pack.levels)
+        decided = _urgency(self.values, pack)
+        for question_id, options in self.elsewhere:
+            worse = [o for o in options if decided is None or order.index(o.level) < order.index(decided)]
+            if worse:
+                self.errors.append(Problem(field=question_id, message=_named_elsewhere(worse)))
 
     def complete(self) -> dict[str, AnswerValue] | None:
         """The answers as read, when every question asked has a valid answer; else None."""
@@ -134,6 +148,9 @@ class _Reading:
             if not question.is_asked(self.values, pack):
                 if given:
                     self.warnings.append(Problem(field=question.id, message=_not_asked(depends_on)))
+                    found = alarm_options(pack).found([(question.id, raw)])
+                    if elsewhere := [o for o in found if o.question != question.id]:
+                        self.elsewhere.append((question.id, elsewhere))
                 return
         if not given:
             self.errors.append(Problem(field=question.id, message=_missing(question)))
@@ -189,7 +206,16 @@ def _urgency_note(
 ) -> list[Problem]:
     ranks = {level: rank for rank, level in enumerate(pack.levels)}
     decided = _urgency(complete, pack) if complete is not None else None
+    pairs = list(pairs)
     stated = alarm_options(pack).stated(pairs)
+    yes = None if stated else alarm_options(pack).said_yes(pairs)
+    if yes is not None and (decided is None or ranks[yes.level] < ranks[decided]):
+        label = pack.levels[yes.level].label
+        message = (
+            f"this record answers yes to {yes.question} without naming which; whatever else is wrong "
+            f"with it, each of those choices alone calls for at least: {label}."
+        )
+        return [Problem(field=URGENCY, message=message)]
     if stated and (decided is None or ranks[stated[0].level] < ranks[decided]):
         named = " and ".join(dict.fromkeys(f"{o.option} ({o.label})" for o in stated))
         alone = "that alone calls" if len(stated) == 1 else "each alone calls"
@@ -253,6 +279,8 @@ class AlarmOptions:
 
     BUDGET = 100_000
     """The most values looked at in one record: bounds the work on a hostile one."""
+    BYTES_READ = 1_000_000
+    """The most of a binary value (YAML !!binary) looked through for option ids."""
 
     def __init__(self, pack: RulePack) -> None:
         order = list(pack.levels)
@@ -281,7 +309,36 @@ class AlarmOptions:
             found = AlarmOption(question_id, option_id, label, order[rank])
             self.by_question.setdefault(question_id, {})[option_id.casefold()] = found
             self.anywhere.setdefault(option_id.casefold(), []).append(found)
-        words = b"|".join(re.escape(o.encode()) for o in sorted(self.anywhere, key=len, reverse=True))
+        self._own = {q: {text: [o] for text, o in table.items()} for q, table in self.by_question.items()}
+        self._foreign: dict[str, dict[str, list[AlarmOption]]] = {}
+        """Under each question, the other questions' alarm options that are none of its own options."""
+        self.every_choice: dict[str, AlarmOption] = {}
+        """The questions all of whose options alarm, with the least urgent option: what a "yes" calls for."""
+        for question in pack.document.questions:
+            own = {o.id.casefold() for o in question.options}
+            self._foreign[question.id] = {
+                text: others
+                for text, options in self.anywhere.items()
+                if text not in own and (others := [o for o in options if o.question != question.id])
+            }
+            table = self.by_question.get(question.id, {})
+            if own and own <= table.keys():
+                self.every_choice[question.id] = max(table.values(), key=lambda o: order.index(o.level))
+        ids = sorted(self.anywhere, key=len, reverse=True)
+        self.spelt = {_UNDERSCORE.sub("_", _folded(o)): o for o in ids}
+        self.in_text, self.in_answer = (
+            re.compile(
+                r"(?<!\w)(?:"
+                + "|".join(separator.join(map(re.escape, o.split("_"))) for o in self.spelt)
+                + r")(?!\w)"
+            )
+            if ids
+            else None
+            for separator in (_SEPARATOR, _SEPARATOR_OR_SPACE)
+        )
+        """The alarm option ids as whole words in text as `_folded` gives it, `_` written as a hyphen;
+        in an answer to the option's own question, as a space too ("stroke signs")."""
+        words = b"|".join(re.escape(o.encode()) for o in ids)
         self.words = (
             re.compile(rb"(?<![A-Za-z0-9_])(?:" + words + rb")(?![A-Za-z0-9_])", re.IGNORECASE)
             if self.anywhere
@@ -302,11 +359,13 @@ class AlarmOptions:
         in the pack's order; empty if none is stated.
 
         Under a question's own key, only that question's options count; under any
-        other key but the id, any question's. An option is stated by a text that
-        is its id (case and surrounding spaces aside), or a `;`- or `,`-separated
-        part of one, anywhere inside the value (in lists, mappings, at any depth);
-        or by a mapping key that is its id, unless the key's value says no
-        (false, 0, "no", ...: a column or field per option).
+        other key but the id, any question's. An option is stated by a text (or
+        bytes) that names its id as a whole word, as a person reads it: in any
+        case, full-width, with zero-width, bidi or accent marks, `_` written as a
+        hyphen (or, under the option's own question, a space), among other words
+        (`none|stroke_signs`, `"stroke_signs."`), anywhere inside the value (in
+        lists, mappings, at any depth); or by a mapping key that names it, unless
+        the key's value says no (false, 0, "no", ...: a column or field per option).
         """
         found = self.found(pairs)
         if not found:
@@ -314,31 +373,41 @@ class AlarmOptions:
         most = min(self.order.index(o.level) for o in found)
         return [o for o in found if self.order.index(o.level) == most]
 
+    def _named(self, text: str, answer: bool) -> set[str]:
+        """The alarm option ids a text names as whole words (see `stated`), as ids are written; `answer`:
+        the text answers the options' own question."""
+        words = self.in_answer if answer else self.in_text
+        if words is None:
+            return set()
+        return {self.spelt[_UNDERSCORE.sub("_", word)] for word in words.findall(_folded(text))}
+
     def found(self, pairs: Iterable[tuple[object, object]]) -> list[AlarmOption]:
         """Every alarm option the pairs state (see `stated`), in the order found."""
         if not self.anywhere:
             return []
         found: dict[AlarmOption, None] = {}
-        queue: deque[tuple[dict[str, AlarmOption] | None, object]] = deque()
+        # (the options looked for, whether the text answers their own question, a value)
+        queue: deque[tuple[dict[str, list[AlarmOption]], bool, object]] = deque()
         for key, value in pairs:
             if isinstance(key, str) and key in self.questions:
-                if key in self.by_question:
-                    queue.append((self.by_question[key], value))
+                if key in self._own:
+                    queue.append((self._own[key], True, value))
+                if self._foreign[key]:
+                    queue.append((self._foreign[key], False, value))
             elif key != ID_FIELD:
                 if not _says_no(value):
-                    queue.append((None, key))
-                queue.append((None, value))
+                    queue.append((self.anywhere, False, key))
+                queue.append((self.anywhere, False, value))
         seen: set[tuple[int, int]] = set()  # a container under a table: YAML aliases share containers
         budget = self.BUDGET
         while queue and budget > 0:
-            table, node = queue.popleft()
+            table, answer, node = queue.popleft()
             budget -= 1
+            if isinstance(node, (bytes, bytearray)):
+                node = bytes(node[: self.BYTES_READ]).decode("utf-8", "replace")
             if isinstance(node, str):
-                for text in _parts(node):
-                    if table is None:
-                        found.update(dict.fromkeys(self.anywhere.get(text, ())))
-                    elif text in table:
-                        found[table[text]] = None
+                for text in self._named(node, answer):
+                    found.update(dict.fromkeys(table.get(text, ())))
                 continue
             if not isinstance(node, (Mapping, list, tuple, set, frozenset)) or (id(table), id(node)) in seen:
                 continue
@@ -346,11 +415,19 @@ class AlarmOptions:
             if isinstance(node, Mapping):
                 for key, value in _all_pairs(node):
                     if not _says_no(value):
-                        queue.append((table, key))
-                    queue.append((table, value))
+                        queue.append((table, answer, key))
+                    queue.append((table, answer, value))
             else:
-                queue.extend((table, item) for item in node)
+                queue.extend((table, answer, item) for item in node)
         return list(found)
+
+    def said_yes(self, pairs: Iterable[tuple[object, object]]) -> AlarmOption | None:
+        """The least urgent option of a question all of whose options alarm, when the pairs answer that
+        question "yes" (true, 1) without naming an option; None if they do not."""
+        for key, value in pairs:
+            if isinstance(key, str) and key in self.every_choice and _says_yes(value):
+                return self.every_choice[key]
+        return None
 
 
 _ALARM_OPTIONS: weakref.WeakKeyDictionary[RulePack, AlarmOptions] = weakref.WeakKeyDictionary()
@@ -364,14 +441,30 @@ def alarm_options(pack: RulePack) -> AlarmOptions:
     return found
 
 
-_SEPARATED = re.compile(r"\s*[;,]\s*")
+_SEPARATOR = r"[_\-\u2010-\u2015\u2212]+"
+_SEPARATOR_OR_SPACE = r"[\s_\-\u2010-\u2015\u2212]+"
+_UNDERSCORE = re.compile(_SEPARATOR_OR_SPACE)
 _NO = frozenset({"", "0", "no", "n", "false", "off", "none", "null"})
+_UNSEEN = frozenset({"Cf", "Mn"})
+"""Characters a reader does not see as letters: format (zero-width, bidi) and combining marks."""
 
 
-def _parts(text: str) -> set[str]:
-    """A text and its `;`- or `,`-separated parts, as option ids are compared: stripped, case folded."""
-    folded = text.strip().casefold()
-    return {folded, *_SEPARATED.split(folded)} if ";" in folded or "," in folded else {folded}
+def _folded(text: str) -> str:
+    """Text as option ids are looked for in it: compatibility forms (full-width letters) as the plain
+    letters, without characters no one sees (zero-width, bidi, accents), case folded."""
+    if text.isascii():
+        return text.casefold()
+    plain = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in plain if unicodedata.category(c) not in _UNSEEN).casefold()
+
+
+_YES = frozenset({"1", "yes", "y", "true", "on"})
+
+
+def _says_yes(value: object) -> bool:
+    if value is True or (type(value) is int and value == 1):
+        return True
+    return isinstance(value, str) and value.strip().casefold() in _YES
 
 
 def _says_no(value: object) -> bool:
@@ -463,7 +556,7 @@ def _read_number(question: Question, raw: object) -> int:
         # that 0.99999999999999999 is never read as the 1 a binary float would round it to.
         if not raw.is_finite() or raw != raw.to_integral_value():
             raise ValueError(f"{shown(raw)} is not a whole number. {span}")
-        if raw.adjusted() >= _MAX_GUESSED:  # far out of any range, and too long to convert safely
+        if not raw.is_zero() and raw.adjusted() >= _MAX_GUESSED:  # far out of range, too long to convert
             raise ValueError(f"{shown(raw)} is out of range. {span}")
         raw = int(raw)
     if isinstance(raw, str):
@@ -503,6 +596,14 @@ def _missing(question: Question) -> str:
     if question.type == "number":
         return f"{message} Allowed: {whole_numbers(*question.bounds)}."
     return f"{message} {_allowed(question.option_ids())}"
+
+
+def _named_elsewhere(options: Sequence[AlarmOption]) -> str:
+    named = some_of([f"{o.option} (a choice of {o.question})" for o in options])
+    return (
+        f"this question is not asked with these answers, but its answer names {named}; "
+        "give it as the answer to its own question."
+    )
 
 
 def _not_asked(depends_on: frozenset[str]) -> str:

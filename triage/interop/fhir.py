@@ -41,6 +41,7 @@ from triage.core.answers import (
     RECORD,
     URGENCY,
     Capped,
+    alarm_options,
     did_you_mean,
     read_answers,
     shown,
@@ -343,6 +344,7 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
         problems.append(Problem(field="item", message="item must be a list of answered items."))
         items = []
     failed: set[str] = set()
+    seen: set[str] = set()
     unlinked = Capped("items without a linkId")
     unknown = Capped("unknown linkIds")
     again = Capped("items answering a linkId answered before")
@@ -357,11 +359,12 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
             if unknown.room():
                 problems.append(Problem(field=shown_key(link_id), message=_unknown_link_id(link_id, pack)))
             continue
-        if link_id in record or link_id in failed:
+        if link_id in seen:
             if again.room():
                 problems.append(Problem(field=link_id, message="this linkId is answered more than once."))
             failed.add(link_id)
             continue
+        seen.add(link_id)
         assert isinstance(item, Mapping)
         value = _item_answer(pack, question, item)
         if isinstance(value, Problem):
@@ -370,6 +373,19 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
         elif value is not None:
             record[link_id] = value
     problems += [*unlinked.rest(), *unknown.rest(), *again.rest()]
+    # Items already refused (or unknown) say what they state in the (urgency) note below.
+    read = [i for i in items if isinstance(i, Mapping) and i.get("linkId") in seen - failed]
+    elsewhere = _stated_elsewhere({**resource, "item": read}, record, pack)
+    if elsewhere:
+        named = some_of(list(dict.fromkeys(elsewhere)), most=3)
+        problems.append(
+            Problem(
+                field=RECORD,
+                message=f"this response states {named} outside the answers that are read (a nested "
+                "item, a second value, a contained resource, an extension or a display); which "
+                "answer counts is unclear, so it is not read. Give it as an answer, or remove it.",
+            )
+        )
     if not problems:
         return record
     try:
@@ -379,9 +395,47 @@ def _from_resource(resource: Mapping[str, Any], pack: RulePack) -> dict[str, obj
             p for p in exc.problems if p.field not in failed and p.field not in (ID_FIELD, URGENCY)
         )
     # What the items state, answered or not (an unknown code, a linkId misspelt): it may call for an alarm.
-    stated = [(item.get("linkId"), item) for item in items if isinstance(item, Mapping)]
-    problems.extend(urgency_note(record, pack, also=stated))
+    stated: list[tuple[object, object]] = [(i.get("linkId"), i) for i in items if isinstance(i, Mapping)]
+    stated += _answer_values(items)  # a "yes" to a question names no option
+    problems.extend(urgency_note(record, pack, also=[*stated, (None, elsewhere)]))
     return InvalidAnswers(problems, record_id)
+
+
+QUESTIONNAIRE = "Questionnaire"
+
+
+def _stated_elsewhere(resource: Mapping[str, Any], record: Mapping[str, object], pack: RulePack) -> list[str]:
+    """The alarm options a response states anywhere but in the answers read into `record`.
+
+    Only the items' answers are read; the rest of a response (an answer's nested
+    items, a second value[x], contained resources, extensions, displays, texts)
+    is not. When that rest names an alarm option the answers do not hold, the
+    response says two things at once. A contained Questionnaire lists every
+    option, so it names none.
+    """
+    contained = resource.get("contained")
+    if isinstance(contained, list):
+        resource = {**resource, "contained": [c for c in contained if not _is_questionnaire(c)]}
+    found = alarm_options(pack).found([(None, resource)])
+    held = {(q, o) for q, value in record.items() for o in (value if isinstance(value, list) else [value])}
+    return [o.option for o in found if (o.question, o.option) not in held]
+
+
+def _answer_values(items: list[Any]) -> list[tuple[object, object]]:
+    """Each answer's value as (linkId, value): a valueCoding's code, any other value[x] as it is."""
+    values: list[tuple[object, object]] = []
+    for item in items:
+        answers = item.get("answer") if isinstance(item, Mapping) else None
+        for answer in answers if isinstance(answers, list) else []:
+            for key, value in answer.items() if isinstance(answer, Mapping) else []:
+                if isinstance(key, str) and key.startswith("value"):
+                    code = value.get("code") if isinstance(value, Mapping) else value
+                    values.append((item.get("linkId"), code))
+    return values
+
+
+def _is_questionnaire(resource: object) -> bool:
+    return isinstance(resource, Mapping) and resource.get("resourceType") == QUESTIONNAIRE
 
 
 def response_id(resource: Mapping[str, Any], problems: list[Problem]) -> str | None:
@@ -416,6 +470,14 @@ def _item_answer(pack: RulePack, question: Question, item: Mapping[str, Any]) ->
         return None
     if question.type != "multi" and len(answers) > 1:
         return Problem(field=question.id, message=f"one answer expected, {len(answers)} given.")
+    for answer in answers:
+        if "item" in answer:
+            return Problem(field=question.id, message="an answer to this question has no nested items.")
+        if len([k for k in answer if isinstance(k, str) and k.startswith("value")]) > 1:
+            return Problem(
+                field=question.id,
+                message=f"an answer holds one value; got {_value_keys(answer)}.",
+            )
     if question.type == "number":
         if "valueInteger" not in answers[0]:
             return Problem(

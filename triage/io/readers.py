@@ -202,11 +202,17 @@ def _record_or_fhir(
             yield source + where, record
 
 
+_CONTROL_IN_TEXT = (
+    "a control character (a tab, a line break or another invisible character) inside a text; "
+    "write it as an escape (backslash t for a tab, backslash n for a line break) or leave it out"
+)
 _JSON_REASONS = {
     "number is infinity when parsed as double": "a number too large to read (the largest is about 1.8e308)",
     "UTF-8 byte order mark (BOM) is not supported": "a byte order mark (an invisible character) in the text",
     "no low surrogate in string": _HALF_CHARACTER,
     "invalid high surrogate in string": _HALF_CHARACTER,
+    "unexpected control character in string": _CONTROL_IN_TEXT,
+    "Invalid control character at": _CONTROL_IN_TEXT,
 }
 _CONSTANT = re.compile(r"-?(NaN|Infinity)")
 
@@ -233,7 +239,7 @@ def _json_message(name: str, exc: json.JSONDecodeError) -> str:
 def _json_hint(exc: json.JSONDecodeError, line: bytes) -> str:
     """The standard library's words for a mistake in a JSON Lines line, and what usually causes it."""
     if exc.msg != "Extra data":
-        return exc.msg
+        return _JSON_REASONS.get(exc.msg, exc.msg)
     if re.search(rb"\r(?!\n)", line):
         return (
             "more than one record on this line, whose records end with a carriage return alone (as old "
