@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -536,6 +538,36 @@ def test_a_failed_worker_is_reported_not_waited_for(
         for jobs in (2, 3):
             with pytest.raises(triage.TriageError, match=message):
                 evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=jobs)
+
+
+def test_a_failed_worker_makes_the_run_exit_2(tmp_path: Path) -> None:
+    """A run whose worker failed wrote an incomplete output: exit 2 (as any run that could not be done),
+    not 1, which says every record was accounted for and some were invalid; -o is left unwritten."""
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    script = (
+        "import os, sys\n"
+        "import triage.batch.parallel as parallel\n"
+        "from triage.apps.cli import main\n"
+        "parent, read_ahead = os.getpid(), parallel._read_ahead\n"
+        "def failing(*args):\n"
+        "    if os.getpid() != parent:\n"
+        "        raise RuntimeError('out of luck')\n"
+        "    return read_ahead(*args)\n"
+        "parallel._read_ahead, parallel.TURN_BYTES = failing, 4096\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "evaluate", "a.jsonl", "--jobs", "2", "-o", "out.jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert b"a worker process failed (RuntimeError: out of luck)" in done.stderr
+    assert b"Traceback" not in done.stderr
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_jobs_fall_back_to_one_process_when_turns_cannot_be_handed_out(

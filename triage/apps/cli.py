@@ -2,7 +2,8 @@
 
 Library errors are caught in exactly one place (`main`) and printed plainly.
 Exit codes: 0 success; 1 some input was invalid (or a pack has problems);
-2 usage error (a missing file, an unknown option, a pack that cannot be read);
+2 usage error (a missing file, an unknown option, a pack that cannot be read),
+or a run that could not be done (an output that cannot be written, a worker that failed);
 130 interrupted.
 
 A line is printed only by `say` (or `warn`, on standard error), which escapes
@@ -29,6 +30,7 @@ import triage
 from triage.apps.web import INSTALL_HINT, REQUIRED
 from triage.batch.allocator import tune_for_batch
 from triage.core.errors import (
+    IncompleteRun,
     InvalidAnswers,
     PackProblem,
     RulePackError,
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RulePackError, FhirUnavailable) as exc:
         _report(exc)
         return EXIT_USAGE
-    except OutputError as exc:
+    except (OutputError, IncompleteRun) as exc:
         warn("triage: {}", exc)
         return EXIT_USAGE
     except TriageError as exc:

@@ -35,7 +35,7 @@ import orjson
 
 from triage.batch.stream import Batch, Piece, TableReader
 from triage.batch.summary import Progress, Summary
-from triage.core.errors import TriageError
+from triage.core.errors import IncompleteRun
 from triage.core.pack import RulePack
 from triage.fs.files import open_regular
 from triage.io.inputs import InputFile
@@ -532,9 +532,9 @@ def _fail(report: dict[str, object], status: int) -> NoReturn:
     if isinstance(number, int):  # writing the output failed (EPIPE: its reader went away)
         raise OSError(number, str(report["error"]))
     if "error" in report:
-        raise TriageError(f"a worker process failed ({report['error']}); run again with --jobs 1.")
+        raise IncompleteRun(f"a worker process failed ({report['error']}); run again with --jobs 1.")
     how = f" (signal {os.WTERMSIG(status)})" if os.WIFSIGNALED(status) else ""
-    raise TriageError(
+    raise IncompleteRun(
         f"a worker process stopped{how} before its share of the records was done, so the output is "
         "incomplete (a file named by -o is left as it was). Run again, or with --jobs 1."
     )

@@ -14,6 +14,11 @@ class TriageError(Exception):
     """Base class: anything triage raises on purpose."""
 
 
+class IncompleteRun(TriageError):
+    """A run stopped before every record was evaluated and written (a worker process failed): its
+    output is incomplete, so it is not a run that found some records invalid."""
+
+
 class InvalidAnswers(TriageError):
     """An answer record breaks the answer format; `problems` lists every problem."""
 
