@@ -385,11 +385,12 @@ def test_pieces_of_a_file_join_up(tmp_path: Path, pack: triage.RulePack) -> None
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
     writer = make_writer("jsonl", pack)
-    cut = list(ranges(file, file.size // 7 + 1, 3000))
+    cut = list(ranges(file, file.size // 6))  # pieces of at most that size, cut at line ends
     pieces = [piece for piece, _ in cut]
     assert len(pieces) == 7
     assert [p.start for p in pieces[1:]] == [p.end for p in pieces[:-1]]
     data = path.read_bytes()
+    assert all(data[p.end - 1 : p.end] == b"\n" and p.end - p.start <= file.size // 6 for p in pieces[:-1])
     assert [line for _, line in cut] == [1 + data.count(b"\n", 0, p.start) for p in pieces]
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     with whole.open("wb") as out:
@@ -631,8 +632,8 @@ def test_a_file_gone_during_a_jobs_run_is_reported_not_called_empty(
     never that it is empty, and the other files are still read."""
     cut = triage.batch.parallel.ranges
 
-    def cut_then_remove(file: InputFile, size: int, most: int) -> Any:
-        pieces = list(cut(file, size, most))
+    def cut_then_remove(file: InputFile, size: int) -> Any:
+        pieces = list(cut(file, size))
         if file.name == "gone.jsonl":
             (tmp_path / "gone.jsonl").unlink()
         yield from pieces
@@ -662,10 +663,10 @@ def test_a_file_cut_short_during_a_jobs_run_gives_the_lines_left(
     """A file cut into ranges and then truncated (at a line end) before they are read gives the
     entries of the lines left, in order, and the run ends."""
     cut = triage.batch.parallel.ranges
-    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) + b"\n" for n in range(80_000)]
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) + b"\n" for n in range(200_000)]
 
-    def cut_then_truncate(file: InputFile, size: int, most: int) -> Any:
-        pieces = list(cut(file, size, most))
+    def cut_then_truncate(file: InputFile, size: int) -> Any:
+        pieces = list(cut(file, size))
         assert len(pieces) > 2
         (tmp_path / "a.jsonl").write_bytes(b"".join(lines[:1_000]))
         yield from pieces
@@ -673,7 +674,6 @@ def test_a_file_cut_short_during_a_jobs_run_gives_the_lines_left(
     (tmp_path / "a.jsonl").write_bytes(b"".join(lines))
     file = InputFile(str(tmp_path / "a.jsonl"), "a.jsonl", "jsonl", (tmp_path / "a.jsonl").stat().st_size)
     monkeypatch.setattr(triage.batch.parallel, "CHUNK_BYTES", 1 << 21)  # larger than a line may be
-    monkeypatch.setattr(triage.batch.parallel, "CHUNK_LINES", 1 << 15)
     monkeypatch.setattr(triage.batch.parallel, "ranges", cut_then_truncate)
     with (tmp_path / "out").open("w+b") as out:
         summary = evaluate_files([file], pack, make_writer("jsonl", pack, compact=True), out, jobs=2)

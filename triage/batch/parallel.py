@@ -26,36 +26,42 @@ from triage.fs.files import open_regular
 from triage.io.inputs import InputFile
 from triage.io.writers import Sink
 
-CHUNK_BYTES = 1 << 20  # the most input in a range, and the least in a file shared out
-CHUNK_LINES = 2048  # about the most lines in a range, so that its entries fit its slot in any format
-SLOT_BYTES = 16 << 20  # for a range's entries; any more come back pickled
+CHUNK_BYTES = 1 << 18  # the most input in a range (but for a longer line); a file of 4 or more is cut
+SLOT_BYTES = 32 << 20  # for a range's entries (in any format, unless its lines are very short)
 AHEAD = 2
 _STOPPING = {signal.SIGINT, signal.SIGTERM}
 _batch: Batch | None = None  # a worker's own, as is its view of the slots
 _slots = memoryview(b"")
-Done = tuple[int, bytes, Summary, int]  # entries (their length in the slot, any more), counts, how many
+Done = tuple[int, bytes, Summary]  # a range's entries (their length in its slot, and any more), and counts
 
 
 def cut(file: InputFile) -> bool:
     """Whether a file is cut into ranges and shared out."""
-    return file.format == "jsonl" and file.size > CHUNK_BYTES and not file.stream and file.problem is None
+    return file.format == "jsonl" and file.size > 4 * CHUNK_BYTES and not file.stream and not file.problem
 
 
-def ranges(file: InputFile, size: int, most: int) -> Iterator[tuple[Piece, int | None]]:
-    """A JSON Lines file's pieces of up to about `size` bytes and `most` lines, ending at a line end, each
-    with its first line's number (counted here); the whole file and None if it cannot be mapped."""
+def ranges(file: InputFile, size: int) -> Iterator[tuple[Piece, int]]:
+    """A JSON Lines file's pieces of up to `size` bytes (or one longer line), each ending at a line end,
+    with the number of its first line (counted here). What cannot be read goes as one piece: reading
+    it says what is wrong."""
+    start, line, length = 0, 1, 0
     try:
-        with open_regular(file.path) as stream, mmap.mmap(stream.fileno(), 0, prot=mmap.PROT_READ) as view:
-            start, line, length = 0, 1, len(view)
-            while start < length:
-                end = view.find(b"\n", start + size - 1) + 1 or length
-                if (lines := view[start:end].count(b"\n")) > most:  # short lines: fewer of them
-                    end = view.find(b"\n", start + (end - start) * most // lines - 1) + 1 or length
-                    lines = view[start:end].count(b"\n")
-                yield Piece(file, start, end if end < length else None), line
-                start, line = end, line + lines
-    except (OSError, ValueError):
-        yield Piece(file), None
+        with open_regular(file.path) as stream:
+            fd, length = stream.fileno(), os.fstat(stream.fileno()).st_size
+            while start < length and (block := os.pread(fd, size, start)):
+                end = len(block) if start + len(block) >= length else block.rfind(b"\n") + 1
+                lines = block.count(b"\n", 0, end)
+                if not end:  # a line longer than `size`: the piece is that line
+                    end, lines = len(block), 1
+                    while (more := os.pread(fd, size, start + end)) and b"\n" not in more:
+                        end += len(more)
+                    end += more.find(b"\n") + 1
+                yield Piece(file, start, start + end if start + end < length else None), line
+                start, line = start + end, line + lines
+    except OSError:
+        pass
+    if start == 0 or start < length:  # empty, cut short, or not read to the end
+        yield Piece(file, start), line
 
 
 def run_parallel(files: Sequence[InputFile], here: Batch, sink: Sink, jobs: int) -> Summary:
@@ -69,13 +75,13 @@ def run_parallel(files: Sequence[InputFile], here: Batch, sink: Sink, jobs: int)
         nonlocal had
         future, piece, slot = waiting.popleft()
         try:
-            length, more, summary, entries = future.result()
+            length, more, summary = future.result()
         except Exception as exc:  # a worker's own, or one that stops the pool
             raise _incomplete(exc) from None
         sink.write((slots[slot : slot + length],))
         sink.write((more,))
         counts.add(summary)
-        had = entries if piece.start == 0 else had + entries
+        had = (had if piece.start else 0) + summary.records + summary.unreadable_files
         if piece.start and piece.end is None and not had:  # no range of the file had an entry
             sink.write((here.nothing_in(piece),))
         here.done_bytes += (piece.end or piece.file.size) - piece.start
@@ -87,7 +93,7 @@ def run_parallel(files: Sequence[InputFile], here: Batch, sink: Sink, jobs: int)
     worker = Batch(here.pack, here.writer, tables=here.tables)
     pool = ProcessPoolExecutor(jobs, get_context("fork"), initializer=_start, initargs=(worker, slots))
     try:
-        planned = (ranges(f, CHUNK_BYTES, CHUNK_LINES) if cut(f) else [(Piece(f), None)] for f in files)
+        planned = (ranges(f, CHUNK_BYTES) if cut(f) else [(Piece(f), None)] for f in files)
         for number, (piece, line) in enumerate(each for pieces in planned for each in pieces):
             while waiting and (line is None or len(waiting) == in_flight):
                 write_next()
@@ -156,5 +162,5 @@ def _evaluate(piece: Piece, line: int, slot: int) -> Done:
     assert _batch is not None
     out = _Slot(_slots[slot : slot + SLOT_BYTES])
     _batch.begin(out)
-    entries = _batch.take(piece, line)
-    return out.end, b"".join(out), _batch.finish(), entries
+    _batch.take(piece, line)
+    return out.end, b"".join(out), _batch.finish()
