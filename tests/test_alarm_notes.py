@@ -290,7 +290,7 @@ def test_every_format_and_path_notes_a_stated_red_flag(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """JSON, JSON Lines, YAML, CSV and FHIR error entries that state stroke signs say they call for an
-    emergency, through the command; `--jobs 2` (each file a turn of its own) writes the same bytes."""
+    emergency, through the command; `--jobs 2` (JSON Lines cut into ranges) writes the same bytes."""
     import triage.batch.parallel
 
     for name, data in FILES.items():
@@ -315,7 +315,7 @@ def test_every_format_and_path_notes_a_stated_red_flag(
         assert len(notes) == 1, entry
         assert label(STROKE) in notes[0], entry["source"]
 
-    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 64)
+    monkeypatch.setattr(triage.batch.parallel, "CHUNK_BYTES", 64)
     files = [
         InputFile(str(tmp_path / n), n, EXTENSIONS[Path(n).suffix], len(FILES[n])) for n in sorted(FILES)
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from decimal import Decimal
@@ -18,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import triage
-from triage.batch.parallel import _read_ahead as READ_AHEAD
-from triage.batch.parallel import cut
+import triage.batch.parallel
+import triage.batch.stream
+from triage.batch.parallel import ranges
 from triage.batch.run import evaluate_files
 from triage.batch.stream import Batch, Piece
 from triage.core.answers import read_value
@@ -383,9 +385,13 @@ def test_pieces_of_a_file_join_up(tmp_path: Path, pack: triage.RulePack) -> None
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
     writer = make_writer("jsonl", pack)
-    pieces = cut(file, file.size // 7 + 1)
+    cut = list(ranges(file, file.size // 6))  # pieces of at most that size, cut at line ends
+    pieces = [piece for piece, _ in cut]
     assert len(pieces) == 7
     assert [p.start for p in pieces[1:]] == [p.end for p in pieces[:-1]]
+    data = path.read_bytes()
+    assert all(data[p.end - 1 : p.end] == b"\n" and p.end - p.start <= file.size // 6 for p in pieces[:-1])
+    assert [line for _, line in cut] == [1 + data.count(b"\n", 0, p.start) for p in pieces]
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     with whole.open("wb") as out:
         one = Batch(pack, writer).run([Piece(file)], Sink(out, writer))
@@ -422,10 +428,8 @@ def test_jobs_write_exactly_what_one_process_writes(
     tmp_path: Path, pack: triage.RulePack, files: list[Any], turn: int, jobs: int, fmt: str, ahead: int
 ) -> None:
     """Over any mix of files (JSON Lines and CSV, valid, invalid and unreadable records, empty ones),
-    cut into turns of any size, --jobs gives one process's bytes and counts; also when pieces
-    are too large to be read ahead whole (`ahead`)."""
-    import triage.batch.parallel
-
+    JSON Lines cut into ranges of any size, --jobs gives one process's bytes and counts; also when
+    ranges are too large to be read at once (`ahead`)."""
     inputs = []
     for number, content in enumerate(files):
         if content and isinstance(content[0], tuple):
@@ -443,8 +447,8 @@ def test_jobs_write_exactly_what_one_process_writes(
         inputs.append(InputFile(str(path), path.name, kind, path.stat().st_size))
     writer = make_writer(fmt, pack, compact=True)
     outputs = []
-    saved = triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD
-    triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD = turn, ahead
+    saved = triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE
+    triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE = turn, ahead
     try:
         for count in (1, jobs):
             with (tmp_path / "out").open("w+b") as out:
@@ -452,7 +456,7 @@ def test_jobs_write_exactly_what_one_process_writes(
                 out.seek(0)
                 outputs.append((out.read(), vars(summary)))
     finally:
-        triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD = saved
+        triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE = saved
     assert outputs[0] == outputs[1]
 
 
@@ -461,15 +465,13 @@ def test_jobs_step_over_a_line_too_long(
     tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch, ahead: int
 ) -> None:
     """A line over the size limit inside a piece is reported in its place under --jobs, as in one process."""
-    import triage.batch.parallel
-
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(6000)]
     lines[2500] = b'{"id":"huge","note":"' + b"x" * (MAX_RECORD_BYTES + 10) + b'"}'
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
-    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 1 << 17)
-    monkeypatch.setattr(triage.batch.parallel, "READ_AHEAD", ahead)
+    monkeypatch.setattr(triage.batch.parallel, "CHUNK_BYTES", 1 << 17)
+    monkeypatch.setattr(triage.batch.stream, "READ_AT_ONCE", ahead)
     writer = make_writer("jsonl", pack, compact=True)
     outputs = []
     for jobs in (1, 2, 3):
@@ -505,17 +507,20 @@ def test_known_lines_path_matches_the_reference(
     assert run_batch(path, writer, pack) == reference(lines, "ids.jsonl", writer)
 
 
-def _die(*args: object) -> None:
-    os._exit(9)
-
-
 PARENT = os.getpid()
+TAKE = Batch.take
 
 
-def _fail(*args: object) -> object:
+def _die(batch: Batch, *args: Any) -> int:
+    if os.getpid() != PARENT:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return TAKE(batch, *args)
+
+
+def _fail(batch: Batch, *args: Any) -> int:
     if os.getpid() != PARENT:
         raise RuntimeError("out of luck")
-    return READ_AHEAD(*args)
+    return TAKE(batch, *args)
 
 
 @pytest.mark.parametrize(("work", "message"), [(_die, "worker process stopped"), (_fail, "out of luck")])
@@ -523,38 +528,43 @@ def test_a_failed_worker_is_reported_not_waited_for(
     tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch, work: Any, message: str
 ) -> None:
     """When a --jobs worker dies or fails mid-run, the run stops with a clear error instead of hanging."""
-    import triage.batch.parallel
-
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
-    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 4096)
-    if work is _die:
-        monkeypatch.setattr(triage.batch.parallel, "_work", work)
-    else:
-        monkeypatch.setattr(triage.batch.parallel, "_read_ahead", work)
+    monkeypatch.setattr(triage.batch.parallel, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(Batch, "take", work)
     with (tmp_path / "out").open("wb") as out:
         for jobs in (2, 3):
             with pytest.raises(triage.TriageError, match=message):
                 evaluate_files([file], pack, make_writer("jsonl", pack), out, jobs=jobs)
 
 
-def test_a_failed_worker_makes_the_run_exit_2(tmp_path: Path) -> None:
-    """A run whose worker failed wrote an incomplete output: exit 2 (as any run that could not be done),
-    not 1, which says every record was accounted for and some were invalid; -o is left unwritten."""
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("raise RuntimeError('out of luck')", b"a worker process failed (RuntimeError: out of luck)"),
+        ("os.kill(os.getpid(), signal.SIGKILL)", b"a worker process stopped before its share"),
+    ],
+    ids=["failed", "killed"],
+)
+def test_a_failed_worker_makes_the_run_exit_2(tmp_path: Path, action: str, message: bytes) -> None:
+    """A run whose worker failed or was killed wrote an incomplete output: exit 2 (as any run that could
+    not be done), not 1, which says every record was accounted for and some were invalid; -o is left
+    unwritten."""
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
     (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     script = (
-        "import os, sys\n"
-        "import triage.batch.parallel as parallel\n"
+        "import os, signal, sys\n"
+        "import triage.batch.parallel\n"
         "from triage.apps.cli import main\n"
-        "parent, read_ahead = os.getpid(), parallel._read_ahead\n"
-        "def failing(*args):\n"
+        "from triage.batch.stream import Batch\n"
+        "parent, take = os.getpid(), Batch.take\n"
+        "def failing(batch, *args):\n"
         "    if os.getpid() != parent:\n"
-        "        raise RuntimeError('out of luck')\n"
-        "    return read_ahead(*args)\n"
-        "parallel._read_ahead, parallel.TURN_BYTES = failing, 4096\n"
+        f"        {action}\n"
+        "    return take(batch, *args)\n"
+        "Batch.take, triage.batch.parallel.CHUNK_BYTES = failing, 4096\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     done = subprocess.run(
@@ -565,50 +575,68 @@ def test_a_failed_worker_makes_the_run_exit_2(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert b"a worker process failed (RuntimeError: out of luck)" in done.stderr
+    assert message in done.stderr
+    assert b"the output is incomplete" in done.stderr
     assert b"Traceback" not in done.stderr
     assert not (tmp_path / "out.jsonl").exists()
 
 
-def test_jobs_fall_back_to_one_process_when_turns_cannot_be_handed_out(
+def _no_pool(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a pool of processes was started")
+
+
+def test_jobs_fall_back_to_one_process_when_there_is_nothing_to_share(
     tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """When the pipe that hands turns out cannot hold them all (pipes made small when a user has many
-    open), the run goes on in one process, with the same output."""
-    import triage.batch.parallel
-
-    def small_pipe(*args: object) -> None:
-        raise triage.batch.parallel._Unshared
-
+    """Small JSON Lines files, files of other formats however large, and a run where processes cannot
+    be forked are evaluated in one process, with one process's output; a large JSON Lines file among
+    them is shared out."""
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
-    path = tmp_path / "a.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    file = InputFile(str(path), "a.jsonl", "jsonl", path.stat().st_size)
-    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 4096)
+    (tmp_path / "small.jsonl").write_bytes(b"\n".join(lines[:20]) + b"\n")
+    (tmp_path / "big.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    (tmp_path / "list.json").write_bytes(orjson.dumps([orjson.loads(line) for line in lines]))
+    (tmp_path / "rows.csv").write_text(
+        "id,red_flags,cause,severity\n" + "".join(f"r{n},none,fshd,mild\n" for n in range(2_000))
+    )
+    kinds = {"small.jsonl": "jsonl", "big.jsonl": "jsonl", "list.json": "json", "rows.csv": "csv"}
+    files = {
+        name: InputFile(str(tmp_path / name), name, kind, (tmp_path / name).stat().st_size)
+        for name, kind in kinds.items()
+    }
+    monkeypatch.setattr(triage.batch.parallel, "CHUNK_BYTES", 4096)
+    assert (tmp_path / "list.json").stat().st_size > 4096 < (tmp_path / "rows.csv").stat().st_size
     writer = make_writer("json", pack, compact=True)
-    outputs = []
-    for jobs in (1, 2):
+
+    def run(names: list[str], jobs: int) -> tuple[bytes, dict[str, Any]]:
         with (tmp_path / "out").open("w+b") as out:
-            summary = evaluate_files([file], pack, writer, out, jobs=jobs)
+            summary = evaluate_files([files[n] for n in names], pack, writer, out, jobs=jobs)
             out.seek(0)
-            outputs.append((out.read(), vars(summary)))
-        monkeypatch.setattr(triage.batch.parallel._Claims, "__init__", small_pipe)
-    assert outputs[0] == outputs[1]
+            return out.read(), vars(summary)
+
+    one = run(list(kinds), 1)
+    assert run(list(kinds), 2) == one
+    with monkeypatch.context() as patched:
+        patched.setattr(triage.batch.parallel, "ProcessPoolExecutor", _no_pool)
+        with pytest.raises(AssertionError, match="pool"):
+            run(list(kinds), 2)
+        unshared = ["small.jsonl", "list.json", "rows.csv"]
+        assert run(unshared, 2) == run(unshared, 1)
+        patched.delattr(os, "fork")
+        assert run(list(kinds), 2) == one
 
 
 def test_a_file_gone_during_a_jobs_run_is_reported_not_called_empty(
     tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A file cut into turns and removed before they are read gives errors that it cannot be read,
+    """A file cut into ranges and removed before they are read gives errors that it cannot be read,
     never that it is empty, and the other files are still read."""
-    import triage.batch.parallel
+    cut = triage.batch.parallel.ranges
 
-    plan = triage.batch.parallel.plan
-
-    def plan_then_remove(files: Any, size: Any = None) -> Any:
-        turns = plan(files, size)
-        (tmp_path / "gone.jsonl").unlink()
-        return turns
+    def cut_then_remove(file: InputFile, size: int) -> Any:
+        pieces = list(cut(file, size))
+        if file.name == "gone.jsonl":
+            (tmp_path / "gone.jsonl").unlink()
+        yield from pieces
 
     lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) for n in range(2_000)]
     for name in ("gone.jsonl", "kept.jsonl"):
@@ -617,16 +645,42 @@ def test_a_file_gone_during_a_jobs_run_is_reported_not_called_empty(
         InputFile(str(tmp_path / n), n, "jsonl", (tmp_path / n).stat().st_size)
         for n in ("gone.jsonl", "kept.jsonl")
     ]
-    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 1 << 15)
-    monkeypatch.setattr(triage.batch.parallel, "plan", plan_then_remove)
+    monkeypatch.setattr(triage.batch.parallel, "CHUNK_BYTES", 1 << 15)
+    monkeypatch.setattr(triage.batch.parallel, "ranges", cut_then_remove)
     with (tmp_path / "out").open("w+b") as out:
         summary = evaluate_files(files, pack, make_writer("jsonl", pack, compact=True), out, jobs=2)
         out.seek(0)
         entries = [orjson.loads(line) for line in out.read().splitlines()]
     gone = [e["errors"][0]["message"] for e in entries if e["source"].startswith("gone.jsonl")]
-    assert gone
+    assert len(gone) > 1
     assert all(message.startswith("gone.jsonl: cannot be read") for message in gone)
     assert len(entries) - len(gone) == summary.records == 2_000
+
+
+def test_a_file_cut_short_during_a_jobs_run_gives_the_lines_left(
+    tmp_path: Path, pack: triage.RulePack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file cut into ranges and then truncated (at a line end) before they are read gives the
+    entries of the lines left, in order, and the run ends."""
+    cut = triage.batch.parallel.ranges
+    lines = [orjson.dumps({"id": f"r{n}", **BASES[n % len(BASES)]}) + b"\n" for n in range(200_000)]
+
+    def cut_then_truncate(file: InputFile, size: int) -> Any:
+        pieces = list(cut(file, size))
+        assert len(pieces) > 2
+        (tmp_path / "a.jsonl").write_bytes(b"".join(lines[:1_000]))
+        yield from pieces
+
+    (tmp_path / "a.jsonl").write_bytes(b"".join(lines))
+    file = InputFile(str(tmp_path / "a.jsonl"), "a.jsonl", "jsonl", (tmp_path / "a.jsonl").stat().st_size)
+    monkeypatch.setattr(triage.batch.parallel, "CHUNK_BYTES", 1 << 21)  # larger than a line may be
+    monkeypatch.setattr(triage.batch.parallel, "ranges", cut_then_truncate)
+    with (tmp_path / "out").open("w+b") as out:
+        summary = evaluate_files([file], pack, make_writer("jsonl", pack, compact=True), out, jobs=2)
+        out.seek(0)
+        sources = [orjson.loads(line)["source"] for line in out.read().splitlines()]
+    assert sources == [f"a.jsonl:{n}" for n in range(1, 1_001)]
+    assert summary.records == 1_000
 
 
 @pytest.mark.parametrize(
@@ -728,8 +782,6 @@ def test_n_lines_in_n_entries_out_whatever_the_lines(
     """Any mix of valid records, deep lines, repeated keys, floats, malformed lines, BOMs, NaN and huge
     numbers gives exactly one entry per record, in order, each naming its line; `--jobs 2` gives the
     same bytes and counts. `prefixed` files have every line begin with a plain id (the known-lines path)."""
-    import triage.batch.parallel
-
     if prefixed:
         lines = [line for line in lines if line.startswith(b'{"id":"')] or [KNOWN]
         lines = [*lines, KNOWN, *lines]  # a line seen before is looked up unparsed
@@ -738,8 +790,8 @@ def test_n_lines_in_n_entries_out_whatever_the_lines(
     file = InputFile(str(path), path.name, "jsonl", path.stat().st_size)
     writer = make_writer("jsonl", pack, compact=True)
     outputs = []
-    saved = triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD
-    triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD = turn, ahead
+    saved = triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE
+    triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE = turn, ahead
     try:
         for jobs in (1, 2):
             with (tmp_path / "out").open("w+b") as out:
@@ -747,12 +799,58 @@ def test_n_lines_in_n_entries_out_whatever_the_lines(
                 out.seek(0)
                 outputs.append((out.read(), vars(summary)))
     finally:
-        triage.batch.parallel.TURN_BYTES, triage.batch.parallel.READ_AHEAD = saved
+        triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE = saved
     assert outputs[0] == outputs[1]
     sources = [json.loads(line)["source"] for line in outputs[0][0].splitlines()]
     expected = [f"mixed.jsonl:{n}" for n, line in enumerate(lines, 1) if _is_record(n, line)]
     assert sources == (expected or ["mixed.jsonl"])
     assert outputs[0][1]["records"] == len(expected)
+
+
+@HYPOTHESIS
+@given(
+    files=st.lists(
+        st.tuples(st.lists(JSONL_LINES, max_size=30), st.sampled_from([b"\n", b"\r\n"]), st.booleans()),
+        min_size=1,
+        max_size=3,
+    ),
+    chunk=st.integers(16, 400),
+    jobs=st.integers(2, 3),
+    fmt=st.sampled_from(["jsonl", "json", "text"]),
+)
+def test_jobs_write_one_process_bytes_whatever_the_line_ends(
+    tmp_path: Path,
+    pack: triage.RulePack,
+    files: list[tuple[list[bytes], bytes, bool]],
+    chunk: int,
+    jobs: int,
+    fmt: str,
+) -> None:
+    """Several JSON Lines files, with LF or CRLF line ends, the last line with or without its end, BOMs,
+    blank, malformed and valid lines, empty files: --jobs cuts them into ranges of any size and writes
+    one process's bytes and counts, each entry naming its file and line."""
+    inputs, expected = [], []
+    for number, (lines, end, last) in enumerate(files):
+        path = tmp_path / f"f{number}.jsonl"
+        path.write_bytes(end.join(lines) + (end if last and lines else b""))
+        inputs.append(InputFile(str(path), path.name, "jsonl", path.stat().st_size))
+        found = [f"{path.name}:{n}" for n, line in enumerate(lines, 1) if _is_record(n, line)]
+        expected += found or [path.name]
+    writer = make_writer(fmt, pack, compact=True)
+    outputs = []
+    saved = triage.batch.parallel.CHUNK_BYTES
+    triage.batch.parallel.CHUNK_BYTES = chunk
+    try:
+        for count in (1, jobs):
+            with (tmp_path / "out").open("w+b") as out:
+                summary = evaluate_files(inputs, pack, writer, out, jobs=count)
+                out.seek(0)
+                outputs.append((out.read(), vars(summary)))
+    finally:
+        triage.batch.parallel.CHUNK_BYTES = saved
+    assert outputs[0] == outputs[1]
+    if fmt == "jsonl":
+        assert [json.loads(line)["source"] for line in outputs[0][0].splitlines()] == expected
 
 
 @pytest.mark.parametrize("where", [0, 1023, 1024, 5000, 10_000])
@@ -762,15 +860,13 @@ def test_a_deep_line_is_one_error_entry_in_a_long_export(
 ) -> None:
     """A line nested a few hundred levels deep among 10,000 records is one error entry in its place:
     10,001 entries out, in one process and with --jobs 2, wherever the line is."""
-    import triage.batch.parallel
-
     lines = [b'{"id":"r%d","red_flags":"none","cause":"fshd","severity":"mild"}' % n for n in range(10_000)]
     lines.insert(where, _deep(300, ident))
     path = tmp_path / "export.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     file = InputFile(str(path), path.name, "jsonl", path.stat().st_size)
     writer = make_writer("jsonl", pack, compact=True)
-    monkeypatch.setattr(triage.batch.parallel, "TURN_BYTES", 1 << 16)
+    monkeypatch.setattr(triage.batch.parallel, "CHUNK_BYTES", 1 << 16)
     outputs = []
     for jobs in (1, 2):
         with (tmp_path / "out").open("w+b") as out:

@@ -357,7 +357,10 @@ def _add_evaluate(commands: argparse._SubParsersAction[_Parser]) -> None:
         type=_positive,
         default=1,
         metavar="N",
-        help="share large inputs out over N processes (default 1; not for Parquet/Arrow output)",
+        help=(
+            "evaluate JSON Lines files over 1 MiB with N processes, the same output sooner "
+            "(default 1; not for Parquet/Arrow output)"
+        ),
     )
     evaluate.set_defaults(run=run_evaluate)
 

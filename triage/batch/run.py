@@ -1,4 +1,4 @@
-"""Evaluating answer files into one output: one process, or several taking turns (`--jobs`)."""
+"""Evaluating answer files into one output: in this process, or with a pool of them (`--jobs`)."""
 
 from __future__ import annotations
 
@@ -26,28 +26,18 @@ def evaluate_files(
 ) -> Summary:
     """Evaluate every record of `files` into `out`, in order; return what was found.
 
-    With `jobs` > 1, the input is shared out over that many processes taking
-    turns (`triage.batch.parallel`), when it is large enough to be shared and `out`
-    is a file, pipe or terminal that they can all write to. Parquet and Arrow
-    files are read by `tables` (`triage.batch.arrowfiles.items`).
+    With `jobs` > 1, a pool of that many processes evaluates the input
+    (`triage.batch.parallel`) when it holds enough for two of them: the same
+    bytes, sooner. Parquet and Arrow files are read by `tables`
+    (`triage.batch.arrowfiles.items`).
     """
     sink = Sink(out, writer)
-    summary: Summary | None = None
-    if jobs > 1 and _descriptor(out) is not None and hasattr(os, "fork"):
-        turns = parallel.plan(files)
-        if 1 < len(turns) <= parallel.MOST_TURNS:
-            # None: not shared out after all
-            summary = parallel.run_parallel(pack, writer, turns, sink, jobs, progress, tables)
-    if summary is None:
-        summary = Batch(pack, writer, progress, tables=tables).run((Piece(f) for f in files), sink)
+    batch = Batch(pack, writer, progress, tables=tables)
+    if jobs > 1 and hasattr(os, "fork") and any(map(parallel.cut, files)):
+        summary = parallel.run_parallel(files, batch, sink, jobs)
+    else:
+        summary = batch.run((Piece(f) for f in files), sink)
     sink.close()
     if progress is not None:
         progress.clear()
     return summary
-
-
-def _descriptor(stream: BinaryIO) -> int | None:
-    try:
-        return stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None

@@ -7,8 +7,8 @@ a JSON parse, a dictionary look-up and a few joined bytes. Blocks of plain JSON
 Lines go through the fast path (`triage.batch.jsonl`), and a line that begins
 with a plain text id and whose rest was seen before is not even parsed again.
 JSON Lines and CSV are read and written a block at a time, so memory stays flat.
-And `jobs > 1` shares the input out over processes that take turns
-(`triage.batch.parallel`, driven by `triage.batch.run`).
+And `jobs > 1` shares the input out over a pool of processes, each with a
+batch of its own (`triage.batch.parallel`, driven by `triage.batch.run`).
 
 Parquet and Arrow files are read by the table reader the batch is given
 (`tables`: `triage.batch.arrowfiles.items`, which needs pyarrow), so that
@@ -18,8 +18,10 @@ pyarrow is loaded only by a run that has such a file.
 from __future__ import annotations
 
 import contextlib
+import io
+import re
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import BinaryIO, Protocol
@@ -35,7 +37,7 @@ from triage.core.pack import RulePack
 from triage.io.formats import COLUMNAR_FORMATS
 from triage.io.inputs import STDIN, InputFile, open_input
 from triage.io.readers import (
-    CsvHeader,
+    MAX_RECORD_BYTES,
     Item,
     Rejected,
     Unreadable,
@@ -70,6 +72,8 @@ before it is forgotten and learnt afresh, besides `MEMO_LIMIT` of them: so memor
 _HELD_PER_BYTE = 4
 """About how many bytes the outcome of a refused record holds (its problems as objects, and its
 rendered entry) for each byte of its rendered entry."""
+READ_AT_ONCE = 8 << 20
+"""A piece up to this size, with an end, is read at once."""
 _BOM = b"\xef\xbb\xbf"
 _NOT_PARSED = object()
 
@@ -78,8 +82,21 @@ TableReader = Callable[[InputFile, RulePack], Iterable[Item]]
 NO_TABLE_READER = "Parquet and Arrow files are read with pyarrow, and this run was given no table reader."
 
 
+def _lines_to(stream: BinaryIO, end: int, watch: re.Pattern[bytes] | None) -> Iterator[bytes]:
+    """The lines from here up to byte `end` of the stream (a line end), as `bounded_lines` gives them
+    (`watch`: the words looked for in a line too long to read): read at once, and cut apart in C unless
+    one is too long, when they are not many."""
+    length = end - stream.tell()
+    if length > READ_AT_ONCE:
+        return _until(bounded_lines(stream, watch=watch), stream, end)
+    data = stream.read(length)
+    lines = io.BytesIO(data).readlines()
+    if length > MAX_RECORD_BYTES and max(map(len, lines), default=0) > MAX_RECORD_BYTES:
+        return bounded_lines(io.BytesIO(data), watch=watch)
+    return iter(lines)
+
+
 def _until(lines: Iterator[bytes], stream: BinaryIO, end: int) -> Iterator[bytes]:
-    """The lines up to byte `end` of the stream (a line end)."""
     if stream.tell() >= end:
         return
     for line in lines:
@@ -100,15 +117,12 @@ def _chunks(lines: Iterator[bytes]) -> Iterator[list[bytes]]:
 
 @dataclass(frozen=True)
 class Piece:
-    """Part of an input file: its lines from byte `start` up to byte `end` (None: to the end).
-
-    A piece cut out of a CSV file after its start carries the file's `header`.
-    """
+    """Part of an input file: its lines from byte `start` up to byte `end` (None: to the end), both
+    line ends of a JSON Lines file (another format is read whole)."""
 
     file: InputFile
     start: int = 0
     end: int | None = None
-    header: CsvHeader | None = None
 
     @property
     def whole(self) -> bool:
@@ -170,17 +184,14 @@ class Batch:
         self.summary = Summary()
         self._output = output
 
-    def take(self, piece: Piece, first_line: int = 1, lines: Sequence[bytes] | None = None) -> int:
-        """Evaluate one piece, its lines numbered from `first_line`; `lines`: the piece's lines, when
-        already read. How many entries it gave: records, or an error about the whole file."""
+    def take(self, piece: Piece, first_line: int = 1) -> int:
+        """Evaluate one piece, its lines numbered from `first_line`. How many entries it gave: records,
+        or an error about the whole file."""
         file = piece.file
         if piece.start == 0:
             self.summary.files += 1
         before = self.summary.records + self.summary.unreadable_files
-        if lines is not None:
-            self._lines(iter(lines), piece, first_line, None)
-        else:
-            self._read(piece, first_line)
+        self._read(piece, first_line)
         self._flush()
         if piece.end is not None:
             self.done_bytes += piece.end - piece.start
@@ -192,12 +203,12 @@ class Batch:
         """The error entry saying that the file `piece` ends has no records (when the pieces of a file
         cut apart had none), counted in the summary."""
         self.summary.unreadable_files += 1
-        return self._error(piece.file.name, self._nothing(piece))
+        return self._error(piece.file.name, self._nothing(piece.file))
 
     @staticmethod
-    def _nothing(piece: Piece) -> Unreadable:
-        name = piece.file.name
-        if piece.file.format == "csv":
+    def _nothing(file: InputFile) -> Unreadable:
+        name = file.name
+        if file.format == "csv":
             return Unreadable(f"{name}: a header row but no records.", whole_file=True)
         return Unreadable(f"{name}: the file is empty; there are no records.", whole_file=True)
 
@@ -226,12 +237,15 @@ class Batch:
         try:
             if piece.start:
                 stream.seek(piece.start)
-            if file.format in ("jsonl", "csv"):
-                lines = bounded_lines(stream, watch=self.watch)
-                if piece.end is not None:
-                    lines = _until(lines, stream, piece.end)
+            if file.format == "jsonl":
+                if piece.end is None:
+                    lines = bounded_lines(stream, watch=self.watch)
+                else:
+                    lines = _lines_to(stream, piece.end, self.watch)
                 where = None if file.stream else (lambda: stream.tell() - piece.start)
-                self._lines(lines, piece, first_line, where)
+                self._jsonl(lines, piece, first_line, where)
+            elif file.format == "csv":
+                self._items(self._csv(bounded_lines(stream, watch=self.watch), file))
             else:
                 data = read_all(stream)
                 if file.format == "json":
@@ -244,31 +258,17 @@ class Batch:
             if file.path != STDIN:
                 stream.close()
 
-    def _lines(
-        self, lines: Iterator[bytes], piece: Piece, first_line: int, where: Callable[[], int] | None
-    ) -> None:
-        """The lines of a JSON Lines or CSV piece; `where` tells how far into the piece reading is."""
-        if piece.file.format == "jsonl":
-            self._jsonl(lines, piece, first_line, where)
-        else:
-            self._items(self._csv(lines, piece, first_line))
-
-    def _csv(self, lines: Iterator[bytes], piece: Piece, first_line: int) -> Iterator[Item]:
-        name = piece.file.name
-        header = piece.header
-        if header is None:
-            read = read_csv_header(lines, name, self.pack)
-            if isinstance(read, Unreadable):
-                yield name, read
-                return
-            header = read
-            first_line = header.lines + 1
+    def _csv(self, lines: Iterator[bytes], file: InputFile) -> Iterator[Item]:
+        header = read_csv_header(lines, file.name, self.pack)
+        if isinstance(header, Unreadable):
+            yield file.name, header
+            return
         any_rows = False
-        for item in read_csv_rows(lines, header, name, first_line, self.pack):
+        for item in read_csv_rows(lines, header, file.name, header.lines + 1, self.pack):
             any_rows = True
             yield item
-        if not any_rows and piece.whole:
-            yield name, self._nothing(piece)
+        if not any_rows:
+            yield file.name, self._nothing(file)
 
     # -- the fast path: JSON Lines ------------------------------------------------------------------
 
@@ -308,7 +308,7 @@ class Batch:
             if self.progress is not None and where is not None and number % PROGRESS_LINES < CHUNK_LINES:
                 self.progress.update(self.done_bytes + where(), self.summary.records)
         if records == 0 and piece.whole:
-            self._unreadable(name, self._nothing(piece))
+            self._unreadable(name, self._nothing(piece.file))
 
     def _took(self, block: Block | None) -> bool:
         """Count and hold the entries of a block the fast path took; whether it took one."""

@@ -268,7 +268,7 @@ class Sink:
         if start:
             write_all(stream, writer.start())
 
-    def write(self, parts: Sequence[bytes]) -> None:
+    def write(self, parts: Sequence[bytes | memoryview]) -> None:
         """Write entries (each starting with the separator), given as parts to be joined."""
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         if self.pending_sep and data:
