@@ -886,7 +886,7 @@ def test_a_deep_line_is_one_error_entry_in_a_long_export(
 FLAT_MB = 128
 """Peak RSS of a whole run, whatever the input holds: Python, pydantic and the pack take about 40 MB,
 and a batch run's malloc keeps up to 64 MiB it has freed for reuse (`triage.batch.allocator`), so where
-the long lines' copies fall in it moves the peak by some 15 MB from one build to the next (95–110 MB
+the long lines' copies fall in it moves the peak by some 15 MB from one build to the next (95 to 110 MB
 measured, 110 MB with four times the lines). A run that held an input (about 90 MB) would pass it."""
 
 
