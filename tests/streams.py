@@ -1,10 +1,13 @@
-"""The command line run with a standard output that fails: full (/dev/full) or closed (`>&-`)."""
+"""Standard streams in the tests: a standard output that fails (full, closed), a named pipe written
+once the run opens it."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,25 @@ def assert_failing_output_is_reported(
             assert said in done.stderr, (how, done.stderr)
             runs.append(done)
     return runs
+
+
+def write_when_opened(fifo: Path, data: bytes, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Write `data` into `fifo` once the run has opened it to read, then close it."""
+    deadline = time.monotonic() + timeout
+    while True:  # opened without waiting: fails (ENXIO) until the run opens the pipe to read it
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                _, err = process.communicate()
+                pytest.fail(f"the run never opened the pipe: {err.decode()}")
+            time.sleep(0.02)
+    os.set_blocking(writer, True)
+    try:
+        os.write(writer, data)
+    except BrokenPipeError:
+        pass  # the run may stop reading early: it has seen enough to refuse the file
+    finally:
+        os.close(writer)

@@ -9,7 +9,6 @@ Every run here has a time limit.
 
 from __future__ import annotations
 
-import errno
 import gc
 import io
 import json
@@ -18,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +26,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from streams import write_when_opened
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -114,28 +113,6 @@ def in_process() -> Iterator[None]:
 # -- pipes and devices named on the command line --------------------------------------------------------
 
 
-def _write_when_opened(fifo: Path, data: bytes, process: subprocess.Popen[bytes]) -> None:
-    """Write `data` into `fifo` once the run has opened it to read, then close it."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:  # opened without waiting: fails (ENXIO) until the run opens the pipe to read it
-        try:
-            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            break
-        except OSError as exc:
-            if exc.errno != errno.ENXIO or process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                _, err = process.communicate()
-                pytest.fail(f"the run never opened the pipe: {err.decode()}")
-            time.sleep(0.02)
-    os.set_blocking(writer, True)
-    try:
-        os.write(writer, data)
-    except BrokenPipeError:
-        pass  # the run may stop reading early: it has seen enough to refuse the file
-    finally:
-        os.close(writer)
-
-
 @pytest.mark.parametrize(
     ("name", "data"),
     [
@@ -156,7 +133,7 @@ def test_a_named_pipe_with_a_columnar_name_is_read_once_its_writer_comes(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    _write_when_opened(fifo, data, process)
+    write_when_opened(fifo, data, process)
     out, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 1, err  # the third row is invalid
     assert outcomes(out) == [(f"{fifo}#0", "emergency"), (f"{fifo}#1", "routine"), (f"{fifo}#2", None)]
@@ -172,7 +149,7 @@ def test_a_named_pipe_of_junk_is_an_error_entry(tmp_path: Path, name: str) -> No
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    _write_when_opened(fifo, b"PAR1 and then not Parquet at all" * 100, process)
+    write_when_opened(fifo, b"PAR1 and then not Parquet at all" * 100, process)
     out, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 1, err
     kind = "Parquet" if name.endswith(".parquet") else "Arrow IPC"

@@ -21,13 +21,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from streams import write_when_opened
 
 import triage
 from triage.apps.cli import main
@@ -229,19 +229,7 @@ def test_a_named_pipe_on_the_command_line_waits_for_its_writer(tmp_path: Path) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + TIMEOUT
-    while True:  # opened without waiting: fails (ENXIO) until the run opens the pipe to read it
-        try:
-            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            break
-        except OSError as exc:
-            if exc.errno != errno.ENXIO or process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                out, err = process.communicate()
-                pytest.fail(f"the run never opened the pipe: {err.decode()}")
-            time.sleep(0.02)
-    os.write(writer, orjson.dumps(FSHD) + b"\n")
-    os.close(writer)
+    write_when_opened(fifo, orjson.dumps(FSHD) + b"\n", process, TIMEOUT)
     out, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
     assert sources(out) == [f"{fifo}:1"]
