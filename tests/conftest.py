@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -52,3 +53,19 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def refused_folders(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Folders (by path) that `os.scandir` refuses to list, as it does for a folder without read
+    permission: the way to show it where the tests run as root."""
+    refused: set[str] = set()
+    scandir = os.scandir
+
+    def guarded(path: Any = ".") -> Any:
+        if os.path.realpath(path) in refused:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", guarded)
+    return refused

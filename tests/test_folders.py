@@ -11,7 +11,6 @@ shows the same with real permissions where the tests do not run as root.
 
 from __future__ import annotations
 
-import errno
 import gc
 import io
 import itertools
@@ -284,19 +283,9 @@ def in_process() -> Iterator[None]:
 
 
 @pytest.fixture
-def refused_folders(monkeypatch: pytest.MonkeyPatch, in_process: None) -> set[str]:
-    """Folders (by path) that `os.scandir` refuses to list, as it does for a folder without read
-    permission: the way to show it where the tests run as root."""
-    refused: set[str] = set()
-    scandir = os.scandir
-
-    def guarded(path: Any = ".") -> Any:
-        if os.path.realpath(path) in refused:
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return scandir(path)
-
-    monkeypatch.setattr(os, "scandir", guarded)
-    return refused
+def refused_folders(refused_folders: set[str], in_process: None) -> set[str]:
+    """The folders `os.scandir` refuses (tests/conftest.py), for runs inside this process."""
+    return refused_folders
 
 
 def test_an_unreadable_subfolder_is_an_error_entry(

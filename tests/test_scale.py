@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import shutil
@@ -142,21 +141,6 @@ def _in_time(work: Callable[[], Any]) -> Any:
     assert done, "failed (see the thread's exception above)"
     return done[0]
 
-
-@pytest.fixture
-def refused_folders(monkeypatch: pytest.MonkeyPatch) -> set[str]:
-    """Folders (by path) that `os.scandir` refuses to list, as it does for a folder without read
-    permission: the way to show it where the tests run as root."""
-    refused: set[str] = set()
-    scandir = os.scandir
-
-    def guarded(path: Any = ".") -> Any:
-        if os.path.realpath(path) in refused:
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return scandir(path)
-
-    monkeypatch.setattr(os, "scandir", guarded)
-    return refused
 
 
 def test_a_pipe_and_an_unreadable_folder_in_a_parquet_folder_are_reported(
