@@ -1,5 +1,5 @@
-"""Standard streams in the tests: a standard output that fails (full, closed), a named pipe written
-once the run opens it."""
+"""Standard streams in the tests: a standard output that fails (full, closed) or is a file, a named pipe
+written once the run opens it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,23 @@ def write_when_opened(fifo: Path, data: bytes, process: subprocess.Popen[bytes],
         pass  # the run may stop reading early: it has seen enough to refuse the file
     finally:
         os.close(writer)
+
+
+def run_into(
+    path: Path, arguments: list[str], cwd: Path | None = None, *, flags: int = os.O_WRONLY, stdin: Any = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m triage ARGUMENTS` with standard output the file `path` opened with `flags`
+    (`1<>path`; with `os.O_APPEND`, `>>path`)."""
+    fd = os.open(path, flags)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "triage", *arguments],
+            cwd=cwd,
+            stdin=stdin,
+            stdout=fd,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(fd)

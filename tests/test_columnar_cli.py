@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
-from streams import assert_failing_output_is_reported
+from streams import assert_failing_output_is_reported, run_into
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -285,18 +285,7 @@ def test_standard_output_that_fails_or_is_closed_is_reported_exit_2(inputs: Path
 def test_standard_output_over_a_parquet_input_is_refused(inputs: Path) -> None:
     """`--format parquet 1<> a.parquet` would write results over the answers being read: refused, exit 2."""
     before = (inputs / "a.parquet").read_bytes()
-    fd = os.open(inputs / "a.parquet", os.O_WRONLY)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "triage", "evaluate", "a.parquet", "--format", "parquet"],
-            cwd=inputs,
-            stdout=fd,
-            stderr=subprocess.PIPE,
-            timeout=120,
-            check=False,
-        )
-    finally:
-        os.close(fd)
+    done = run_into(inputs / "a.parquet", ["evaluate", "a.parquet", "--format", "parquet"], inputs)
     assert done.returncode == 2, done.stderr
     assert b"cannot write standard output: it is the answer file a.parquet" in done.stderr
     assert (inputs / "a.parquet").read_bytes() == before

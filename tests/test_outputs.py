@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 import pytest
+from streams import run_into
 
 from triage.apps.cli import main
 from triage.packs.loading import default_pack_path
@@ -180,20 +181,10 @@ def test_standard_output_over_an_input_is_refused(tmp_path: Path, how: str, args
         results.write_bytes(b"")
     before = snapshot(tmp_path)
     flags = os.O_WRONLY | (os.O_APPEND if how != "written in place" else 0)
-    fd = os.open(results, flags)
     stdin = (tmp_path / "results.jsonl").open("rb") if how == "standard input too" else None
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "triage", "evaluate", *args, "--format", "jsonl"],
-            cwd=tmp_path,
-            stdin=stdin,
-            stdout=fd,
-            stderr=subprocess.PIPE,
-            timeout=60,
-            check=False,
-        )
+        done = run_into(results, ["evaluate", *args, "--format", "jsonl"], tmp_path, flags=flags, stdin=stdin)
     finally:
-        os.close(fd)
         if stdin is not None:
             stdin.close()
     assert done.returncode == 2, done.stderr
@@ -223,18 +214,7 @@ def test_standard_output_over_the_rule_pack_is_refused(
     """Standard output sent into a file of the rule pack (`1<>pack.yaml`) is refused: the pack unchanged."""
     (tmp_path / "a.jsonl").write_bytes(ANSWERS)
     before = snapshot(pack_copy)
-    fd = os.open(pack_copy / "pack.yaml", os.O_WRONLY)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "triage", "--rules", str(pack_copy), *command],
-            cwd=tmp_path,
-            stdout=fd,
-            stderr=subprocess.PIPE,
-            timeout=60,
-            check=False,
-        )
-    finally:
-        os.close(fd)
+    done = run_into(pack_copy / "pack.yaml", ["--rules", str(pack_copy), *command], tmp_path)
     assert done.returncode == 2, done.stderr
     assert b"cannot write standard output: it is the rule pack's file" in done.stderr
     assert snapshot(pack_copy) == before

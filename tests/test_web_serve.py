@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -18,7 +17,7 @@ import pytest
 
 pytest.importorskip("starlette", reason="needs the web extra")
 
-from streams import assert_failing_output_is_reported
+from streams import assert_failing_output_is_reported, run_into
 from web_support import Served
 
 from triage.apps import cli
@@ -123,17 +122,7 @@ def test_standard_output_over_the_rule_pack_is_refused(tmp_path: Path) -> None:
     pack = tmp_path / "pack"
     shutil.copytree(DATA / "packs" / "valid", pack)
     before = (pack / "pack.yaml").read_bytes()
-    fd = os.open(pack / "pack.yaml", os.O_WRONLY)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "triage", "serve", "--rules", str(pack), "--port", "0"],
-            stdout=fd,
-            stderr=subprocess.PIPE,
-            timeout=120,
-            check=False,
-        )
-    finally:
-        os.close(fd)
+    done = run_into(pack / "pack.yaml", ["serve", "--rules", str(pack), "--port", "0"])
     assert done.returncode == 2, done.stderr
     assert b"cannot write standard output: it is the rule pack's file" in done.stderr
     assert (pack / "pack.yaml").read_bytes() == before
