@@ -446,15 +446,10 @@ def test_jobs_write_exactly_what_one_process_writes(
             kind = "jsonl"
         inputs.append(InputFile(str(path), path.name, kind, path.stat().st_size))
     writer = make_writer(fmt, pack, compact=True)
-    outputs = []
     saved = triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE
     triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE = turn, ahead
     try:
-        for count in (1, jobs):
-            with (tmp_path / "out").open("w+b") as out:
-                summary = evaluate_files(inputs, pack, writer, out, jobs=count)
-                out.seek(0)
-                outputs.append((out.read(), vars(summary)))
+        outputs = _one_process_and_jobs(inputs, pack, writer, jobs, tmp_path / "out")
     finally:
         triage.batch.parallel.CHUNK_BYTES, triage.batch.stream.READ_AT_ONCE = saved
     assert outputs[0] == outputs[1]
@@ -509,6 +504,19 @@ def test_known_lines_path_matches_the_reference(
 
 PARENT = os.getpid()
 TAKE = Batch.take
+
+
+def _one_process_and_jobs(
+    inputs: list[InputFile], pack: triage.RulePack, writer: Any, jobs: int, path: Path
+) -> list[tuple[bytes, dict[str, Any]]]:
+    """The output and summary of evaluating `inputs` in one process, then with `jobs` processes."""
+    outputs = []
+    for count in (1, jobs):
+        with path.open("w+b") as out:
+            summary = evaluate_files(inputs, pack, writer, out, jobs=count)
+            out.seek(0)
+            outputs.append((out.read(), vars(summary)))
+    return outputs
 
 
 def _die(batch: Batch, *args: Any) -> int:
@@ -837,15 +845,10 @@ def test_jobs_write_one_process_bytes_whatever_the_line_ends(
         found = [f"{path.name}:{n}" for n, line in enumerate(lines, 1) if _is_record(n, line)]
         expected += found or [path.name]
     writer = make_writer(fmt, pack, compact=True)
-    outputs = []
     saved = triage.batch.parallel.CHUNK_BYTES
     triage.batch.parallel.CHUNK_BYTES = chunk
     try:
-        for count in (1, jobs):
-            with (tmp_path / "out").open("w+b") as out:
-                summary = evaluate_files(inputs, pack, writer, out, jobs=count)
-                out.seek(0)
-                outputs.append((out.read(), vars(summary)))
+        outputs = _one_process_and_jobs(inputs, pack, writer, jobs, tmp_path / "out")
     finally:
         triage.batch.parallel.CHUNK_BYTES = saved
     assert outputs[0] == outputs[1]
